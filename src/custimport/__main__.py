@@ -1,0 +1,5 @@
+"""`python -m custimport` runs the command line."""
+
+from custimport.cli import main
+
+main()

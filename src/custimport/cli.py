@@ -1,0 +1,234 @@
+"""The command line: options → one service call → reporting; errors → exit codes (SPEC §2).
+
+`custimport FILE --model M` is the import command without its name: the group
+class below routes any first argument that is not a command to `import`.
+"""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from custimport import __version__, db, reporting
+from custimport.config import DEFAULT_BATCH_SIZE, masked_url, resolve_database_url
+from custimport.errors import SchemaBehindError, UsageError
+from custimport.importer import MODES, ImportRequest, run_import
+from custimport.schemas import MODELS, ModelSpec, model_spec
+
+EXIT_USAGE = 2
+GROUP_OPTIONS = {"--help", "-h", "--version", "--install-completion", "--show-completion"}
+
+
+class DefaultImportGroup(TyperGroup):
+    """Make `import` the default command: `custimport FILE …` means `custimport import FILE …`."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in GROUP_OPTIONS:
+            args = ["import", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=DefaultImportGroup,
+    pretty_exceptions_show_locals=False,  # locals would show a database URL with its password
+    no_args_is_help=True,
+    add_completion=False,
+    help="Import customer groups, accounts and contacts from spreadsheet files into SQL.",
+)
+db_app = typer.Typer(
+    pretty_exceptions_show_locals=False, no_args_is_help=True, help="Manage the database schema."
+)
+app.add_typer(db_app, name="db")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="SQLAlchemy URL; else $CUSTIMPORT_DATABASE_URL; else the embedded SQLite file.",
+        show_default=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"custimport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Import customer data from CSV, TSV, XLSX, JSON and JSONL files.
+
+    Example: custimport accounts.csv --model Account
+    """
+
+
+def _model(value: str) -> ModelSpec:
+    spec = model_spec(value)
+    if spec is None:
+        names = ", ".join(s.name for s in MODELS.values())
+        raise typer.BadParameter(f"unknown model {value!r}; use one of {names}")
+    return spec
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="The file to import.", show_default=False)],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Account, Contact or CustomerGroup (any case).")
+    ],
+    mode: Annotated[str, typer.Option(help=f"One of {', '.join(MODES)}.")] = "create_update",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="JSON file: column name → field name (null ignores a column)."),
+    ] = None,
+    database: DbOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Do everything, then roll back.")
+    ] = False,
+    atomic: Annotated[
+        bool, typer.Option("--atomic", help="All or nothing: any failed row rolls back the import.")
+    ] = False,
+    max_errors: Annotated[
+        int | None, typer.Option(min=1, help="Stop reading after N failed rows.")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Rows per write batch.")
+    ] = DEFAULT_BATCH_SIZE,
+    format: Annotated[
+        str, typer.Option("--format", help="auto, csv, tsv, xlsx, json or jsonl.")
+    ] = "auto",
+    encoding: Annotated[
+        str, typer.Option(help="auto, or a codec name such as utf-8 or cp1252.")
+    ] = "auto",
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter; sniffed by default.", show_default=False)
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="XLSX sheet name (default: the first).", show_default=False)
+    ] = None,
+    error_log: Annotated[
+        Path | None,
+        typer.Option(help="Where the error log goes (file or folder).", show_default=False),
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write failed rows as a CSV with an error column.", show_default=False
+        ),
+    ] = None,
+    json_report: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON on stdout.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")
+    ] = False,
+) -> None:
+    """Import FILE into the database.
+
+    Example: custimport import accounts.csv --model Account --mode create_only
+    """
+    spec = _model(model)
+    url = resolve_database_url(database)
+    request = ImportRequest(
+        path=file,
+        spec=spec,
+        database_url=url,
+        mode=mode.lower(),
+        mapping_path=mapping,
+        dry_run=dry_run,
+        atomic=atomic,
+        max_errors=max_errors,
+        batch_size=batch_size,
+        format=format.lower(),
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+    )
+    sinks = reporting.FileSinks(spec.name, error_log, rejects, datetime.now())
+    reporter = reporting.Reporter(sinks, show_progress=not quiet and not json_report)
+    try:
+        report = _guarded(lambda: run_import(request, reporter))
+    finally:
+        reporter.close()
+    if json_report:
+        reporting.print_json(reporting.report_json(report, sinks))
+    elif not quiet:
+        reporting.print_summary(report, sinks)
+    if report.counts.failed and quiet and sinks.error_log:
+        reporting.error(f"{report.counts.failed} rows failed; see {sinks.error_log}")
+    raise typer.Exit(report.exit_code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DbOption = None) -> None:
+    """Create or migrate the database schema to the latest revision.
+
+    Example: custimport db upgrade --db postgresql+psycopg://user@host/crm
+    """
+    url = resolve_database_url(database)
+    before, after = _guarded(lambda: _upgrade(url))
+    if before == after:
+        typer.echo(f"{masked_url(url)}: already at revision {after}")
+    else:
+        typer.echo(f"{masked_url(url)}: upgraded from {before or 'an empty database'} to {after}")
+
+
+@db_app.command("current")
+def db_current(database: DbOption = None) -> None:
+    """Show the schema revision of the database and whether it is up to date.
+
+    Example: custimport db current
+    """
+    url = resolve_database_url(database)
+    revision, head = _guarded(lambda: _current(url))
+    state = "up to date" if revision == head else "behind: run `custimport db upgrade`"
+    typer.echo(f"{masked_url(url)}: revision {revision or 'none'} (latest {head}, {state})")
+
+
+def _upgrade(url: str) -> tuple[str | None, str | None]:
+    engine = db.make_engine(url)
+    try:
+        with db.translated_errors(url):
+            return db.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def _current(url: str) -> tuple[str | None, str | None]:
+    engine = db.make_engine(url)
+    try:
+        with db.translated_errors(url), engine.connect() as connection:
+            return db.current_revision(connection), db.head_revision()
+    finally:
+        engine.dispose()
+
+
+def _guarded(call: Any) -> Any:
+    """Usage and input problems become one line on stderr and exit 2."""
+    try:
+        return call()
+    except SchemaBehindError as exc:
+        reporting.error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    except UsageError as exc:
+        reporting.error(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as exc:
+        reporting.error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="custimport")

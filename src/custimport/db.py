@@ -1,0 +1,163 @@
+"""Engines, transactions and migrations.
+
+SQLite gets the documented transaction recipe (Python's sqlite3 driver would
+otherwise not emit BEGIN before SAVEPOINT, so a released savepoint could survive
+an outer ROLLBACK and a dry run would write), foreign keys, a busy timeout and
+BEGIN IMMEDIATE so two imports at once queue instead of failing. Migrations are
+found inside the installed package (or the source tree) and run from code.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from custimport.config import masked_url
+from custimport.errors import DatabaseError, SchemaBehindError
+
+SQLITE_BUSY_TIMEOUT_S = 60.0
+APP_TABLES = frozenset({"customer_group", "account", "contact"})
+
+
+def migrations_path() -> Path:
+    """The packaged migrations (wheel), else the repository's `migrations/` (editable install)."""
+    packaged = Path(str(files("custimport"))) / "migrations"
+    if (packaged / "env.py").is_file():
+        return packaged
+    source_tree = Path(__file__).resolve().parents[2] / "migrations"
+    if (source_tree / "env.py").is_file():
+        return source_tree
+    raise DatabaseError("the database migrations are missing from this installation")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get their directory checked and the recipe applied."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"not a database URL: {masked_url(url)}") from None
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    if is_sqlite:
+        _check_sqlite_location(parsed.database)
+    connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_S} if is_sqlite else {}
+    try:
+        engine = create_engine(parsed, connect_args=connect_args)
+    except (NoSuchModuleError, ArgumentError, ImportError) as exc:
+        raise DatabaseError(f"unsupported database URL {masked_url(url)}: {exc}") from None
+    if is_sqlite:
+        _apply_sqlite_recipe(engine)
+    return engine
+
+
+def _check_sqlite_location(database: str | None) -> None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).expanduser().resolve().parent
+    if not folder.exists():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(
+                f"cannot create the database folder {folder}: {exc.strerror}"
+            ) from None
+    if not folder.is_dir():
+        raise DatabaseError(f"the database folder {folder} is not a directory")
+
+
+def _apply_sqlite_recipe(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver must not manage transactions
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_path()))
+    config.attributes["connection"] = connection
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def head_revision() -> str | None:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_path()))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str | None]:
+    """Migrate to head; returns (revision before, revision after)."""
+    with engine.begin() as connection:
+        before = current_revision(connection)
+        command.upgrade(alembic_config(connection), "head")
+        after = current_revision(connection)
+    return before, after
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create a brand-new database's schema; refuse one that is behind (SPEC §2)."""
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        revision = current_revision(connection)
+        connection.rollback()
+    if not tables & APP_TABLES and revision is None:
+        upgrade(engine)
+        return
+    head = head_revision()
+    if revision is None:
+        raise DatabaseError(
+            "the database has tables but no custimport schema version; "
+            "point --db at a custimport database or an empty one"
+        )
+    if revision != head:
+        raise SchemaBehindError(
+            f"the database schema is at revision {revision}, this custimport needs {head}: "
+            "run `custimport db upgrade`"
+        )
+
+
+@contextmanager
+def translated_errors(url: str) -> Iterator[None]:
+    """Turn driver errors on connect into one line without the password."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise DatabaseError(describe_db_error(exc, url)) from None
+
+
+def describe_db_error(exc: BaseException, url: str) -> str:
+    original = getattr(exc, "orig", None) or exc
+    first_line = (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
+    )
+    parsed_password = _password_of(url)
+    if parsed_password:
+        first_line = first_line.replace(parsed_password, "***")
+    return f"cannot use the database {masked_url(url)}: {first_line}"
+
+
+def _password_of(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None

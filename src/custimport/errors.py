@@ -1,0 +1,37 @@
+"""The few named errors the core raises; the CLI turns each into one line and an exit code.
+
+Every `UsageError` means "nothing was imported because of a usage or input problem"
+(exit 2). Row-level problems are never exceptions: they are outcomes of the row.
+"""
+
+
+class UsageError(Exception):
+    """A problem with the command, its options or the input file as a whole (exit 2)."""
+
+
+class InputFileError(UsageError):
+    """The input file is missing, unreadable, empty or not text."""
+
+
+class MappingError(UsageError):
+    """The mapping file or the header cannot be turned into a column → field map."""
+
+
+class MissingColumnsError(MappingError):
+    """Required columns are missing from the header (after mapping)."""
+
+
+class DatabaseError(UsageError):
+    """The database cannot be reached or opened (bad URL, server down, no permission)."""
+
+
+class SchemaBehindError(DatabaseError):
+    """The database schema is at an older revision; it is never migrated implicitly."""
+
+
+class ImportInterrupted(Exception):
+    """SIGINT or SIGTERM arrived during an import; carries the exit code to use."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(f"interrupted (exit {exit_code})")
+        self.exit_code = exit_code

@@ -1,0 +1,206 @@
+"""Contact rows (SPEC §4): keyed by (account, email) or, without email, by name.
+
+is_primary true makes the contact its account's one primary contact: the last
+such row of a batch wins and the previous primary is demoted. On an INDIVIDUAL
+account the primary contact belongs to the Account row, so a Contact row may
+not move that flag.
+"""
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from custimport import repository
+from custimport.repository import StoredRow
+from custimport.batches import Plan, RowFailure, Write
+from custimport.db_errors import describe_row_error
+from custimport.models import utcnow
+from custimport.rows import Outcome, PendingRow, done, failed, skipped
+
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "department")
+OWNED_BY_ACCOUNT = (
+    "the primary contact of an INDIVIDUAL account is set by its Account row "
+    "(import the account with primary_contact_* columns instead)"
+)
+
+
+@dataclass(slots=True)
+class ContactWrite(Write):
+    contact_id: int | None = None
+    account_id: int = 0
+    columns: dict[str, Any] = field(default_factory=dict)
+    demote_others: bool = False
+
+
+@dataclass(slots=True)
+class _Match:
+    """A row with its account and the stored contact it matched (if any)."""
+
+    row: PendingRow
+    account: StoredRow
+    current: StoredRow | None
+    wants_primary: bool | None
+
+
+def _name_key(first: str | None, last: str | None) -> tuple[str, str]:
+    return ((first or "").casefold(), (last or "").casefold())
+
+
+class ContactHandler:
+    def __init__(self, conn: Connection, mode: str, present: frozenset[str]) -> None:
+        self.mode = mode
+        self.present = present
+
+    @staticmethod
+    def key_of(data: dict[str, Any]) -> Hashable | None:
+        account = data.get("account")
+        if not account:
+            return None
+        if data.get("email"):
+            return (account, data["email"])
+        return (account, *_name_key(data.get("first_name"), data.get("last_name")))
+
+    def note_failure(self, data: dict[str, Any], line_no: int) -> None:
+        """Contacts have no dependants within one file."""
+
+    def describe(self, error: DBAPIError) -> tuple[str, str]:
+        return describe_row_error(error)
+
+    # --- planning ------------------------------------------------------------------
+
+    def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[ContactWrite]:
+        plan: Plan[ContactWrite] = Plan()
+        matches = self._match(conn, rows, plan)
+        winners = self._primary_winners(matches)
+        now = utcnow()
+        for match in matches:
+            try:
+                write = self._plan_row(match, match.row.line_no in winners, now)
+            except RowFailure as failure:
+                plan.results.append(failed(match.row, failure.field_name, failure.message))
+                continue
+            if isinstance(write, ContactWrite):
+                plan.writes.append(write)
+            else:
+                plan.results.append(write)
+        return plan
+
+    def _match(
+        self, conn: Connection, rows: Sequence[PendingRow], plan: Plan[ContactWrite]
+    ) -> list[_Match]:
+        accounts = repository.find_account_refs(conn, {r.data["account"] for r in rows})
+        email_keys = [
+            (accounts[r.data["account"]].id, r.data["email"])
+            for r in rows
+            if r.data.get("email") and r.data["account"] in accounts
+        ]
+        by_email = repository.find_contacts_by_email(conn, email_keys)
+        no_email_ids = sorted(
+            {
+                accounts[r.data["account"]].id
+                for r in rows
+                if not r.data.get("email") and r.data["account"] in accounts
+            }
+        )
+        by_name = repository.find_contacts_without_email(conn, no_email_ids)
+        matches = []
+        for row in rows:
+            account = accounts.get(row.data["account"])
+            if account is None:
+                plan.results.append(
+                    failed(row, "account", f"account {row.data['account']!r} not found")
+                )
+                continue
+            try:
+                current = self._current(row, account, by_email, by_name)
+            except RowFailure as failure:
+                plan.results.append(failed(row, failure.field_name, failure.message))
+                continue
+            matches.append(_Match(row, account, current, row.data.get("is_primary")))
+        return matches
+
+    def _current(
+        self,
+        row: PendingRow,
+        account: StoredRow,
+        by_email: dict[tuple[int, str], StoredRow],
+        by_name: dict[int, list[StoredRow]],
+    ) -> StoredRow | None:
+        email = row.data.get("email")
+        if email:
+            return by_email.get((account.id, email))
+        if row.data.get("first_name") is None or row.data.get("last_name") is None:
+            raise RowFailure(
+                "email", "email, or first_name and last_name, are needed to find the contact"
+            )
+        wanted = _name_key(row.data["first_name"], row.data["last_name"])
+        same_name = [
+            c for c in by_name.get(account.id, []) if _name_key(c.first_name, c.last_name) == wanted
+        ]
+        if len(same_name) > 1:
+            raise RowFailure(
+                "email",
+                f"ambiguous: {len(same_name)} contacts of account {account.account_number!r} "
+                "have this name and no email; add an email column to tell them apart",
+            )
+        return same_name[0] if same_name else None
+
+    def _primary_winners(self, matches: list[_Match]) -> set[int]:
+        """The last row of the batch that makes a contact primary wins, per account."""
+        last_by_account: dict[int, int] = {}
+        for match in matches:
+            if match.wants_primary:
+                last_by_account[match.account.id] = match.row.line_no
+        return set(last_by_account.values())
+
+    def _plan_row(self, match: _Match, wins_primary: bool, now: datetime) -> ContactWrite | Any:
+        row, current = match.row, match.current
+        if current is None and self.mode == "update_only":
+            return skipped(row, "not found")
+        if current is not None and self.mode == "create_only":
+            return skipped(row, "already exists")
+        self._check_individual(match)
+        columns = {f: row.data.get(f) for f in CONTACT_FIELDS if f in self.present}
+        if match.wants_primary is not None or current is None:
+            columns["is_primary"] = wins_primary
+        if current is None:
+            columns.update({f: columns.get(f) for f in CONTACT_FIELDS})
+            columns.update(account_id=match.account.id, created_at=now, updated_at=now)
+            return ContactWrite(
+                row,
+                Outcome.CREATED,
+                account_id=match.account.id,
+                columns=columns,
+                demote_others=wins_primary,
+            )
+        if all(getattr(current, c) == v for c, v in columns.items()):
+            return done(row, Outcome.UNCHANGED)
+        columns["updated_at"] = now
+        return ContactWrite(
+            row,
+            Outcome.UPDATED,
+            contact_id=current.id,
+            account_id=match.account.id,
+            columns=columns,
+            demote_others=wins_primary and not current.is_primary,
+        )
+
+    def _check_individual(self, match: _Match) -> None:
+        if match.account.group_type != "INDIVIDUAL" or match.wants_primary is None:
+            return
+        is_primary_now = bool(match.current is not None and match.current.is_primary)
+        if match.wants_primary != is_primary_now:
+            raise RowFailure("is_primary", OWNED_BY_ACCOUNT)
+
+    # --- writing -------------------------------------------------------------------
+
+    def write(self, conn: Connection, writes: Sequence[ContactWrite]) -> None:
+        demote = sorted({w.account_id for w in writes if w.demote_others})
+        repository.demote_primaries(conn, demote, utcnow())
+        repository.insert_contacts(conn, [w.columns for w in writes if w.contact_id is None])
+        updates = [{"id": w.contact_id, **w.columns} for w in writes if w.contact_id is not None]
+        repository.update_contacts(conn, updates)

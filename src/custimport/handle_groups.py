@@ -1,0 +1,82 @@
+"""CustomerGroup rows (SPEC §4): key = name, case-insensitive; group_type required on create."""
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from custimport import repository
+from custimport.batches import LostRace, Plan, Write
+from custimport.db_errors import describe_row_error
+from custimport.models import utcnow
+from custimport.rows import Outcome, PendingRow, done, failed, skipped
+
+
+@dataclass(slots=True)
+class GroupWrite(Write):
+    group_id: int | None = None
+    columns: dict[str, Any] = field(default_factory=dict)
+
+
+class GroupHandler:
+    def __init__(self, conn: Connection, mode: str, present: frozenset[str]) -> None:
+        self.mode = mode
+        self.present = present
+
+    @staticmethod
+    def key_of(data: dict[str, Any]) -> Hashable | None:
+        name = data.get("name")
+        return name.lower() if name else None
+
+    def note_failure(self, data: dict[str, Any], line_no: int) -> None:
+        """Groups have no dependants within one file."""
+
+    def describe(self, error: DBAPIError) -> tuple[str, str]:
+        return describe_row_error(error)
+
+    def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[GroupWrite]:
+        existing = repository.find_groups(conn, [r.data["name"].lower() for r in rows])
+        now = utcnow()
+        plan: Plan[GroupWrite] = Plan()
+        for row in rows:
+            current = existing.get(row.data["name"].lower())
+            if current is None:
+                self._plan_create(row, plan, now)
+            elif self.mode == "create_only":
+                plan.results.append(skipped(row, "already exists"))
+            else:
+                columns: dict[str, Any] = {
+                    f: row.data.get(f) for f in ("name", "group_type") if f in self.present
+                }
+                if all(getattr(current, c) == v for c, v in columns.items()):
+                    plan.results.append(done(row, Outcome.UNCHANGED))
+                else:
+                    columns["updated_at"] = now
+                    plan.writes.append(
+                        GroupWrite(row, Outcome.UPDATED, group_id=current.id, columns=columns)
+                    )
+        return plan
+
+    def _plan_create(self, row: PendingRow, plan: Plan[GroupWrite], now: Any) -> None:
+        if self.mode == "update_only":
+            plan.results.append(skipped(row, "not found"))
+        elif row.data.get("group_type") is None:
+            plan.results.append(failed(row, "group_type", "is required to create a customer group"))
+        else:
+            columns = {
+                "name": row.data["name"],
+                "group_type": row.data["group_type"],
+                "created_at": now,
+                "updated_at": now,
+            }
+            plan.writes.append(GroupWrite(row, Outcome.CREATED, columns=columns))
+
+    def write(self, conn: Connection, writes: Sequence[GroupWrite]) -> None:
+        creates = [w for w in writes if w.group_id is None]
+        inserted = repository.insert_groups(conn, [w.columns for w in creates])
+        if len(inserted) < len(creates):
+            raise LostRace()
+        updates = [{"id": w.group_id, **w.columns} for w in writes if w.group_id is not None]
+        repository.update_groups(conn, updates)

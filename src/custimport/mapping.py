@@ -1,0 +1,144 @@
+"""Header → field matching and mapping files (pure functions, SPEC §3).
+
+Header names match fields after normalisation: case, surrounding space and
+space/-/. versus _ do not matter. A mapping file overrides the columns it names;
+the other columns are still matched by their normalised names.
+"""
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+
+from custimport.errors import MappingError, MissingColumnsError
+
+_SEPARATORS = re.compile(r"[\s\-.]+")
+_UNDERSCORES = re.compile(r"_+")
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which column feeds which field, and what was left over."""
+
+    columns_by_field: dict[str, str]
+    unknown_columns: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    unused_mapping_keys: list[str] = field(default_factory=list)
+
+    @property
+    def present_fields(self) -> frozenset[str]:
+        return frozenset(self.columns_by_field)
+
+
+def normalise(name: str) -> str:
+    """`  Account-Number ` and `account.number` both become `account_number`."""
+    spaced = _SEPARATORS.sub("_", name.strip().lower())
+    return _UNDERSCORES.sub("_", spaced).strip("_")
+
+
+def load_mapping_file(path: Path) -> dict[str, str | None]:
+    """A JSON object of column name → field name (or null to ignore the column)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise MappingError(f"mapping file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MappingError(f"cannot read the mapping file {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MappingError(
+            f"the mapping file {path} is not valid JSON (line {exc.lineno}: {exc.msg})"
+        ) from None
+    if not isinstance(data, dict):
+        raise MappingError(
+            f"the mapping file {path} must hold a JSON object of column name → field name"
+        )
+    for column, target in data.items():
+        if target is not None and not isinstance(target, str):
+            raise MappingError(
+                f"the mapping file {path} maps {column!r} to {target!r}: "
+                "each value must be a field name or null"
+            )
+    return data
+
+
+def build_column_map(
+    header: Sequence[str],
+    importable_fields: Sequence[str],
+    mapping: Mapping[str, str | None] | None = None,
+) -> ColumnMap:
+    """Match each header column to at most one field; two columns for one field is an error."""
+    mapping = mapping or {}
+    _check_mapping_targets(mapping, importable_fields)
+    by_normalised = {normalise(f): f for f in importable_fields}
+    columns_by_field: dict[str, str] = {}
+    unknown: list[str] = []
+    ignored: list[str] = []
+    for column in header:
+        if column in mapping:
+            target = mapping[column]
+            if target is None:
+                ignored.append(column)
+                continue
+            field_name = by_normalised[normalise(target)]
+        else:
+            matched = by_normalised.get(normalise(column))
+            if matched is None:
+                unknown.append(column)
+                continue
+            field_name = matched
+        if field_name in columns_by_field:
+            raise MappingError(
+                f"columns {columns_by_field[field_name]!r} and {column!r} both map to "
+                f"the field {field_name!r}; map one of them to null in the mapping file"
+            )
+        columns_by_field[field_name] = column
+    unused = [key for key in mapping if key not in header]
+    return ColumnMap(columns_by_field, unknown, ignored, unused)
+
+
+def _check_mapping_targets(
+    mapping: Mapping[str, str | None], importable_fields: Sequence[str]
+) -> None:
+    valid = {normalise(f) for f in importable_fields}
+    for column, target in mapping.items():
+        if target is not None and normalise(target) not in valid:
+            raise MappingError(
+                f"the mapping sends {column!r} to {target!r}, which is not an importable field; "
+                f"valid fields: {', '.join(importable_fields)}"
+            )
+
+
+def require_columns(
+    column_map: ColumnMap, required: Sequence[Sequence[str]], header: Sequence[str]
+) -> None:
+    """Each entry of `required` is a set of alternatives; stop before any row is written."""
+    missing = [alts for alts in required if not any(f in column_map.columns_by_field for f in alts)]
+    if not missing:
+        return
+    described = [" or ".join(alts) for alts in missing]
+    hints = _suggestions([f for alts in missing for f in alts], column_map.unknown_columns)
+    message = f"required columns missing: {', '.join(described)}"
+    if hints:
+        message += f" (did you mean {hints}?)"
+    raise MissingColumnsError(message)
+
+
+def _suggestions(fields: Sequence[str], candidates: Sequence[str]) -> str:
+    by_normalised = {normalise(c): c for c in candidates}
+    pairs = []
+    for field_name in fields:
+        close = get_close_matches(field_name, list(by_normalised), n=1, cutoff=0.6)
+        if close:
+            pairs.append(f"{by_normalised[close[0]]!r} for {field_name}")
+    return ", ".join(pairs)
+
+
+def record_from(
+    values: Mapping[str, str], columns_by_field: Mapping[str, str]
+) -> dict[str, str | None]:
+    """{field: trimmed text, or None for an empty cell} for the mapped columns of one row."""
+    return {f: values.get(c, "").strip() or None for f, c in columns_by_field.items()}

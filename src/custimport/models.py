@@ -1,0 +1,122 @@
+"""SQLAlchemy 2 models: the schema custimport owns (SPEC §1).
+
+Constraints live in the database, not only here: unique account_number, one
+e-mail per account (case-insensitive), at most one primary contact per account.
+The naming convention gives every constraint a stable name so Alembic can alter
+SQLite tables in batch mode and `alembic check` can compare models and migrations.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    false,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+GROUP_TYPES = ("INDIVIDUAL", "BUSINESS")
+
+
+def utcnow() -> datetime:
+    """Timestamps are stored in UTC; bulk paths set them explicitly with this."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class CustomerGroup(TimestampMixin, Base):
+    __tablename__ = "customer_group"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    group_type: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (
+        CheckConstraint("group_type IN ('INDIVIDUAL', 'BUSINESS')", name="group_type"),
+        Index("uq_customer_group_lower_name", func.lower(text("name")), unique=True),
+    )
+
+
+class Account(TimestampMixin, Base):
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_number: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    legal_name: Mapped[str | None] = mapped_column(String(255))
+    customer_group_id: Mapped[int] = mapped_column(
+        ForeignKey("customer_group.id", ondelete="RESTRICT"), index=True
+    )
+    parent_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL"), index=True
+    )
+    website: Mapped[str | None] = mapped_column(String(255))
+    industry: Mapped[str | None] = mapped_column(String(128))
+    description: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "parent_account_id IS NULL OR parent_account_id <> id", name="not_own_parent"
+        ),
+    )
+
+
+class Contact(TimestampMixin, Base):
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    job_title: Mapped[str | None] = mapped_column(String(128))
+    department: Mapped[str | None] = mapped_column(String(128))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (
+        Index(
+            "uq_contact_account_id_lower_email",
+            "account_id",
+            func.lower(text("email")),
+            unique=True,
+            sqlite_where=text("email IS NOT NULL"),
+            postgresql_where=text("email IS NOT NULL"),
+        ),
+        Index(
+            "uq_contact_one_primary_per_account",
+            "account_id",
+            unique=True,
+            sqlite_where=text("is_primary"),
+            postgresql_where=text("is_primary"),
+        ),
+    )

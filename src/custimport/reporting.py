@@ -1,0 +1,219 @@
+"""All terminal and file output of an import: progress, summary, JSON report, error log, rejects.
+
+The core never prints; it calls the observer methods here. Error logs and rejects
+files hold personal data: they are created exclusively with mode 0600 and never
+overwrite an existing file (a `-2`, `-3`, … suffix is added instead).
+"""
+
+import csv
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from custimport.config import masked_url
+from custimport.importer import ImportReport
+from custimport.readers import SourceInfo
+from custimport.rows import RowResult
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def exclusive_open(path: Path) -> tuple[IO[str], Path]:
+    """Create `path` (or `name-2.ext`, `name-3.ext`, …) exclusively, readable by the owner only."""
+    candidate, attempt = path, 1
+    while True:
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            attempt += 1
+            candidate = path.with_name(f"{path.stem}-{attempt}{path.suffix}")
+            continue
+        return os.fdopen(fd, "w", encoding="utf-8", newline=""), candidate
+
+
+def default_error_log_name(model: str, started: datetime) -> str:
+    return f"import_errors_{model}_{started:%Y%m%d-%H%M%S}.log"
+
+
+class FileSinks:
+    """The error log and rejects file, opened on the first failed row only."""
+
+    def __init__(
+        self, model: str, error_log: Path | None, rejects: Path | None, started: datetime
+    ) -> None:
+        name = default_error_log_name(model, started)
+        if error_log is None:
+            error_log = Path.cwd() / name
+        elif error_log.is_dir():
+            error_log = error_log / name
+        self.model = model
+        self.started = started
+        self._log_target = error_log
+        self._rejects_target = rejects
+        self.error_log: Path | None = None
+        self.rejects: Path | None = None
+        self._log: IO[str] | None = None
+        self._rejects_file: IO[str] | None = None
+        self._rejects_writer: Any = None
+        self.source: SourceInfo | None = None
+
+    def write_failure(self, result: RowResult) -> None:
+        if self._log is None:
+            self._log, self.error_log = exclusive_open(self._log_target)
+            where = self.source.path if self.source else "?"
+            self._log.write(
+                f"# custimport error log: model {self.model}, file {where}, started {self.started:%Y-%m-%d %H:%M:%S}\n"
+            )
+        data = result.values or result.cells
+        lines = [f"line {result.line_no}", f"  data: {json.dumps(data, ensure_ascii=False)}"]
+        lines += [f"  error: {field}: {message}" for field, message in result.errors]
+        self._log.write("\n".join(lines) + "\n")
+        if self._rejects_target is not None:
+            self._write_reject(result)
+
+    def _write_reject(self, result: RowResult) -> None:
+        if self._rejects_file is None:
+            assert self._rejects_target is not None
+            self._rejects_file, self.rejects = exclusive_open(self._rejects_target)
+            self._rejects_writer = csv.writer(self._rejects_file)
+            header = self.source.header if self.source else []
+            self._rejects_writer.writerow([*header, "error"])
+        message = "; ".join(f"{field}: {text}" for field, text in result.errors)
+        self._rejects_writer.writerow([*result.cells, message])
+
+    def close(self) -> None:
+        for handle in (self._log, self._rejects_file):
+            if handle is not None:
+                handle.close()
+
+
+class Reporter:
+    """The observer the importer talks to: files, plus a progress bar on a terminal."""
+
+    def __init__(self, sinks: FileSinks, show_progress: bool) -> None:
+        self.sinks = sinks
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._show_progress = show_progress
+
+    def started(self, source: SourceInfo) -> None:
+        self.sinks.source = source
+        if self._show_progress and stderr.is_terminal:
+            self._progress = Progress(
+                TextColumn("[bold]importing"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TextColumn("{task.fields[rows]} rows"),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=stderr,
+                transient=True,
+            )
+            self._task = self._progress.add_task(
+                "import", total=max(source.size_bytes, 1), rows=0, rate=""
+            )
+            self._progress.start()
+
+    def row_failed(self, result: RowResult) -> None:
+        self.sinks.write_failure(result)
+
+    def progress(self, bytes_read: int, rows_read: int) -> None:
+        if self._progress is None or self._task is None:
+            return
+        elapsed = self._progress.tasks[0].elapsed or 0.0
+        rate = f"{rows_read / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+        self._progress.update(self._task, completed=bytes_read, rows=f"{rows_read:,}", rate=rate)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        self.sinks.close()
+
+
+def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
+    """The JSON report of SPEC §6, key for key."""
+    request = report.request
+    counts = report.counts
+    return {
+        "model": request.spec.name,
+        "mode": request.mode,
+        "file": str(request.path),
+        "dry_run": request.dry_run,
+        "completed": report.completed,
+        "committed": report.committed,
+        "rows": counts.rows(),
+        "contacts": {"created": counts.contacts_created, "updated": counts.contacts_updated},
+        "unknown_columns": report.unknown_columns,
+        "warnings": report.warnings,
+        "error_log": str(sinks.error_log) if sinks.error_log else None,
+        "rejects": str(sinks.rejects) if sinks.rejects else None,
+        "duration_s": round(report.duration_s, 3),
+    }
+
+
+def print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+def print_summary(report: ImportReport, sinks: FileSinks) -> None:
+    request, counts = report.request, report.counts
+    title = f"{request.spec.name} import ({request.mode})" + (
+        " — dry run" if request.dry_run else ""
+    )
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    for name, value in counts.rows().items():
+        style = "red" if name == "failed" and value else None
+        table.add_row(name, f"{value:,}", style=style)
+    if request.spec.name == "Account":
+        table.add_row("contacts created", f"{counts.contacts_created:,}")
+        table.add_row("contacts updated", f"{counts.contacts_updated:,}")
+    stdout.print(table)
+    rate = counts.read / report.duration_s if report.duration_s > 0 else 0.0
+    stdout.print(
+        f"{report.duration_s:.2f} s, {rate:,.0f} rows/s — database {masked_url(request.database_url)}"
+    )
+    for line in _status_lines(report, sinks):
+        stdout.print(line)
+
+
+def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
+    lines = []
+    if report.request.dry_run:
+        lines.append("Dry run: nothing was written to the database.")
+    elif report.request.atomic and not report.committed:
+        lines.append("Atomic import rolled back: nothing was written to the database.")
+    if report.cut_short:
+        lines.append(
+            f"Stopped early after {report.request.max_errors} failed rows (--max-errors); the rest of the file was not read."
+        )
+    if report.interrupted_exit is not None:
+        lines.append(
+            "Interrupted: the batches before the interruption were committed."
+            if report.committed
+            else "Interrupted: nothing was committed."
+        )
+    if report.unknown_columns:
+        lines.append(f"Ignored unknown columns: {', '.join(report.unknown_columns)}")
+    lines += [f"Warning: {w}" for w in report.warnings]
+    if sinks.error_log:
+        lines.append(f"Error log: {sinks.error_log}")
+    if sinks.rejects:
+        lines.append(f"Rejected rows: {sinks.rejects}")
+    return lines
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """One line on stderr: `Error: …` (and a hint line when there is one)."""
+    stderr.print(f"Error: {message}", markup=False, highlight=False, soft_wrap=True)
+    if hint:
+        stderr.print(hint, markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,194 @@
+"""Row schemas (pydantic v2): per model, the importable fields, their limits and rules.
+
+A row arrives as {field: stripped text or None}; `validate_row` returns clean
+values or every error of the row, each with its field (SPEC §4). Required-ness
+is checked here only for columns present in the file: whether a missing column
+matters depends on create versus update, which the row handlers decide.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
+
+FieldError = tuple[str, str]
+
+_EMAIL_PATTERN = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+_WEBSITE_PATTERN = (
+    r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+    r"(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$"
+)
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0"})
+
+
+def _parse_flag(value: object) -> object:
+    """is_primary: true/yes/1/false/no/0 in any case; anything else fails the row."""
+    if value is None or isinstance(value, bool):
+        return value
+    lowered = str(value).lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("must be one of true/yes/1/false/no/0")
+
+
+Text40 = Annotated[str, StringConstraints(max_length=40)] | None
+Text64 = Annotated[str, StringConstraints(max_length=64)] | None
+Text100 = Annotated[str, StringConstraints(max_length=100)] | None
+Text128 = Annotated[str, StringConstraints(max_length=128)] | None
+Text255 = Annotated[str, StringConstraints(max_length=255)] | None
+Text10k = Annotated[str, StringConstraints(max_length=10_000)] | None
+Email = Annotated[str, StringConstraints(max_length=254, pattern=_EMAIL_PATTERN, to_lower=True)]
+Website = Annotated[str, StringConstraints(max_length=255, pattern=_WEBSITE_PATTERN)]
+GroupType = Annotated[
+    str,
+    StringConstraints(pattern=r"^(?:INDIVIDUAL|BUSINESS)$"),
+    BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
+]
+Flag = Annotated[bool | None, BeforeValidator(_parse_flag)]
+
+
+class GroupRow(TypedDict, total=False):
+    name: Text100
+    group_type: GroupType | None
+
+
+class AccountRow(TypedDict, total=False):
+    account_number: Text64
+    name: Text255
+    legal_name: Text255
+    customer_group: Text100
+    parent_account: Text64
+    website: Website | None
+    industry: Text128
+    description: Text10k
+    primary_contact_first_name: Text100
+    primary_contact_last_name: Text100
+    primary_contact_email: Email | None
+    primary_contact_phone: Text40
+
+
+class ContactRow(TypedDict, total=False):
+    account: Text64
+    first_name: Text100
+    last_name: Text100
+    email: Email | None
+    phone: Text40
+    job_title: Text128
+    department: Text128
+    is_primary: Flag
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the importer needs to know about one importable model."""
+
+    name: str
+    fields: tuple[str, ...]
+    required_on_create: tuple[str, ...]
+    # header-level requirement in update_only: each entry is a set of alternatives
+    update_key_columns: tuple[tuple[str, ...], ...]
+    adapter: TypeAdapter[Any]
+
+    def required_columns(self, mode: str) -> tuple[tuple[str, ...], ...]:
+        if mode == "update_only":
+            return self.update_key_columns
+        return tuple((f,) for f in self.required_on_create)
+
+
+CUSTOMER_GROUP = ModelSpec(
+    name="CustomerGroup",
+    fields=("name", "group_type"),
+    required_on_create=("name", "group_type"),
+    update_key_columns=(("name",),),
+    adapter=TypeAdapter(GroupRow),
+)
+ACCOUNT = ModelSpec(
+    name="Account",
+    fields=tuple(AccountRow.__annotations__),
+    required_on_create=("name", "customer_group"),
+    update_key_columns=(("account_number",),),
+    adapter=TypeAdapter(AccountRow),
+)
+CONTACT = ModelSpec(
+    name="Contact",
+    fields=tuple(ContactRow.__annotations__),
+    required_on_create=("account", "first_name", "last_name"),
+    update_key_columns=(("account",), ("email", "first_name")),
+    adapter=TypeAdapter(ContactRow),
+)
+MODELS = {spec.name.lower(): spec for spec in (CUSTOMER_GROUP, ACCOUNT, CONTACT)}
+# Fields that must not be empty when their column is present (SPEC §4: a present
+# empty cell fails the row for a required field).
+NOT_EMPTY = {
+    "CustomerGroup": ("name", "group_type"),
+    "Account": ("name", "customer_group"),
+    "Contact": ("account", "first_name", "last_name"),
+}
+PRIMARY_CONTACT_FIELDS = (
+    "primary_contact_first_name",
+    "primary_contact_last_name",
+    "primary_contact_email",
+    "primary_contact_phone",
+)
+
+
+def model_spec(name: str) -> ModelSpec | None:
+    """Account, Contact or CustomerGroup, in any case."""
+    return MODELS.get(name.replace("_", "").replace("-", "").lower())
+
+
+def validate_row(
+    spec: ModelSpec, record: Mapping[str, str | None]
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Clean values, or all the row's errors (each with its field)."""
+    errors: list[FieldError] = [
+        (f, "must not be empty") for f in NOT_EMPTY[spec.name] if f in record and record[f] is None
+    ]
+    try:
+        clean: dict[str, Any] = spec.adapter.validate_python(record)
+    except ValidationError as exc:
+        errors.extend(_describe(exc))
+        clean = {}
+    if not errors and spec is ACCOUNT:
+        errors.extend(_account_rules(clean))
+    return clean, errors
+
+
+def _account_rules(clean: Mapping[str, Any]) -> list[FieldError]:
+    number = clean.get("account_number")
+    if number is not None and clean.get("parent_account") == number:
+        return [("parent_account", "an account cannot be its own parent")]
+    return []
+
+
+def _describe(exc: ValidationError) -> list[FieldError]:
+    described = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "row"
+        described.append((field, _message(field, error)))
+    return described
+
+
+def _message(field: str, error: Any) -> str:
+    kind = error["type"]
+    if kind == "string_too_long":
+        return f"must be at most {error['ctx']['max_length']} characters"
+    if kind == "string_pattern_mismatch":
+        if "email" in field:
+            return "is not a valid email address"
+        if field == "website":
+            return "is not a valid website (a domain or URL without spaces)"
+        if field == "group_type":
+            return "must be INDIVIDUAL or BUSINESS"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    return str(error["msg"])

@@ -1,0 +1,122 @@
+"""Header normalisation and mapping files (SPEC §3)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from custimport.errors import MappingError, MissingColumnsError
+from custimport.mapping import (
+    build_column_map,
+    load_mapping_file,
+    normalise,
+    record_from,
+    require_columns,
+)
+from custimport.schemas import ACCOUNT, CONTACT
+
+FIELDS = ACCOUNT.fields
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Account Number", "account_number"),
+        ("  account-number ", "account_number"),
+        ("ACCOUNT.NUMBER", "account_number"),
+        ("account__number", "account_number"),
+        ("Primary Contact - First Name", "primary_contact_first_name"),
+    ],
+)
+def test_normalises_case_space_dashes_and_dots(header: str, expected: str) -> None:
+    assert normalise(header) == expected
+
+
+def test_matches_headers_to_fields_and_lists_unknown_columns() -> None:
+    column_map = build_column_map(["Account Number", "Name", "Colour"], FIELDS)
+    assert column_map.columns_by_field == {"account_number": "Account Number", "name": "Name"}
+    assert column_map.unknown_columns == ["Colour"]
+
+
+def test_mapping_overrides_named_columns_and_others_still_match_by_name() -> None:
+    mapping = {"Customer No.": "account_number", "Notes": None}
+    column_map = build_column_map(["Customer No.", "Name", "Notes"], FIELDS, mapping)
+    assert column_map.columns_by_field == {"account_number": "Customer No.", "name": "Name"}
+    assert column_map.ignored_columns == ["Notes"]
+    assert column_map.unknown_columns == []
+
+
+def test_mapping_target_is_normalised_too() -> None:
+    column_map = build_column_map(["Cust"], FIELDS, {"Cust": "Account Number"})
+    assert column_map.columns_by_field == {"account_number": "Cust"}
+
+
+@pytest.mark.parametrize("target", ["id", "customer_group_id", "created_at", "updated_at", "nope"])
+def test_mapping_to_a_field_that_is_not_importable_is_a_usage_error(target: str) -> None:
+    with pytest.raises(MappingError, match="not an importable field; valid fields: account_number"):
+        build_column_map(["X"], FIELDS, {"X": target})
+
+
+def test_two_columns_for_one_field_is_a_usage_error() -> None:
+    with pytest.raises(MappingError, match="'Acct' and 'account_number' both map to the field"):
+        build_column_map(["Acct", "account_number"], FIELDS, {"Acct": "account_number"})
+
+
+def test_two_headers_normalising_to_one_field_is_a_usage_error() -> None:
+    with pytest.raises(MappingError, match="both map to the field 'name'"):
+        build_column_map(["Name", "NAME"], FIELDS)
+
+
+def test_missing_required_columns_are_named_with_close_matches() -> None:
+    column_map = build_column_map(["account_number", "nam", "customer_groups"], FIELDS)
+    with pytest.raises(MissingColumnsError) as raised:
+        require_columns(column_map, ACCOUNT.required_columns("create_update"), [])
+    assert str(raised.value) == (
+        "required columns missing: name, customer_group "
+        "(did you mean 'nam' for name, 'customer_groups' for customer_group?)"
+    )
+
+
+def test_update_only_needs_only_the_key_columns() -> None:
+    column_map = build_column_map(["account_number", "website"], FIELDS)
+    require_columns(column_map, ACCOUNT.required_columns("update_only"), [])
+
+
+def test_contact_update_only_accepts_email_or_name_as_key() -> None:
+    by_email = build_column_map(["account", "email"], CONTACT.fields)
+    require_columns(by_email, CONTACT.required_columns("update_only"), [])
+    neither = build_column_map(["account", "phone"], CONTACT.fields)
+    with pytest.raises(MissingColumnsError, match="email or first_name"):
+        require_columns(neither, CONTACT.required_columns("update_only"), [])
+
+
+def test_record_trims_values_and_turns_empty_cells_into_none() -> None:
+    record = record_from({"A": "  x  ", "B": "   ", "C": ""}, {"name": "A", "website": "B", "industry": "C"})
+    assert record == {"name": "x", "website": None, "industry": None}
+
+
+def test_loads_a_mapping_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"Company": "name", "Notes": None}), encoding="utf-8")
+    assert load_mapping_file(path) == {"Company": "name", "Notes": None}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not valid JSON (line 1"),
+        ('["name"]', "must hold a JSON object"),
+        ('{"A": 3}', "each value must be a field name or null"),
+    ],
+)
+def test_rejects_a_bad_mapping_file(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "m.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(MappingError, match=re.escape(message)):
+        load_mapping_file(path)
+
+
+def test_missing_mapping_file_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match="mapping file not found"):
+        load_mapping_file(tmp_path / "absent.json")
