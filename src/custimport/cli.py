@@ -77,7 +77,7 @@ def _model(value: str) -> ModelSpec:
     spec = model_spec(value)
     if spec is None:
         names = ", ".join(s.name for s in MODELS.values())
-        raise typer.BadParameter(f"unknown model {value!r}; use one of {names}")
+        raise UsageError(f"unknown model {value!r}; use one of {names}")
     return spec
 
 
@@ -138,7 +138,7 @@ def import_command(
 
     Example: custimport import accounts.csv --model Account --mode create_only
     """
-    spec = _model(model)
+    spec: ModelSpec = _guarded(lambda: _model(model))
     url = resolve_database_url(database)
     request = ImportRequest(
         path=file,

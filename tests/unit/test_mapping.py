@@ -92,7 +92,9 @@ def test_contact_update_only_accepts_email_or_name_as_key() -> None:
 
 
 def test_record_trims_values_and_turns_empty_cells_into_none() -> None:
-    record = record_from({"A": "  x  ", "B": "   ", "C": ""}, {"name": "A", "website": "B", "industry": "C"})
+    record = record_from(
+        {"A": "  x  ", "B": "   ", "C": ""}, {"name": "A", "website": "B", "industry": "C"}
+    )
     assert record == {"name": "x", "website": None, "industry": None}
 
 

@@ -9,7 +9,9 @@ def errors_of(spec, record):  # type: ignore[no-untyped-def]
     return validate_row(spec, record)[1]
 
 
-@pytest.mark.parametrize("name", ["Account", "account", "ACCOUNT", "customergroup", "Customer_Group", "contact"])
+@pytest.mark.parametrize(
+    "name", ["Account", "account", "ACCOUNT", "customergroup", "Customer_Group", "contact"]
+)
 def test_model_names_are_case_insensitive(name: str) -> None:
     assert model_spec(name) is not None
 
@@ -37,14 +39,21 @@ def test_account_text_limits_allow_the_limit_and_fail_one_more(field: str, limit
     value = prefix + "a" * (limit - len(prefix))
     assert errors_of(ACCOUNT, {**base, field: value}) == []
     too_long = value + "a"
-    assert errors_of(ACCOUNT, {**base, field: too_long}) == [(field, f"must be at most {limit} characters")]
+    assert errors_of(ACCOUNT, {**base, field: too_long}) == [
+        (field, f"must be at most {limit} characters")
+    ]
 
 
-@pytest.mark.parametrize(("field", "limit"), [("first_name", 100), ("job_title", 128), ("department", 128), ("phone", 40)])
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [("first_name", 100), ("job_title", 128), ("department", 128), ("phone", 40)],
+)
 def test_contact_text_limits(field: str, limit: int) -> None:
     base = {"account": "A", "first_name": "f", "last_name": "l"}
     assert errors_of(CONTACT, {**base, field: "x" * limit}) == []
-    assert errors_of(CONTACT, {**base, field: "x" * (limit + 1)}) == [(field, f"must be at most {limit} characters")]
+    assert errors_of(CONTACT, {**base, field: "x" * (limit + 1)}) == [
+        (field, f"must be at most {limit} characters")
+    ]
 
 
 def test_group_name_limit_is_100() -> None:
@@ -54,16 +63,21 @@ def test_group_name_limit_is_100() -> None:
 
 
 def test_email_is_normalised_to_lower_case() -> None:
-    clean, errors = validate_row(CONTACT, {"account": "A", "first_name": "f", "last_name": "l", "email": "Jane.Doe@Example.COM"})
+    clean, errors = validate_row(
+        CONTACT,
+        {"account": "A", "first_name": "f", "last_name": "l", "email": "Jane.Doe@Example.COM"},
+    )
     assert errors == []
     assert clean["email"] == "jane.doe@example.com"
 
 
-@pytest.mark.parametrize("email", ["plainaddress", "a@b", "a@@b.com", "a b@c.com", "a@b..com", ".a@b.com", "a@-b.com"])
+@pytest.mark.parametrize(
+    "email", ["plainaddress", "a@b", "a@@b.com", "a b@c.com", "a@b..com", ".a@b.com", "a@-b.com"]
+)
 def test_invalid_emails_fail_with_their_field(email: str) -> None:
-    assert errors_of(CONTACT, {"account": "A", "first_name": "f", "last_name": "l", "email": email}) == [
-        ("email", "is not a valid email address")
-    ]
+    assert errors_of(
+        CONTACT, {"account": "A", "first_name": "f", "last_name": "l", "email": email}
+    ) == [("email", "is not a valid email address")]
 
 
 def test_email_longer_than_254_characters_fails() -> None:
@@ -74,14 +88,24 @@ def test_email_longer_than_254_characters_fails() -> None:
     )
 
 
-@pytest.mark.parametrize("website", ["example.com", "www.example.co.uk", "https://example.com/path?q=1", "http://a-b.example.org:8080"])
+@pytest.mark.parametrize(
+    "website",
+    [
+        "example.com",
+        "www.example.co.uk",
+        "https://example.com/path?q=1",
+        "http://a-b.example.org:8080",
+    ],
+)
 def test_websites_may_be_bare_domains_or_urls(website: str) -> None:
     clean, errors = validate_row(ACCOUNT, {"name": "n", "customer_group": "g", "website": website})
     assert errors == []
     assert clean["website"] == website  # stored as given
 
 
-@pytest.mark.parametrize("website", ["not a website", "example", "http://exa mple.com", "www.example .com"])
+@pytest.mark.parametrize(
+    "website", ["not a website", "example", "http://exa mple.com", "www.example .com"]
+)
 def test_text_with_spaces_or_without_a_domain_is_not_a_website(website: str) -> None:
     assert errors_of(ACCOUNT, {"name": "n", "customer_group": "g", "website": website}) == [
         ("website", "is not a valid website (a domain or URL without spaces)")
@@ -90,23 +114,38 @@ def test_text_with_spaces_or_without_a_domain_is_not_a_website(website: str) -> 
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("true", True), ("TRUE", True), ("Yes", True), ("1", True), ("false", False), ("No", False), ("0", False), ("NO", False)],
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("Yes", True),
+        ("1", True),
+        ("false", False),
+        ("No", False),
+        ("0", False),
+        ("NO", False),
+    ],
 )
 def test_is_primary_accepts_true_yes_1_false_no_0_in_any_case(text: str, value: bool) -> None:
-    clean, errors = validate_row(CONTACT, {"account": "A", "first_name": "f", "last_name": "l", "is_primary": text})
+    clean, errors = validate_row(
+        CONTACT, {"account": "A", "first_name": "f", "last_name": "l", "is_primary": text}
+    )
     assert errors == []
     assert clean["is_primary"] is value
 
 
-@pytest.mark.parametrize("text", ["y", "n", "on", "off", "t", "f", "2", "-1", "primary", "truee", "ja"])
+@pytest.mark.parametrize(
+    "text", ["y", "n", "on", "off", "t", "f", "2", "-1", "primary", "truee", "ja"]
+)
 def test_any_other_is_primary_spelling_fails_the_row(text: str) -> None:
-    assert errors_of(CONTACT, {"account": "A", "first_name": "f", "last_name": "l", "is_primary": text}) == [
-        ("is_primary", "must be one of true/yes/1/false/no/0")
-    ]
+    assert errors_of(
+        CONTACT, {"account": "A", "first_name": "f", "last_name": "l", "is_primary": text}
+    ) == [("is_primary", "must be one of true/yes/1/false/no/0")]
 
 
 def test_empty_is_primary_is_none() -> None:
-    clean, _ = validate_row(CONTACT, {"account": "A", "first_name": "f", "last_name": "l", "is_primary": None})
+    clean, _ = validate_row(
+        CONTACT, {"account": "A", "first_name": "f", "last_name": "l", "is_primary": None}
+    )
     assert clean["is_primary"] is None
 
 
@@ -117,18 +156,28 @@ def test_group_type_is_case_insensitive_and_stored_upper_case() -> None:
 
 
 def test_unknown_group_type_fails() -> None:
-    assert errors_of(CUSTOMER_GROUP, {"name": "g", "group_type": "PERSONAL"}) == [("group_type", "must be INDIVIDUAL or BUSINESS")]
+    assert errors_of(CUSTOMER_GROUP, {"name": "g", "group_type": "PERSONAL"}) == [
+        ("group_type", "must be INDIVIDUAL or BUSINESS")
+    ]
 
 
 def test_present_empty_required_field_fails_but_absent_one_does_not() -> None:
-    assert errors_of(ACCOUNT, {"account_number": "A", "name": None}) == [("name", "must not be empty")]
+    assert errors_of(ACCOUNT, {"account_number": "A", "name": None}) == [
+        ("name", "must not be empty")
+    ]
     assert errors_of(ACCOUNT, {"account_number": "A", "website": "a.com"}) == []
 
 
 def test_all_errors_of_a_row_are_reported_together() -> None:
     errors = errors_of(
         CONTACT,
-        {"account": "A", "first_name": None, "last_name": "l" * 101, "email": "bad", "is_primary": "maybe"},
+        {
+            "account": "A",
+            "first_name": None,
+            "last_name": "l" * 101,
+            "email": "bad",
+            "is_primary": "maybe",
+        },
     )
     assert {field for field, _ in errors} == {"first_name", "last_name", "email", "is_primary"}
 
