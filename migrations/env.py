@@ -32,16 +32,19 @@ def run_online() -> None:
     if handed_over is not None:
         run_with(handed_over)
         return
-    engine = engine_from_config(
-        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
-    )
+    settings = config.get_section(config.config_ini_section, {})
+    engine = engine_from_config(settings, prefix="sqlalchemy.", poolclass=pool.NullPool)
     with engine.connect() as connection:
         run_with(connection)
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

@@ -18,11 +18,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from custimport import repository
-from custimport.repository import StoredRow
 from custimport.batches import LostRace, Plan, RowFailure, Write
 from custimport.db_errors import describe_row_error
 from custimport.models import utcnow
 from custimport.parents import leads_back
+from custimport.repository import StoredRow
 from custimport.rows import Outcome, PendingRow, RowResult, done, failed, skipped
 from custimport.schemas import PRIMARY_CONTACT_FIELDS
 

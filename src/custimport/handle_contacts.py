@@ -15,10 +15,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from custimport import repository
-from custimport.repository import StoredRow
 from custimport.batches import Plan, RowFailure, Write
 from custimport.db_errors import describe_row_error
 from custimport.models import utcnow
+from custimport.repository import StoredRow
 from custimport.rows import Outcome, PendingRow, done, failed, skipped
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "department")

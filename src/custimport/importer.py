@@ -312,8 +312,8 @@ def _key_field(model: str) -> str:
 def _add_handler_warnings(handler: Any, report: ImportReport) -> None:
     if report.counts.generated_keys:
         report.warnings.append(
-            f"{report.counts.generated_keys} accounts had no account_number and got a generated one: "
-            "importing this file again will create them again"
+            f"{report.counts.generated_keys} accounts had no account_number and got a "
+            "generated one: importing this file again will create them again"
         )
     ignored = getattr(handler, "ignored_contact_rows", 0)
     if ignored:

@@ -70,7 +70,8 @@ class FileSinks:
             self._log, self.error_log = exclusive_open(self._log_target)
             where = self.source.path if self.source else "?"
             self._log.write(
-                f"# custimport error log: model {self.model}, file {where}, started {self.started:%Y-%m-%d %H:%M:%S}\n"
+                f"# custimport error log: model {self.model}, file {where}, "
+                f"started {self.started:%Y-%m-%d %H:%M:%S}\n"
             )
         data = result.values or result.cells
         lines = [f"line {result.line_no}", f"  data: {json.dumps(data, ensure_ascii=False)}"]
@@ -180,7 +181,8 @@ def print_summary(report: ImportReport, sinks: FileSinks) -> None:
     stdout.print(table)
     rate = counts.read / report.duration_s if report.duration_s > 0 else 0.0
     stdout.print(
-        f"{report.duration_s:.2f} s, {rate:,.0f} rows/s — database {masked_url(request.database_url)}"
+        f"{report.duration_s:.2f} s, {rate:,.0f} rows/s — "
+        f"database {masked_url(request.database_url)}"
     )
     for line in _status_lines(report, sinks):
         stdout.print(line)
@@ -194,7 +196,8 @@ def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
         lines.append("Atomic import rolled back: nothing was written to the database.")
     if report.cut_short:
         lines.append(
-            f"Stopped early after {report.request.max_errors} failed rows (--max-errors); the rest of the file was not read."
+            f"Stopped early after {report.request.max_errors} failed rows (--max-errors); "
+            "the rest of the file was not read."
         )
     if report.interrupted_exit is not None:
         lines.append(

@@ -8,7 +8,7 @@ transaction, the row handlers own the semantics.
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeAlias, Unpack
+from typing import Any, TypeAlias
 
 from sqlalchemy import Row, Table, and_, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,7 +20,7 @@ GROUP: Table = CustomerGroup.__table__  # type: ignore[assignment]
 ACCOUNT: Table = Account.__table__  # type: ignore[assignment]
 CONTACT: Table = Contact.__table__  # type: ignore[assignment]
 IN_CHUNK = 500
-StoredRow: TypeAlias = Row[Unpack[tuple[Any, ...]]]
+StoredRow: TypeAlias = Row[*tuple[Any, ...]]
 
 GROUP_COLUMNS = ("name", "group_type")
 ACCOUNT_COLUMNS = (

@@ -130,15 +130,35 @@ def test_prefers_cp1252_for_a_very_short_western_file(tmp_path: Path) -> None:
     assert (info.encoding, rows[0].cells) == ("cp1252", ["Café"])
 
 
-def test_detects_cyrillic_cp1251_when_there_is_enough_text(tmp_path: Path) -> None:
-    names = ["Иван Петров", "Сергей Иванов", "Мария Смирнова", "Ольга Кузнецова", "Анна Лебедева"]
-    cities = ["Москва", "Санкт-Петербург", "Новосибирск", "Екатеринбург", "Казань"]
-    lines = ["id;name;city"] + [
-        f"{n};{a};{b}" for n, (a, b) in enumerate(zip(names, cities, strict=True))
-    ]
-    info, rows = read(write(tmp_path, "ru.csv", "\n".join(lines) + "\n", "cp1251"))
-    assert info.encoding == "cp1251"
-    assert rows[1].values == {"id": "1", "name": "Сергей Иванов", "city": "Санкт-Петербург"}
+NON_WESTERN = {
+    "cp1251": (
+        ["Иван Петров", "Сергей Иванов", "Мария Смирнова", "Ольга Кузнецова", "Анна Лебедева"],
+        ["Москва", "Санкт-Петербург", "Новосибирск", "Екатеринбург", "Казань"],
+    ),
+    "cp1250": (
+        ["Łukasz Wiśniewski", "Małgorzata Wójcik", "Paweł Kamiński", "Michał Zieliński"],
+        ["Łódź", "Kraków", "Wrocław", "Gdańsk", "Poznań", "Częstochowa", "Białystok"],
+    ),
+    "cp1253": (
+        ["Γιάννης Παπαδόπουλος", "Μαρία Κωνσταντίνου", "Νίκος Γεωργίου", "Ελένη Δημητρίου"],
+        ["Αθήνα", "Θεσσαλονίκη", "Πάτρα", "Ηράκλειο", "Λάρισα"],
+    ),
+    "shift_jis": (
+        ["山田太郎", "鈴木花子", "佐藤一郎", "田中美咲", "高橋健太", "伊藤さくら", "中村あおい"],
+        ["東京都新宿区", "大阪府大阪市", "愛知県名古屋市", "北海道札幌市", "福岡県福岡市"],
+    ),
+}
+
+
+@pytest.mark.parametrize("codec", list(NON_WESTERN))
+def test_detects_a_non_western_code_page_when_there_is_enough_text(
+    tmp_path: Path, codec: str
+) -> None:
+    names, cities = NON_WESTERN[codec]
+    records = [[str(n), names[n % len(names)], cities[n % len(cities)]] for n in range(12)]
+    text = "\n".join(";".join(record) for record in [["id", "name", "city"], *records])
+    _, rows = read(write(tmp_path, "a.csv", text + "\n", codec))
+    assert [row.cells for row in rows] == records
 
 
 def test_finds_a_late_accent_in_an_otherwise_ascii_cp1252_file(tmp_path: Path) -> None:
