@@ -10,7 +10,6 @@ planned again at the end.
 import secrets
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from difflib import get_close_matches
 from typing import Any
 
@@ -20,9 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from custimport import repository
 from custimport.batches import LostRace, Plan, RowFailure, Write
 from custimport.db_errors import describe_row_error
-from custimport.models import utcnow
 from custimport.parents import leads_back
-from custimport.repository import StoredRow
+from custimport.repository import Stamp, StoredRow
 from custimport.rows import Outcome, PendingRow, RowResult, done, failed, skipped
 from custimport.schemas import PRIMARY_CONTACT_FIELDS
 
@@ -53,7 +51,7 @@ class _Batch:
 
     existing: dict[str, StoredRow]
     parents: dict[str, StoredRow]
-    now: datetime
+    now: Stamp
     writes: dict[str, AccountWrite] = field(default_factory=dict)
     parent_numbers: dict[str, str] = field(default_factory=dict)  # number → parent in batch
 
@@ -92,7 +90,7 @@ class AccountHandler:
         batch = _Batch(
             existing=repository.find_accounts(conn, numbers),
             parents=repository.find_account_refs(conn, parent_numbers),
-            now=utcnow(),
+            now=repository.stored_now(conn),
         )
         plan: Plan[AccountWrite] = Plan()
         for row in rows:
@@ -181,7 +179,7 @@ class AccountHandler:
         write.columns = {**columns, "updated_at": batch.now}
         return write
 
-    def _plan_primary_contact(self, write: AccountWrite, current: StoredRow, now: datetime) -> bool:
+    def _plan_primary_contact(self, write: AccountWrite, current: StoredRow, now: Stamp) -> bool:
         data = write.row.data
         if current.pc_id is None:
             write.contact_insert = self._new_contact(
@@ -201,7 +199,7 @@ class AccountHandler:
         write.contacts_updated = 1
         return True
 
-    def _new_contact(self, data: dict[str, Any], now: datetime, why: str) -> dict[str, Any]:
+    def _new_contact(self, data: dict[str, Any], now: Stamp, why: str) -> dict[str, Any]:
         for f in ("primary_contact_first_name", "primary_contact_last_name"):
             if data.get(f) is None:
                 raise RowFailure(f, f"is required for an account in an INDIVIDUAL group{why}")
@@ -327,33 +325,30 @@ class AccountHandler:
     # --- writing -------------------------------------------------------------------
 
     def write(self, conn: Connection, writes: Sequence[AccountWrite]) -> None:
-        creates = [w for w in writes if w.account_id is None]
-        new_ids = repository.insert_accounts(conn, [w.columns for w in creates])
-        if len(new_ids) < len(creates):
+        creates = [w.columns for w in writes if w.account_id is None]
+        if repository.insert_accounts(conn, creates) < len(creates):
             raise LostRace()
-        ids = {w.number: w.account_id or new_ids[w.number] for w in writes}
-        updates = [{"id": w.account_id, **w.columns} for w in writes if w.account_id is not None]
+        updates = [{**w.columns, "id": w.account_id} for w in writes if w.account_id is not None]
         repository.update_accounts(conn, updates)
-        self._write_batch_parents(conn, writes, ids)
+        self._write_batch_parents(conn, writes)
         contacts = [
-            {**w.contact_insert, "account_id": ids[w.number]} for w in writes if w.contact_insert
+            {**w.contact_insert, "account_number": w.number} for w in writes if w.contact_insert
         ]
-        repository.insert_contacts(conn, contacts)
+        if repository.insert_contacts_of(conn, contacts) < len(contacts):
+            raise RowFailure("account_number", "the account vanished while it was being imported")
         repository.update_contacts(conn, [w.contact_update for w in writes if w.contact_update])
 
-    def _write_batch_parents(
-        self, conn: Connection, writes: Sequence[AccountWrite], ids: dict[str, int]
-    ) -> None:
-        """Link children to parents inserted by this batch (or, row by row, by an earlier row)."""
-        linked = [(w, w.parent_in_batch) for w in writes if w.parent_in_batch is not None]
+    def _write_batch_parents(self, conn: Connection, writes: Sequence[AccountWrite]) -> None:
+        """Link children to parents this write inserts (or, row by row, an earlier row did)."""
+        linked = [(w.number, w.parent_in_batch) for w in writes if w.parent_in_batch is not None]
         if not linked:
             return
-        missing = [parent for _, parent in linked if parent not in ids]
-        found = {n: r.id for n, r in repository.find_account_refs(conn, missing).items()}
-        pairs = []
-        for write, parent in linked:
-            parent_id = ids.get(parent) or found.get(parent)
-            if parent_id is None:
-                raise RowFailure("parent_account", self._missing_parent(parent))
-            pairs.append((ids[write.number], parent_id))
-        repository.set_parents(conn, pairs, utcnow())
+        inserted_now = {w.number for w in writes if w.account_id is None}
+        elsewhere = [parent for _, parent in linked if parent not in inserted_now]
+        if elsewhere:
+            found = repository.find_account_refs(conn, elsewhere)
+            for parent in elsewhere:
+                if parent not in found:
+                    raise RowFailure("parent_account", self._missing_parent(parent))
+        now = writes[0].columns["updated_at"]
+        repository.set_parents(conn, linked, now)

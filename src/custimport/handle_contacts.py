@@ -8,7 +8,6 @@ not move that flag.
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -17,8 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from custimport import repository
 from custimport.batches import Plan, RowFailure, Write
 from custimport.db_errors import describe_row_error
-from custimport.models import utcnow
-from custimport.repository import StoredRow
+from custimport.repository import Stamp, StoredRow
 from custimport.rows import Outcome, PendingRow, done, failed, skipped
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "department")
@@ -76,7 +74,7 @@ class ContactHandler:
         plan: Plan[ContactWrite] = Plan()
         matches = self._match(conn, rows, plan)
         winners = self._primary_winners(matches)
-        now = utcnow()
+        now = repository.stored_now(conn)
         for match in matches:
             try:
                 write = self._plan_row(match, match.row.line_no in winners, now)
@@ -157,7 +155,7 @@ class ContactHandler:
                 last_by_account[match.account.id] = match.row.line_no
         return set(last_by_account.values())
 
-    def _plan_row(self, match: _Match, wins_primary: bool, now: datetime) -> ContactWrite | Any:
+    def _plan_row(self, match: _Match, wins_primary: bool, now: Stamp) -> ContactWrite | Any:
         row, current = match.row, match.current
         if current is None and self.mode == "update_only":
             return skipped(row, "not found")
@@ -200,7 +198,7 @@ class ContactHandler:
 
     def write(self, conn: Connection, writes: Sequence[ContactWrite]) -> None:
         demote = sorted({w.account_id for w in writes if w.demote_others})
-        repository.demote_primaries(conn, demote, utcnow())
+        repository.demote_primaries(conn, demote, repository.stored_now(conn))
         repository.insert_contacts(conn, [w.columns for w in writes if w.contact_id is None])
         updates = [{"id": w.contact_id, **w.columns} for w in writes if w.contact_id is not None]
         repository.update_contacts(conn, updates)

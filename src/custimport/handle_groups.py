@@ -10,7 +10,6 @@ from sqlalchemy.exc import DBAPIError
 from custimport import repository
 from custimport.batches import LostRace, Plan, Write
 from custimport.db_errors import describe_row_error
-from custimport.models import utcnow
 from custimport.rows import Outcome, PendingRow, done, failed, skipped
 
 
@@ -38,7 +37,7 @@ class GroupHandler:
 
     def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[GroupWrite]:
         existing = repository.find_groups(conn, [r.data["name"].lower() for r in rows])
-        now = utcnow()
+        now = repository.stored_now(conn)
         plan: Plan[GroupWrite] = Plan()
         for row in rows:
             current = existing.get(row.data["name"].lower())
@@ -75,8 +74,7 @@ class GroupHandler:
 
     def write(self, conn: Connection, writes: Sequence[GroupWrite]) -> None:
         creates = [w for w in writes if w.group_id is None]
-        inserted = repository.insert_groups(conn, [w.columns for w in creates])
-        if len(inserted) < len(creates):
+        if repository.insert_groups(conn, [w.columns for w in creates]) < len(creates):
             raise LostRace()
         updates = [{"id": w.group_id, **w.columns} for w in writes if w.group_id is not None]
         repository.update_groups(conn, updates)
