@@ -284,16 +284,18 @@ def _format_from_content(path: Path, sample: str) -> str:
     if first == "[":
         return "json"
     if first == "{":
-        return "jsonl" if by_extension != "json" or _first_line_is_object(sample) else "json"
+        return "jsonl" if by_extension != "json" or _looks_like_json_lines(sample) else "json"
     return by_extension or "csv"
 
 
-def _first_line_is_object(sample: str) -> bool:
-    """A `.json` file starting with a one-line object is JSON Lines with the wrong name."""
+def _looks_like_json_lines(sample: str) -> bool:
+    """A `.json` file whose first two lines are each an object is JSON Lines misnamed; a
+    single object (`{"data": [...]}`) is not, and is refused as not an array."""
     import json
 
+    lines = [line for line in sample.splitlines() if line.strip()][:2]
     try:
-        return isinstance(json.loads(sample.lstrip().partition("\n")[0]), dict)
+        return len(lines) == 2 and all(isinstance(json.loads(line), dict) for line in lines)
     except ValueError:
         return False
 

@@ -46,7 +46,8 @@ def open_xlsx(path: Path, size: int, sheet: str | None, *, expected: bool) -> Ro
     except Exception as exc:  # openpyxl raises many kinds for a zip that is not a workbook
         handle.close()
         if expected:
-            raise InputFileError(f"{path}: not a readable xlsx workbook ({exc})") from None
+            detail = exc.args[0] if exc.args else type(exc).__name__  # KeyError's str() quotes
+            raise InputFileError(f"{path}: not a readable xlsx workbook ({detail})") from None
         raise InputFileError(f"{path} is not a text file (a zip archive, not a workbook)") from None
 
     def close() -> None:

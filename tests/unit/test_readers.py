@@ -518,9 +518,18 @@ def test_opens_a_workbook_by_content_whatever_its_name(tmp_path: Path) -> None:
 
 
 def test_refuses_a_corrupt_workbook(tmp_path: Path) -> None:
-    path = write(tmp_path, "a.xlsx", ZIP_START := b"PK\x03\x04" + bytes(40))
-    assert ZIP_START
-    assert refusal(path).startswith(f"{path}: not a readable xlsx workbook (")
+    path = write(tmp_path, "a.xlsx", b"PK\x03\x04" + bytes(40))
+    assert refusal(path) == f"{path}: not a readable xlsx workbook (File is not a zip file)"
+
+
+def test_refuses_a_zip_named_xlsx_that_holds_no_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "a.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    assert refusal(path) == (
+        f"{path}: not a readable xlsx workbook "
+        "(There is no item named '[Content_Types].xml' in the archive)"
+    )
 
 
 def test_refuses_a_text_file_named_xlsx(tmp_path: Path) -> None:
@@ -594,6 +603,7 @@ def test_fails_a_json_element_that_is_not_an_object(tmp_path: Path) -> None:
     [
         ('{\n  "id": 1\n}', "JSON input must be an array of objects: [{...}, ...]"),
         ("42", "JSON input must be an array of objects: [{...}, ...]"),
+        ('{"data": [{"id": 1}]}', "JSON input must be an array of objects: [{...}, ...]"),
         ("[1, 2]", "element 1 must be a JSON object, found a number"),
         (
             "[{oops}]",
@@ -708,3 +718,37 @@ def test_reports_the_full_size_once_a_json_syntax_error_ends_the_rows(tmp_path: 
     with open_source(path) as source:
         assert len(list(source)) == 2
         assert source.bytes_read() == path.stat().st_size
+
+
+def open_descriptors() -> int:
+    return len(list(Path("/proc/self/fd").iterdir()))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to count open files")
+@pytest.mark.parametrize("name", ["a.csv", "a.xlsx", "a.json"])
+def test_closes_the_file_when_left_part_way_through(tmp_path: Path, name: str) -> None:
+    if name == "a.xlsx":
+        workbook = Workbook()
+        for n in range(10):
+            workbook.active.append([n])
+        path = save(workbook, tmp_path / name)
+    else:
+        content = "n\n" + "1\n" * 10 if name == "a.csv" else json.dumps([{"n": 1}] * 10)
+        path = write(tmp_path, name, content)
+    before = open_descriptors()
+    with open_source(path) as source:
+        next(iter(source))
+        assert open_descriptors() > before
+    assert open_descriptors() == before
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to count open files")
+def test_leaves_no_file_open_after_a_refusal(tmp_path: Path) -> None:
+    workbook = Workbook()
+    workbook.active.append(["id"])
+    workbook_path = save(workbook, tmp_path / "a.xlsx")
+    csv_path = write(tmp_path, "a.csv", "id,id\n1,2\n")
+    before = open_descriptors()
+    refusal(workbook_path, sheet="missing")
+    refusal(csv_path)
+    assert open_descriptors() == before
