@@ -5,6 +5,8 @@ Results are always read back with plain SQL, never through the code under test.
 
 import csv
 import json
+import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,9 @@ from typer.testing import CliRunner
 
 from custimport.cli import app
 
+# the installed console script of the environment running the tests
+COMMAND = shutil.which("custimport") or str(Path(sys.executable).with_name("custimport"))
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GROUPS_HEADER = ["name", "group_type"]
 ACCOUNTS_HEADER = [
     "account_number",

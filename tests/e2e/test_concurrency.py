@@ -6,13 +6,13 @@ from pathlib import Path
 
 from helpers import (
     ACCOUNTS_HEADER,
+    COMMAND,
     CONTACTS_HEADER,
     account_row,
     fetch,
     seed_groups,
     write_csv,
 )
-from test_installed_command import COMMAND
 
 
 def accounts_range(tmp_path: Path, name: str, start: int, stop: int) -> Path:
@@ -38,14 +38,29 @@ def run_together(*commands: list[str]) -> list[tuple[int, dict[str, object], str
 
 
 def import_command(path: Path, model: str, db_url: str) -> list[str]:
-    return [COMMAND, str(path), "--model", model, "--db", db_url, "--json", "--quiet", "--batch-size", "100"]
+    return [
+        COMMAND,
+        str(path),
+        "--model",
+        model,
+        "--db",
+        db_url,
+        "--json",
+        "--quiet",
+        "--batch-size",
+        "100",
+    ]
 
 
-def test_overlapping_account_imports_at_once_create_each_account_once(tmp_path: Path, db_url: str) -> None:
+def test_overlapping_account_imports_at_once_create_each_account_once(
+    tmp_path: Path, db_url: str
+) -> None:
     seed_groups(tmp_path, db_url)
     first = accounts_range(tmp_path, "a.csv", 0, 3000)
     second = accounts_range(tmp_path, "b.csv", 1500, 4500)
-    results = run_together(import_command(first, "Account", db_url), import_command(second, "Account", db_url))
+    results = run_together(
+        import_command(first, "Account", db_url), import_command(second, "Account", db_url)
+    )
     for code, report, stderr in results:
         assert code == 0, stderr
         assert "Traceback" not in stderr
@@ -53,7 +68,9 @@ def test_overlapping_account_imports_at_once_create_each_account_once(tmp_path: 
         assert rows["read"] == 3000 and rows["failed"] == 0  # type: ignore[index]
     created = sum(report["rows"]["created"] for _, report, _ in results)  # type: ignore[index]
     assert created == 4500
-    assert fetch(db_url, "SELECT count(*), count(DISTINCT account_number) FROM account") == [(4500, 4500)]
+    assert fetch(db_url, "SELECT count(*), count(DISTINCT account_number) FROM account") == [
+        (4500, 4500)
+    ]
     assert fetch(db_url, "SELECT count(*) FROM contact") == [(1500,)]
     assert fetch(
         db_url,
@@ -65,12 +82,18 @@ def test_overlapping_account_imports_at_once_create_each_account_once(tmp_path: 
 
 def test_the_same_contacts_imported_twice_at_once_exist_once(tmp_path: Path, db_url: str) -> None:
     seed_groups(tmp_path, db_url)
-    accounts = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row(f"B-{i}") for i in range(20)])
+    accounts = write_csv(
+        tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row(f"B-{i}") for i in range(20)]
+    )
     assert run_together(import_command(accounts, "Account", db_url))[0][0] == 0
     contacts = write_csv(
         tmp_path / "c.csv",
+        COMMAND,
         CONTACTS_HEADER,
-        [[f"B-{i % 20}", f"F{i}", f"L{i}", f"p{i}@example.com", "", "yes" if i < 20 else "no"] for i in range(2000)],
+        [
+            [f"B-{i % 20}", f"F{i}", f"L{i}", f"p{i}@example.com", "", "yes" if i < 20 else "no"]
+            for i in range(2000)
+        ],
     )
     results = run_together(
         import_command(contacts, "Contact", db_url), import_command(contacts, "Contact", db_url)
@@ -79,5 +102,7 @@ def test_the_same_contacts_imported_twice_at_once_exist_once(tmp_path: Path, db_
         assert code == 0, stderr
         assert report["rows"]["failed"] == 0  # type: ignore[index]
     assert sum(report["rows"]["created"] for _, report, _ in results) == 2000  # type: ignore[index]
-    assert fetch(db_url, "SELECT count(*), count(DISTINCT lower(email)) FROM contact") == [(2000, 2000)]
+    assert fetch(db_url, "SELECT count(*), count(DISTINCT lower(email)) FROM contact") == [
+        (2000, 2000)
+    ]
     assert fetch(db_url, "SELECT count(*) FROM contact WHERE is_primary") == [(20,)]

@@ -3,20 +3,15 @@
 import json
 import os
 import re
-import shutil
 import signal
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from helpers import ACCOUNTS_HEADER, account_row, fetch, write_csv
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-COMMAND = shutil.which("custimport") or str(Path(sys.executable).with_name("custimport"))
+from helpers import ACCOUNTS_HEADER, COMMAND, EXAMPLES, account_row, fetch, write_csv
 
 
 def custimport(

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ class FileSet:
     contacts: Path
 
 
-def generate(*args: str | Path) -> dict[str, Any]:
+def generate(*args: object) -> dict[str, Any]:
     """Run the generator as a user would; returns its JSON summary."""
     command = [sys.executable, str(BENCHMARKS / "generate.py"), *map(str, args)]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -74,7 +75,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         return list(reader.fieldnames or []), rows
 
 
-def custimport(cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+def custimport(cwd: Path, *args: object) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "custimport", *map(str, args)]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
 
@@ -255,6 +256,6 @@ def test_the_invalid_variant_fails_exactly_its_invalid_rows(tmp_path: Path, file
     broken = {b["account_number"] for a, b in zip(clean, invalid, strict=True) if a != b}
     assert report["exit_status"] == 1
     assert report["rows"]["failed"] == len(broken) == 15
-    with sqlite3.connect(db) as connection:
+    with closing(sqlite3.connect(db)) as connection:
         stored = {number for (number,) in connection.execute("SELECT account_number FROM account")}
     assert stored == {row["account_number"] for row in clean} - broken
