@@ -88,7 +88,6 @@ def test_the_same_contacts_imported_twice_at_once_exist_once(tmp_path: Path, db_
     assert run_together(import_command(accounts, "Account", db_url))[0][0] == 0
     contacts = write_csv(
         tmp_path / "c.csv",
-        COMMAND,
         CONTACTS_HEADER,
         [
             [f"B-{i % 20}", f"F{i}", f"L{i}", f"p{i}@example.com", "", "yes" if i < 20 else "no"]
