@@ -161,6 +161,8 @@ def import_command(
         report = _guarded(lambda: run_import(request, reporter))
     finally:
         reporter.close()
+    if report.aborted:
+        reporting.error(report.aborted)
     if json_report:
         reporting.print_json(reporting.report_json(report, sinks))
     elif not quiet:

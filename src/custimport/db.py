@@ -48,7 +48,11 @@ def make_engine(url: str) -> Engine:
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite:
         _check_sqlite_location(parsed.database)
-    connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_S} if is_sqlite else {}
+    connect_args: dict[str, Any] = (
+        {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        if is_sqlite
+        else {"application_name": "custimport", "connect_timeout": 15}
+    )
     try:
         engine = create_engine(parsed, connect_args=connect_args)
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from custimport import repository
-from custimport.batches import Plan, RowFailure, Write
+from custimport.batches import LostRace, Plan, RowFailure, Write
 from custimport.db_errors import describe_row_error
 from custimport.repository import Stamp, StoredRow
 from custimport.rows import Outcome, PendingRow, done, failed, skipped
@@ -199,6 +199,8 @@ class ContactHandler:
     def write(self, conn: Connection, writes: Sequence[ContactWrite]) -> None:
         demote = sorted({w.account_id for w in writes if w.demote_others})
         repository.demote_primaries(conn, demote, repository.stored_now(conn))
-        repository.insert_contacts(conn, [w.columns for w in writes if w.contact_id is None])
+        inserts = [w.columns for w in writes if w.contact_id is None]
+        if repository.insert_contacts(conn, inserts, on_conflict=True) < len(inserts):
+            raise LostRace()  # another import added one of these contacts meanwhile
         updates = [{"id": w.contact_id, **w.columns} for w in writes if w.contact_id is not None]
         repository.update_contacts(conn, updates)

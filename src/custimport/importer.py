@@ -9,14 +9,14 @@ flag: the batch in flight is finished and committed, and the import stops there.
 import signal
 import time
 from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from custimport import db
 from custimport.batches import Handler, run_batch
@@ -69,6 +69,7 @@ class ImportReport:
     completed: bool = False
     committed: bool = False
     interrupted_exit: int | None = None
+    aborted: str | None = None  # the database failed mid-import (one line, no password)
     cut_short: bool = False
     unknown_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -79,7 +80,7 @@ class ImportReport:
     def exit_code(self) -> int:
         if self.interrupted_exit is not None:
             return self.interrupted_exit
-        return 1 if self.counts.failed or self.cut_short else 0
+        return 1 if self.counts.failed or self.cut_short or self.aborted else 0
 
 
 class Observer(Protocol):
@@ -194,12 +195,24 @@ class _Pipeline:
             if self.stop.exit_code is None:
                 self._flush_deferred()
         except KeyboardInterrupt:
-            self.conn.rollback()  # the batch in flight; batches before it were committed
+            self._abandon_batch_in_flight()
             self.report.interrupted_exit = EXIT_SIGINT
-            self.report.completed = False
-            self.report.committed = not self.keep_one_transaction
+            return
+        except DBAPIError as exc:
+            if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+                raise
+            # the connection or the database gave way: what was committed stays, say so
+            self._abandon_batch_in_flight()
+            self.report.aborted = db.describe_db_error(exc, self.request.database_url)
             return
         self._finish()
+
+    def _abandon_batch_in_flight(self) -> None:
+        """Roll back what is not committed; batches before it were (unless one transaction)."""
+        with suppress(DBAPIError):  # a lost connection: the server rolled back for us
+            self.conn.rollback()
+        self.report.completed = False
+        self.report.committed = not self.keep_one_transaction
 
     def _read_all(self, source: RowSource) -> None:
         """Read to the end, or until a signal or --max-errors says stop (rows left are unread)."""

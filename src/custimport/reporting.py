@@ -199,6 +199,12 @@ def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
             f"Stopped early after {report.request.max_errors} failed rows (--max-errors); "
             "the rest of the file was not read."
         )
+    if report.aborted:
+        lines.append(
+            "The database failed during the import: the batches committed before it are counted."
+            if report.committed
+            else "The database failed during the import: nothing was committed."
+        )
     if report.interrupted_exit is not None:
         lines.append(
             "Interrupted: the batches before the interruption were committed."

@@ -214,8 +214,8 @@ def primary_contact_ids(conn: Connection, account_ids: Sequence[int]) -> dict[in
     return found
 
 
-def insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    _insert_many(conn, "contact", rows, on_conflict=False)
+def insert_contacts(conn: Connection, rows: list[dict[str, Any]], on_conflict: bool) -> int:
+    return _insert_many(conn, "contact", rows, on_conflict)
 
 
 def insert_contacts_of(conn: Connection, rows: list[dict[str, Any]]) -> int:

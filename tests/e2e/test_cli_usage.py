@@ -5,7 +5,16 @@ from pathlib import Path
 import pytest
 
 from custimport import __version__
-from helpers import ACCOUNTS_HEADER, GROUPS_HEADER, account_row, cli, fetch, run_import, write_csv
+from helpers import (
+    ACCOUNTS_HEADER,
+    EXAMPLES,
+    GROUPS_HEADER,
+    account_row,
+    cli,
+    fetch,
+    run_import,
+    write_csv,
+)
 
 
 @pytest.mark.parametrize("command", [[], ["import"], ["db"], ["db", "upgrade"], ["db", "current"]])
@@ -128,3 +137,20 @@ def test_unsupported_database_url_is_a_usage_error(tmp_path: Path) -> None:
     run = cli(path, "--model", "CustomerGroup", "--db", "nosuchdb://x/y")
     assert run.exit_code == 2
     assert run.stderr.startswith("Error: ")
+
+
+@pytest.mark.parametrize("folder", ["/proc/custimport-nope", "/dev/null/sub"])
+def test_sqlite_in_a_folder_that_cannot_exist_is_a_clear_usage_error(folder: str) -> None:
+    run = cli(
+        EXAMPLES / "customer_groups.csv",
+        "--model",
+        "CustomerGroup",
+        "--db",
+        f"sqlite:///{folder}/c.db",
+    )
+    assert run.exit_code == 2
+    assert (
+        run.stderr.startswith("Error: cannot create the database folder")
+        or "not a directory" in run.stderr
+    )
+    assert len(run.stderr.strip().splitlines()) == 1
