@@ -16,7 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from custimport.rows import Outcome, PendingRow, RowResult, failed
+from custimport.rows import Counts, FailedRow, Outcome, PendingRow, failed
 
 RACE_RETRIES = 3
 
@@ -42,24 +42,25 @@ class Write:
     contacts_updated: int = 0
     generated_key: bool = False
 
-    def result(self) -> RowResult:
-        return RowResult(
-            self.row.line_no,
-            self.outcome,
-            contacts_created=self.contacts_created,
-            contacts_updated=self.contacts_updated,
-            generated_key=self.generated_key,
-        )
-
 
 W = TypeVar("W", bound=Write)
 
 
 @dataclass
 class Plan(Generic[W]):
+    """A planned batch: the writes, and the rows already decided without writing."""
+
     writes: list[W] = field(default_factory=list)
-    results: list[RowResult] = field(default_factory=list)  # decided without writing
+    counts: Counts = field(default_factory=Counts)  # unchanged and skipped rows
+    failures: list[FailedRow] = field(default_factory=list)
     deferred: list[PendingRow] = field(default_factory=list)  # to try again at the end
+
+
+@dataclass
+class BatchResult:
+    counts: Counts
+    failures: list[FailedRow]
+    deferred: list[PendingRow]
 
 
 class Handler(Protocol[W]):
@@ -82,10 +83,21 @@ class Handler(Protocol[W]):
         ...
 
 
+def count_written(writes: Sequence[Write], counts: Counts) -> None:
+    for write in writes:
+        if write.outcome is Outcome.CREATED:
+            counts.created += 1
+        else:
+            counts.updated += 1
+        counts.contacts_created += write.contacts_created
+        counts.contacts_updated += write.contacts_updated
+        counts.generated_keys += write.generated_key
+
+
 def run_batch(
     conn: Connection, handler: Handler[W], rows: Sequence[PendingRow], final: bool = False
-) -> tuple[list[RowResult], list[PendingRow]]:
-    """Plan and write `rows`; returns every row's result and the rows deferred."""
+) -> BatchResult:
+    """Plan and write `rows`; every row is counted, failed, or deferred."""
     for _attempt in range(RACE_RETRIES):
         plan = handler.plan(conn, rows, final)
         try:
@@ -94,44 +106,43 @@ def run_batch(
         except LostRace:
             continue
         except (IntegrityError, RowFailure) as exc:
-            if isinstance(exc, DBAPIError) and _connection_lost(exc):
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise
-            return plan.results + _write_one_by_one(
-                conn, handler, plan.writes, final
-            ), plan.deferred
-        return plan.results + [w.result() for w in plan.writes], plan.deferred
-    return plan.results + _write_one_by_one(conn, handler, plan.writes, final), plan.deferred
+            _write_one_by_one(conn, handler, plan, final)
+            return BatchResult(plan.counts, plan.failures, plan.deferred)
+        count_written(plan.writes, plan.counts)
+        return BatchResult(plan.counts, plan.failures, plan.deferred)
+    _write_one_by_one(conn, handler, plan, final)
+    return BatchResult(plan.counts, plan.failures, plan.deferred)
 
 
-def _write_one_by_one(
-    conn: Connection, handler: Handler[W], writes: Sequence[W], final: bool
-) -> list[RowResult]:
-    results = []
-    for write in writes:
-        results.append(_write_row(conn, handler, write, final))
-    return results
+def _write_one_by_one(conn: Connection, handler: Handler[W], plan: Plan[W], final: bool) -> None:
+    for write in plan.writes:
+        _write_row(conn, handler, write, plan, final)
 
 
-def _write_row(conn: Connection, handler: Handler[W], write: W, final: bool) -> RowResult:
+def _write_row(conn: Connection, handler: Handler[W], write: W, plan: Plan[W], final: bool) -> None:
     row = write.row
     for _attempt in range(RACE_RETRIES):
         try:
             with conn.begin_nested():
                 handler.write(conn, [write])
-            return write.result()
+            count_written([write], plan.counts)
+            return
         except LostRace:
             replanned = handler.plan(conn, [row], final)
+            plan.counts.merge(replanned.counts)
+            plan.failures.extend(replanned.failures)
+            plan.deferred.extend(replanned.deferred)
             if not replanned.writes:
-                return (replanned.results or [failed(row, "row", "could not be written")])[0]
+                return
             write = replanned.writes[0]
         except RowFailure as exc:
-            return failed(row, exc.field_name, exc.message)
+            plan.failures.append(failed(row, exc.field_name, exc.message))
+            return
         except (IntegrityError, DBAPIError) as exc:
-            if isinstance(exc, OperationalError) or _connection_lost(exc):
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
                 raise
-            return failed(row, *handler.describe(exc))
-    return failed(row, "row", "another import kept changing this row; try again")
-
-
-def _connection_lost(exc: DBAPIError) -> bool:
-    return bool(exc.connection_invalidated)
+            plan.failures.append(failed(row, *handler.describe(exc)))
+            return
+    plan.failures.append(failed(row, "row", "another import kept changing this row; try again"))

@@ -20,8 +20,8 @@ from custimport import repository
 from custimport.batches import LostRace, Plan, RowFailure, Write
 from custimport.db_errors import describe_row_error
 from custimport.parents import leads_back
-from custimport.repository import Stamp, StoredRow
-from custimport.rows import Outcome, PendingRow, RowResult, done, failed, skipped
+from custimport.repository import AccountRef, Stamp, StoredAccount, StoredGroup
+from custimport.rows import FailedRow, Outcome, PendingRow, failed
 from custimport.schemas import PRIMARY_CONTACT_FIELDS
 
 ACCOUNT_FIELDS = ("name", "legal_name", "website", "industry", "description")
@@ -49,8 +49,8 @@ class AccountWrite(Write):
 class _Batch:
     """What one batch's planning looked up, shared by the per-row decisions."""
 
-    existing: dict[str, StoredRow]
-    parents: dict[str, StoredRow]
+    existing: dict[str, StoredAccount]
+    parents: dict[str, AccountRef]
     now: Stamp
     writes: dict[str, AccountWrite] = field(default_factory=dict)
     parent_numbers: dict[str, str] = field(default_factory=dict)  # number → parent in batch
@@ -107,14 +107,14 @@ class AccountHandler:
         current = batch.existing.get(number) if number else None
         if current is None and self.mode == "update_only":
             if number:
-                plan.results.append(skipped(row, "not found"))
+                plan.counts.skip("not found")
             else:
-                plan.results.append(
+                plan.failures.append(
                     self._fail(row, "account_number", "is required in update_only mode")
                 )
             return
         if current is not None and self.mode == "create_only":
-            plan.results.append(skipped(row, "already exists"))
+            plan.counts.skip("already exists")
             return
         try:
             write = (
@@ -122,14 +122,14 @@ class AccountHandler:
             )
             self._resolve_parent(write, current, batch)
         except RowFailure as failure:
-            plan.results.append(self._fail(row, failure.field_name, failure.message))
+            plan.failures.append(self._fail(row, failure.field_name, failure.message))
             return
         if write.changed:
             batch.writes[write.number] = write
         else:
-            plan.results.append(done(row, Outcome.UNCHANGED))
+            plan.counts.unchanged += 1
 
-    def _fail(self, row: PendingRow, field_name: str, message: str) -> RowResult:
+    def _fail(self, row: PendingRow, field_name: str, message: str) -> FailedRow:
         self.note_failure(row.data, row.line_no)
         return failed(row, field_name, message)
 
@@ -160,7 +160,7 @@ class AccountHandler:
             self._count_ignored_contact(data)
         return write
 
-    def _update(self, row: PendingRow, current: StoredRow, batch: _Batch) -> AccountWrite:
+    def _update(self, row: PendingRow, current: StoredAccount, batch: _Batch) -> AccountWrite:
         data = row.data
         columns = {f: data.get(f) for f in ACCOUNT_FIELDS if f in self.present}
         group_type = current.group_type
@@ -179,7 +179,9 @@ class AccountHandler:
         write.columns = {**columns, "updated_at": batch.now}
         return write
 
-    def _plan_primary_contact(self, write: AccountWrite, current: StoredRow, now: Stamp) -> bool:
+    def _plan_primary_contact(
+        self, write: AccountWrite, current: StoredAccount, now: Stamp
+    ) -> bool:
         data = write.row.data
         if current.pc_id is None:
             write.contact_insert = self._new_contact(
@@ -222,7 +224,7 @@ class AccountHandler:
         if missing:
             self.groups.update(repository.find_groups(conn, missing))
 
-    def _group(self, name: str) -> StoredRow:
+    def _group(self, name: str) -> StoredGroup:
         group = self.groups.get(name.lower())
         if group is None:
             known = {g.name.lower(): g.name for g in self.groups.values()}
@@ -234,7 +236,7 @@ class AccountHandler:
     # --- parents -------------------------------------------------------------------
 
     def _resolve_parent(
-        self, write: AccountWrite, current: StoredRow | None, batch: _Batch
+        self, write: AccountWrite, current: StoredAccount | None, batch: _Batch
     ) -> None:
         """Set parent_account_id from the database, or note a parent that this batch creates."""
         if "parent_account" not in self.present:
@@ -273,7 +275,7 @@ class AccountHandler:
                 settled = False
                 if final or parent in self.failed_lines:
                     message = self._missing_parent(parent)
-                    plan.results.append(self._fail(write.row, "parent_account", message))
+                    plan.failures.append(self._fail(write.row, "parent_account", message))
                 else:
                     plan.deferred.append(write.row)
 
@@ -312,7 +314,7 @@ class AccountHandler:
             del batch.writes[write.number]
             parent = write.row.data.get("parent_account")
             message = f"parent account {parent!r} would make a cycle of parent accounts"
-            plan.results.append(self._fail(write.row, "parent_account", message))
+            plan.failures.append(self._fail(write.row, "parent_account", message))
         if in_cycle:
             self._drop_orphans(batch, plan, final=True)
 

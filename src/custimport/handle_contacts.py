@@ -16,8 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from custimport import repository
 from custimport.batches import LostRace, Plan, RowFailure, Write
 from custimport.db_errors import describe_row_error
-from custimport.repository import Stamp, StoredRow
-from custimport.rows import Outcome, PendingRow, done, failed, skipped
+from custimport.repository import AccountRef, Stamp, StoredContact
+from custimport.rows import Outcome, PendingRow, failed
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "department")
 OWNED_BY_ACCOUNT = (
@@ -39,8 +39,8 @@ class _Match:
     """A row with its account and the stored contact it matched (if any)."""
 
     row: PendingRow
-    account: StoredRow
-    current: StoredRow | None
+    account: AccountRef
+    current: StoredContact | None
     wants_primary: bool | None
 
 
@@ -77,14 +77,12 @@ class ContactHandler:
         now = repository.stored_now(conn)
         for match in matches:
             try:
-                write = self._plan_row(match, match.row.line_no in winners, now)
+                write = self._plan_row(match, match.row.line_no in winners, now, plan)
             except RowFailure as failure:
-                plan.results.append(failed(match.row, failure.field_name, failure.message))
+                plan.failures.append(failed(match.row, failure.field_name, failure.message))
                 continue
-            if isinstance(write, ContactWrite):
+            if write is not None:
                 plan.writes.append(write)
-            else:
-                plan.results.append(write)
         return plan
 
     def _match(
@@ -109,14 +107,14 @@ class ContactHandler:
         for row in rows:
             account = accounts.get(row.data["account"])
             if account is None:
-                plan.results.append(
+                plan.failures.append(
                     failed(row, "account", f"account {row.data['account']!r} not found")
                 )
                 continue
             try:
                 current = self._current(row, account, by_email, by_name)
             except RowFailure as failure:
-                plan.results.append(failed(row, failure.field_name, failure.message))
+                plan.failures.append(failed(row, failure.field_name, failure.message))
                 continue
             matches.append(_Match(row, account, current, row.data.get("is_primary")))
         return matches
@@ -124,10 +122,10 @@ class ContactHandler:
     def _current(
         self,
         row: PendingRow,
-        account: StoredRow,
-        by_email: dict[tuple[int, str], StoredRow],
-        by_name: dict[int, list[StoredRow]],
-    ) -> StoredRow | None:
+        account: AccountRef,
+        by_email: dict[tuple[int, str], StoredContact],
+        by_name: dict[int, list[StoredContact]],
+    ) -> StoredContact | None:
         email = row.data.get("email")
         if email:
             return by_email.get((account.id, email))
@@ -155,12 +153,17 @@ class ContactHandler:
                 last_by_account[match.account.id] = match.row.line_no
         return set(last_by_account.values())
 
-    def _plan_row(self, match: _Match, wins_primary: bool, now: Stamp) -> ContactWrite | Any:
+    def _plan_row(
+        self, match: _Match, wins_primary: bool, now: Stamp, plan: Plan[ContactWrite]
+    ) -> ContactWrite | None:
+        """The write for this row, or None when it is counted as skipped or unchanged."""
         row, current = match.row, match.current
         if current is None and self.mode == "update_only":
-            return skipped(row, "not found")
+            plan.counts.skip("not found")
+            return None
         if current is not None and self.mode == "create_only":
-            return skipped(row, "already exists")
+            plan.counts.skip("already exists")
+            return None
         self._check_individual(match)
         columns = {f: row.data.get(f) for f in CONTACT_FIELDS if f in self.present}
         if match.wants_primary is not None or current is None:
@@ -176,7 +179,8 @@ class ContactHandler:
                 demote_others=wins_primary,
             )
         if all(getattr(current, c) == v for c, v in columns.items()):
-            return done(row, Outcome.UNCHANGED)
+            plan.counts.unchanged += 1
+            return None
         columns["updated_at"] = now
         return ContactWrite(
             row,

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from custimport import repository
 from custimport.batches import LostRace, Plan, Write
 from custimport.db_errors import describe_row_error
-from custimport.rows import Outcome, PendingRow, done, failed, skipped
+from custimport.rows import Outcome, PendingRow, failed
 
 
 @dataclass(slots=True)
@@ -44,13 +44,13 @@ class GroupHandler:
             if current is None:
                 self._plan_create(row, plan, now)
             elif self.mode == "create_only":
-                plan.results.append(skipped(row, "already exists"))
+                plan.counts.skip("already exists")
             else:
                 columns: dict[str, Any] = {
                     f: row.data.get(f) for f in ("name", "group_type") if f in self.present
                 }
                 if all(getattr(current, c) == v for c, v in columns.items()):
-                    plan.results.append(done(row, Outcome.UNCHANGED))
+                    plan.counts.unchanged += 1
                 else:
                     columns["updated_at"] = now
                     plan.writes.append(
@@ -60,9 +60,11 @@ class GroupHandler:
 
     def _plan_create(self, row: PendingRow, plan: Plan[GroupWrite], now: Any) -> None:
         if self.mode == "update_only":
-            plan.results.append(skipped(row, "not found"))
+            plan.counts.skip("not found")
         elif row.data.get("group_type") is None:
-            plan.results.append(failed(row, "group_type", "is required to create a customer group"))
+            plan.failures.append(
+                failed(row, "group_type", "is required to create a customer group")
+            )
         else:
             columns = {
                 "name": row.data["name"],

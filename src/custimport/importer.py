@@ -8,7 +8,7 @@ flag: the batch in flight is finished and committed, and the import stops there.
 
 import signal
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +28,12 @@ from custimport.mapping import (
     ColumnMap,
     build_column_map,
     load_mapping_file,
-    record_from,
     require_columns,
 )
-from custimport.readers import RawRow, RowSource, SourceInfo, open_source
-from custimport.rows import Counts, Outcome, PendingRow, RowResult
-from custimport.schemas import ModelSpec, validate_row
+from custimport.prepare import Preparer
+from custimport.readers import RowSource, SourceInfo, open_source
+from custimport.rows import Counts, FailedRow, PendingRow
+from custimport.schemas import ModelSpec
 
 HANDLERS: dict[str, Callable[[Connection, str, frozenset[str]], Handler[Any]]] = {
     "CustomerGroup": GroupHandler,
@@ -41,7 +41,6 @@ HANDLERS: dict[str, Callable[[Connection, str, frozenset[str]], Handler[Any]]] =
     "Contact": ContactHandler,
 }
 MODES = ("create_only", "update_only", "create_update")
-PROGRESS_EVERY = 2000
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 
@@ -88,7 +87,7 @@ class Observer(Protocol):
 
     def started(self, source: SourceInfo) -> None: ...
 
-    def row_failed(self, result: RowResult) -> None: ...
+    def row_failed(self, failure: FailedRow) -> None: ...
 
     def progress(self, bytes_read: int, rows_read: int) -> None: ...
 
@@ -166,6 +165,8 @@ def _trapped_signals() -> Iterator[_StopFlag]:
 
 
 class _Pipeline:
+    """Prepared batches in, database writes out; accounts for every row and commits."""
+
     def __init__(
         self,
         conn: Connection,
@@ -177,23 +178,26 @@ class _Pipeline:
     ) -> None:
         self.conn = conn
         self.handler = handler
-        self.columns = column_map.columns_by_field
         self.report = report
         self.request = report.request
         self.observer = observer
         self.stop = stop
-        self.seen: dict[Hashable, int] = {}
-        self.batch: list[PendingRow] = []
-        self.batch_results: list[RowResult] = []
+        self.preparer = Preparer(
+            self.request.spec,
+            column_map.columns_by_field,
+            handler.key_of,
+            self.request.batch_size,
+            self.request.max_errors,
+        )
         self.deferred: list[PendingRow] = []
         self.keep_one_transaction = self.request.atomic or self.request.dry_run
-        self.pending_failures = 0  # failed rows of the batch in flight, not yet recorded
+        self.database_failures = 0
 
     def run(self, source: RowSource) -> None:
         try:
-            self._read_all(source)
+            self._write_all(source)
             if self.stop.exit_code is None:
-                self._flush_deferred()
+                self._write_deferred()
         except KeyboardInterrupt:
             self._abandon_batch_in_flight()
             self.report.interrupted_exit = EXIT_SIGINT
@@ -214,95 +218,47 @@ class _Pipeline:
         self.report.completed = False
         self.report.committed = not self.keep_one_transaction
 
-    def _read_all(self, source: RowSource) -> None:
+    def _write_all(self, source: RowSource) -> None:
         """Read to the end, or until a signal or --max-errors says stop (rows left are unread)."""
-        rows_read = 0
-        self.report.completed = True
-        stopping = False
-        for raw in source:
-            if stopping:
-                self.report.completed = False
-                break
-            self._take(raw)
-            rows_read += 1
-            if len(self.batch) + len(self.batch_results) >= self.request.batch_size:
-                self._flush()
-            if rows_read % PROGRESS_EVERY == 0:
-                self.observer.progress(source.bytes_read(), rows_read)
-            stopping = self.stop.exit_code is not None or self._too_many_errors()
-        self._flush()
-        self.observer.progress(source.bytes_read(), rows_read)
-        self.report.cut_short = stopping and self.stop.exit_code is None
-
-    def _too_many_errors(self) -> bool:
-        limit = self.request.max_errors
-        return limit is not None and self.report.counts.failed + self.pending_failures >= limit
-
-    def _take(self, raw: RawRow) -> None:
-        """Validate one row; invalid rows fail here and never reach SQL."""
-        if raw.error is not None:
-            self._fail(raw, "row", raw.error, {})
-            return
-        record = record_from(raw.values, self.columns)
-        data, errors = validate_row(self.request.spec, record)
-        if errors:
-            self._fail(raw, errors[0][0], "", record, errors)
-            return
-        key = self.handler.key_of(data)
-        if key is not None:
-            first = self.seen.setdefault(key, raw.line_no)
-            if first != raw.line_no:
-                self._fail(
-                    raw, _key_field(self.request.spec.name), f"duplicate of line {first}", data
-                )
-                return
-        self.batch.append(PendingRow(raw.line_no, data, raw.cells, raw.values))
-
-    def _fail(
-        self,
-        raw: RawRow,
-        field_name: str,
-        message: str,
-        data: dict[str, Any],
-        errors: list[tuple[str, str]] | None = None,
-    ) -> None:
-        self.handler.note_failure(data, raw.line_no)
-        all_errors = errors or [(field_name, message)]
-        self.pending_failures += 1
-        self.batch_results.append(
-            RowResult(raw.line_no, Outcome.FAILED, all_errors, None, raw.cells, raw.values)
+        batches = self.preparer.batches(
+            source, lambda: self.stop.exit_code is not None, lambda: self.database_failures
         )
+        for batch in batches:
+            self._write(batch.rows, batch.failures)
+            self.observer.progress(batch.bytes_read, batch.rows_read)
+        self.report.completed = not self.preparer.unread
+        self.report.cut_short = self.preparer.unread and self.stop.exit_code is None
 
-    def _flush(self, final: bool = False) -> None:
-        """Write the batch in flight, then account for it; commit unless one transaction is kept."""
-        rows, self.batch = self.batch, []
-        results, self.batch_results = self.batch_results, []
-        self.pending_failures = 0
+    def _write(
+        self, rows: list[PendingRow], failures: list[FailedRow], final: bool = False
+    ) -> None:
+        """Write one batch, then account for it; commit unless one transaction is kept."""
+        for failure in failures:
+            self.handler.note_failure(failure.data, failure.line_no)
         if rows:
-            written, deferred = run_batch(self.conn, self.handler, rows, final)
-            results.extend(written)
-            self.deferred.extend(deferred)
+            result = run_batch(self.conn, self.handler, rows, final)
+            self.report.counts.merge(result.counts)
+            self.deferred.extend(result.deferred)
+            self.database_failures += len(result.failures)
+            failures = sorted(failures + result.failures, key=lambda failure: failure.line_no)
         if not self.keep_one_transaction:
             self.conn.commit()
-        self._record(results)
+        for failure in failures:
+            self.observer.row_failed(failure)
+        self.report.counts.failed += len(failures)
 
-    def _record(self, results: list[RowResult]) -> None:
-        results.sort(key=lambda r: r.line_no)
-        for result in results:
-            if result.outcome is Outcome.FAILED:
-                self.observer.row_failed(result)
-            self.report.counts.add(result)
-
-    def _flush_deferred(self) -> None:
+    def _write_deferred(self) -> None:
         """Rows whose parent came later in the file: retry while that helps, then fail the rest."""
+        size = self.request.batch_size
         while self.deferred:
             waiting, self.deferred = self.deferred, []
-            for start in range(0, len(waiting), self.request.batch_size):
-                self.batch = waiting[start : start + self.request.batch_size]
-                self._flush()
+            for start in range(0, len(waiting), size):
+                self._write(waiting[start : start + size], [])
             if len(self.deferred) == len(waiting):
-                self.batch, self.deferred = self.deferred, []
-                self._flush(final=True)
+                # no progress: what is left waits on a cycle or a missing parent; one batch,
+                # so that a cycle is seen whole
+                last, self.deferred = self.deferred, []
+                self._write(last, [], final=True)
                 return
 
     def _finish(self) -> None:
@@ -316,10 +272,6 @@ class _Pipeline:
             self.conn.commit()
             report.committed = True
         report.interrupted_exit = self.stop.exit_code
-
-
-def _key_field(model: str) -> str:
-    return {"Account": "account_number", "Contact": "email", "CustomerGroup": "name"}[model]
 
 
 def _add_handler_warnings(handler: Any, report: ImportReport) -> None:

@@ -20,7 +20,7 @@ from rich.table import Table
 from custimport.config import masked_url
 from custimport.importer import ImportReport
 from custimport.readers import SourceInfo
-from custimport.rows import RowResult
+from custimport.rows import FailedRow
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -65,7 +65,7 @@ class FileSinks:
         self._rejects_writer: Any = None
         self.source: SourceInfo | None = None
 
-    def write_failure(self, result: RowResult) -> None:
+    def write_failure(self, result: FailedRow) -> None:
         if self._log is None:
             self._log, self.error_log = exclusive_open(self._log_target)
             where = self.source.path if self.source else "?"
@@ -80,7 +80,7 @@ class FileSinks:
         if self._rejects_target is not None:
             self._write_reject(result)
 
-    def _write_reject(self, result: RowResult) -> None:
+    def _write_reject(self, result: FailedRow) -> None:
         if self._rejects_file is None:
             assert self._rejects_target is not None
             self._rejects_file, self.rejects = exclusive_open(self._rejects_target)
@@ -123,7 +123,7 @@ class Reporter:
             )
             self._progress.start()
 
-    def row_failed(self, result: RowResult) -> None:
+    def row_failed(self, result: FailedRow) -> None:
         self.sinks.write_failure(result)
 
     def progress(self, bytes_read: int, rows_read: int) -> None:

@@ -12,18 +12,13 @@ transaction, the row handlers own the semantics.
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
-from sqlalchemy import Row, Table, and_, func, select, tuple_
 from sqlalchemy.engine import Connection
 
-from custimport.models import Account, Contact, CustomerGroup, utcnow
+from custimport.models import utcnow
 
-GROUP: Table = CustomerGroup.__table__  # type: ignore[assignment]
-ACCOUNT: Table = Account.__table__  # type: ignore[assignment]
-CONTACT: Table = Contact.__table__  # type: ignore[assignment]
 IN_CHUNK = 500
-StoredRow: TypeAlias = Row[*tuple[Any, ...]]
 Stamp: TypeAlias = datetime | str  # a timestamp in the driver's own form
 
 
@@ -79,23 +74,79 @@ def _update_by_id(conn: Connection, table: str, rows: list[dict[str, Any]]) -> i
     return changed
 
 
+class StoredGroup(NamedTuple):
+    id: int
+    name: str
+    group_type: str
+
+
+class StoredAccount(NamedTuple):
+    """An account as planning compares it: its columns, group type and primary contact."""
+
+    id: int
+    account_number: str
+    name: str
+    legal_name: str | None
+    customer_group_id: int
+    parent_account_id: int | None
+    website: str | None
+    industry: str | None
+    description: str | None
+    group_type: str
+    pc_id: int | None
+    pc_first_name: str | None
+    pc_last_name: str | None
+    pc_email: str | None
+    pc_phone: str | None
+
+
+class AccountRef(NamedTuple):
+    id: int
+    account_number: str
+    parent_account_id: int | None
+    group_type: str
+
+
+class StoredContact(NamedTuple):
+    id: int
+    account_id: int
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    job_title: str | None
+    department: str | None
+    is_primary: bool
+
+
+def _fields(row_type: type[NamedTuple], prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{name}" for name in row_type._fields)
+
+
+def _rows_in(conn: Connection, sql: str, keys: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+    """Rows of `sql`, whose `{keys}` slot becomes `IN (?, …)` (SQLite) or `= ANY(%s)`."""
+    if conn.dialect.name == "sqlite":
+        for part in chunks(keys):
+            clause = f"IN ({', '.join('?' * len(part))})"
+            yield from conn.exec_driver_sql(sql.format(keys=clause), tuple(part)).all()
+    elif keys:
+        yield from conn.exec_driver_sql(sql.format(keys="= ANY(%s)"), (list(keys),)).all()
+
+
 # --- customer groups -------------------------------------------------------------
 
+GROUP_SELECT = "SELECT id, name, group_type FROM customer_group"
 
-def all_groups(conn: Connection) -> dict[str, StoredRow]:
+
+def all_groups(conn: Connection) -> dict[str, StoredGroup]:
     """Every group by lower-cased name: groups are few, accounts look them up per row."""
-    rows = conn.execute(select(GROUP.c.id, GROUP.c.name, GROUP.c.group_type)).all()
-    return {row.name.lower(): row for row in rows}
+    rows = conn.exec_driver_sql(GROUP_SELECT).all()
+    return {row[1].lower(): StoredGroup._make(row) for row in rows}
 
 
-def find_groups(conn: Connection, lower_names: Sequence[str]) -> dict[str, StoredRow]:
-    found: dict[str, StoredRow] = {}
-    for part in chunks(lower_names):
-        statement = select(GROUP.c.id, GROUP.c.name, GROUP.c.group_type).where(
-            func.lower(GROUP.c.name).in_(part)
-        )
-        found.update({row.name.lower(): row for row in conn.execute(statement)})
-    return found
+def find_groups(conn: Connection, lower_names: Sequence[str]) -> dict[str, StoredGroup]:
+    sql = GROUP_SELECT + " WHERE lower(name) {keys}"
+    return {row[1].lower(): StoredGroup._make(row) for row in _rows_in(conn, sql, lower_names)}
 
 
 def insert_groups(conn: Connection, rows: list[dict[str, Any]]) -> int:
@@ -110,49 +161,35 @@ def update_groups(conn: Connection, rows: list[dict[str, Any]]) -> None:
 # --- accounts --------------------------------------------------------------------
 
 
-def find_accounts(conn: Connection, numbers: Sequence[str]) -> dict[str, StoredRow]:
+ACCOUNT_SELECT = (
+    "SELECT a.id, a.account_number, a.name, a.legal_name, a.customer_group_id, "
+    "a.parent_account_id, a.website, a.industry, a.description, g.group_type, "
+    "pc.id, pc.first_name, pc.last_name, pc.email, pc.phone "
+    "FROM account a JOIN customer_group g ON g.id = a.customer_group_id "
+    "LEFT JOIN contact pc ON pc.account_id = a.id AND pc.is_primary "
+    "WHERE a.account_number {keys}"
+)
+REF_SELECT = (
+    "SELECT a.id, a.account_number, a.parent_account_id, g.group_type "
+    "FROM account a JOIN customer_group g ON g.id = a.customer_group_id "
+    "WHERE a.account_number {keys}"
+)
+
+
+def find_accounts(conn: Connection, numbers: Sequence[str]) -> dict[str, StoredAccount]:
     """Accounts with their group type and primary contact, by account number."""
-    primary = CONTACT.alias("primary_contact")
-    statement_base = (
-        select(
-            *ACCOUNT.c,
-            GROUP.c.group_type,
-            primary.c.id.label("pc_id"),
-            primary.c.first_name.label("pc_first_name"),
-            primary.c.last_name.label("pc_last_name"),
-            primary.c.email.label("pc_email"),
-            primary.c.phone.label("pc_phone"),
-        )
-        .join(GROUP, GROUP.c.id == ACCOUNT.c.customer_group_id)
-        .outerjoin(primary, and_(primary.c.account_id == ACCOUNT.c.id, primary.c.is_primary))
-    )
-    found: dict[str, StoredRow] = {}
-    for part in chunks(numbers):
-        rows = conn.execute(statement_base.where(ACCOUNT.c.account_number.in_(part)))
-        found.update({row.account_number: row for row in rows})
-    return found
+    return {row[1]: StoredAccount._make(row) for row in _rows_in(conn, ACCOUNT_SELECT, numbers)}
 
 
-def find_account_refs(conn: Connection, numbers: Iterable[str]) -> dict[str, StoredRow]:
+def find_account_refs(conn: Connection, numbers: Iterable[str]) -> dict[str, AccountRef]:
     """id, parent id and group type by account number (parents, and contacts' accounts)."""
-    wanted = list(numbers)
-    statement_base = select(
-        ACCOUNT.c.id, ACCOUNT.c.account_number, ACCOUNT.c.parent_account_id, GROUP.c.group_type
-    ).join(GROUP, GROUP.c.id == ACCOUNT.c.customer_group_id)
-    found: dict[str, StoredRow] = {}
-    for part in chunks(wanted):
-        rows = conn.execute(statement_base.where(ACCOUNT.c.account_number.in_(part)))
-        found.update({row.account_number: row for row in rows})
-    return found
+    return {row[1]: AccountRef._make(row) for row in _rows_in(conn, REF_SELECT, list(numbers))}
 
 
 def parent_ids(conn: Connection, account_ids: Sequence[int]) -> dict[int, int | None]:
     """One step up the parent chain for each id (cycle checks walk with this)."""
-    found: dict[int, int | None] = {}
-    for part in chunks(account_ids):
-        statement = select(ACCOUNT.c.id, ACCOUNT.c.parent_account_id).where(ACCOUNT.c.id.in_(part))
-        found.update({row.id: row.parent_account_id for row in conn.execute(statement)})
-    return found
+    sql = "SELECT id, parent_account_id FROM account WHERE id {keys}"
+    return {row[0]: row[1] for row in _rows_in(conn, sql, account_ids)}
 
 
 def insert_accounts(conn: Connection, rows: list[dict[str, Any]]) -> int:
@@ -180,37 +217,36 @@ def set_parents(conn: Connection, pairs: list[tuple[str, str]], now: Stamp) -> N
 
 def find_contacts_by_email(
     conn: Connection, keys: Sequence[tuple[int, str]]
-) -> dict[tuple[int, str], StoredRow]:
-    """Contacts by (account id, lower-cased email)."""
-    found: dict[tuple[int, str], StoredRow] = {}
-    email_key = func.lower(CONTACT.c.email)
+) -> dict[tuple[int, str], StoredContact]:
+    """Contacts by (account id, lower-cased email), joined through the unique index."""
+    found: dict[tuple[int, str], StoredContact] = {}
+    ph = _placeholder(conn)
     for part in chunks(keys):
-        statement = select(*CONTACT.c).where(tuple_(CONTACT.c.account_id, email_key).in_(part))
-        found.update({(row.account_id, row.email.lower()): row for row in conn.execute(statement)})
+        values = ", ".join([f"({ph}, {ph})"] * len(part))
+        sql = (
+            f"WITH wanted (account_id, email) AS (VALUES {values}) "
+            f"SELECT {_fields(StoredContact, 'c.')} FROM wanted JOIN contact c "
+            "ON c.account_id = wanted.account_id AND lower(c.email) = wanted.email "
+            "AND c.email IS NOT NULL"
+        )
+        params = tuple(value for key in part for value in key)
+        for row in conn.exec_driver_sql(sql, params).all():
+            contact = StoredContact._make(row)
+            found[(contact.account_id, (contact.email or "").lower())] = contact
     return found
 
 
 def find_contacts_without_email(
     conn: Connection, account_ids: Sequence[int]
-) -> dict[int, list[StoredRow]]:
+) -> dict[int, list[StoredContact]]:
     """Each account's contacts that have no email (they are matched by name)."""
-    found: dict[int, list[StoredRow]] = {}
-    for part in chunks(account_ids):
-        statement = select(*CONTACT.c).where(
-            CONTACT.c.account_id.in_(part), CONTACT.c.email.is_(None)
-        )
-        for row in conn.execute(statement):
-            found.setdefault(row.account_id, []).append(row)
-    return found
-
-
-def primary_contact_ids(conn: Connection, account_ids: Sequence[int]) -> dict[int, int]:
-    found: dict[int, int] = {}
-    for part in chunks(account_ids):
-        statement = select(CONTACT.c.account_id, CONTACT.c.id).where(
-            CONTACT.c.account_id.in_(part), CONTACT.c.is_primary
-        )
-        found.update({row.account_id: row.id for row in conn.execute(statement)})
+    sql = (
+        f"SELECT {_fields(StoredContact)} FROM contact WHERE email IS NULL AND account_id {{keys}}"
+    )
+    found: dict[int, list[StoredContact]] = {}
+    for row in _rows_in(conn, sql, account_ids):
+        contact = StoredContact._make(row)
+        found.setdefault(contact.account_id, []).append(contact)
     return found
 
 

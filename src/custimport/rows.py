@@ -1,8 +1,10 @@
-"""What a row is on its way through the importer, and how it ended (SPEC §4, §6).
+"""What a row is on its way through the importer, and how rows ended (SPEC §4, §6).
 
-Every row read ends in exactly one outcome; counts and the error log are built
-from these results, so `read = created + updated + unchanged + skipped + failed`
-holds by construction.
+Rows that fail are kept whole (line, errors, cells) for the error log and the
+rejects file; every other outcome is only counted, so a million unchanged rows
+cost a million increments, not a million objects. `read` is the sum of the
+outcomes, so `read = created + updated + unchanged + skipped + failed` holds by
+construction.
 """
 
 from dataclasses import dataclass, field
@@ -31,35 +33,22 @@ class PendingRow:
 
 
 @dataclass(slots=True)
-class RowResult:
+class FailedRow:
+    """A failed row with every reason, as the error log and rejects file need it."""
+
     line_no: int
-    outcome: Outcome
-    errors: list[FieldError] = field(default_factory=list)
-    reason: str | None = None  # why a row was skipped
-    cells: list[str] = field(default_factory=list)
-    values: dict[str, str] = field(default_factory=dict)
-    contacts_created: int = 0
-    contacts_updated: int = 0
-    generated_key: bool = False
+    errors: list[FieldError]
+    cells: list[str]
+    values: dict[str, str]
+    data: dict[str, Any] = field(default_factory=dict)  # what validation made of it, if anything
 
 
-def failed(row: PendingRow, field_name: str, message: str) -> RowResult:
-    return RowResult(
-        row.line_no, Outcome.FAILED, [(field_name, message)], None, row.cells, row.values
-    )
-
-
-def skipped(row: PendingRow, reason: str) -> RowResult:
-    return RowResult(row.line_no, Outcome.SKIPPED, reason=reason)
-
-
-def done(row: PendingRow, outcome: Outcome, **counts: int) -> RowResult:
-    return RowResult(row.line_no, outcome, **counts)  # type: ignore[arg-type]
+def failed(row: PendingRow, field_name: str, message: str) -> FailedRow:
+    return FailedRow(row.line_no, [(field_name, message)], row.cells, row.values, row.data)
 
 
 @dataclass
 class Counts:
-    read: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -68,17 +57,37 @@ class Counts:
     contacts_created: int = 0
     contacts_updated: int = 0
     generated_keys: int = 0
+    skip_reasons: dict[str, int] = field(default_factory=dict)
 
-    def add(self, result: RowResult) -> None:
-        self.read += 1
-        name = result.outcome.value
-        setattr(self, name, getattr(self, name) + 1)
-        self.contacts_created += result.contacts_created
-        self.contacts_updated += result.contacts_updated
-        self.generated_keys += result.generated_key
+    @property
+    def read(self) -> int:
+        return self.created + self.updated + self.unchanged + self.skipped + self.failed
+
+    def skip(self, reason: str) -> None:
+        self.skipped += 1
+        self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
+
+    def merge(self, other: "Counts") -> None:
+        for name in (
+            "created",
+            "updated",
+            "unchanged",
+            "failed",
+            "contacts_created",
+            "contacts_updated",
+            "generated_keys",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for reason, count in other.skip_reasons.items():
+            self.skipped += count
+            self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + count
 
     def rows(self) -> dict[str, int]:
         return {
-            k: getattr(self, k)
-            for k in ("read", "created", "updated", "unchanged", "skipped", "failed")
+            "read": self.read,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "failed": self.failed,
         }

@@ -8,7 +8,8 @@ matters depends on create versus update, which the row handlers decide.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from functools import lru_cache
+from typing import Annotated, Any, get_args
 
 from pydantic import BeforeValidator, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
@@ -96,7 +97,7 @@ class ModelSpec:
     required_on_create: tuple[str, ...]
     # header-level requirement in update_only: each entry is a set of alternatives
     update_key_columns: tuple[tuple[str, ...], ...]
-    adapter: TypeAdapter[Any]
+    row_type: Any  # the TypedDict of the row's fields, with their constraints
 
     def required_columns(self, mode: str) -> tuple[tuple[str, ...], ...]:
         if mode == "update_only":
@@ -109,21 +110,21 @@ CUSTOMER_GROUP = ModelSpec(
     fields=("name", "group_type"),
     required_on_create=("name", "group_type"),
     update_key_columns=(("name",),),
-    adapter=TypeAdapter(GroupRow),
+    row_type=GroupRow,
 )
 ACCOUNT = ModelSpec(
     name="Account",
     fields=tuple(AccountRow.__annotations__),
     required_on_create=("name", "customer_group"),
     update_key_columns=(("account_number",),),
-    adapter=TypeAdapter(AccountRow),
+    row_type=AccountRow,
 )
 CONTACT = ModelSpec(
     name="Contact",
     fields=tuple(ContactRow.__annotations__),
     required_on_create=("account", "first_name", "last_name"),
     update_key_columns=(("account",), ("email", "first_name")),
-    adapter=TypeAdapter(ContactRow),
+    row_type=ContactRow,
 )
 MODELS = {spec.name.lower(): spec for spec in (CUSTOMER_GROUP, ACCOUNT, CONTACT)}
 # Fields that must not be empty when their column is present (SPEC §4: a present
@@ -146,21 +147,60 @@ def model_spec(name: str) -> ModelSpec | None:
     return MODELS.get(name.replace("_", "").replace("-", "").lower())
 
 
+class BatchValidator:
+    """Validates a whole batch with one pydantic call (a third of the per-row cost).
+
+    Required fields whose column is present are made non-optional, so an empty cell
+    fails in the same call. A batch with invalid rows is validated again without
+    them, to get the clean values of the others.
+    """
+
+    def __init__(self, spec: ModelSpec, present: frozenset[str]) -> None:
+        self.spec = spec
+        self.adapter: TypeAdapter[list[dict[str, Any]]] = TypeAdapter(
+            list[_row_type(spec, present)]  # type: ignore[misc,arg-type]
+        )
+
+    def validate(
+        self, records: list[dict[str, str | None]]
+    ) -> list[tuple[dict[str, Any], list[FieldError]]]:
+        """(clean values, errors) for each record, in order; all of a row's errors together."""
+        try:
+            clean = self.adapter.validate_python(records)
+            bad: dict[int, list[FieldError]] = {}
+        except ValidationError as exc:
+            bad = _errors_by_row(exc)
+            good = [i for i in range(len(records)) if i not in bad]
+            clean_good = self.adapter.validate_python([records[i] for i in good])
+            clean = [{} for _ in records]
+            for i, values in zip(good, clean_good, strict=True):
+                clean[i] = values
+        check_parent = self.spec is ACCOUNT
+        return [
+            (values, bad.get(i) or (_account_rules(values) if check_parent else []))
+            for i, values in enumerate(clean)
+        ]
+
+
+def _row_type(spec: ModelSpec, present: frozenset[str]) -> Any:
+    """The model's row TypedDict, with present required fields made non-optional."""
+    annotations = dict(spec.row_type.__annotations__)
+    for name in NOT_EMPTY[spec.name]:
+        if name in present:
+            annotations[name] = get_args(annotations[name])[0]  # drop "| None"
+    return TypedDict(f"{spec.name}BatchRow", annotations, total=False)  # type: ignore[operator]
+
+
+@lru_cache(maxsize=32)
+def _validator(spec: ModelSpec, present: frozenset[str]) -> BatchValidator:
+    return BatchValidator(spec, present)
+
+
 def validate_row(
     spec: ModelSpec, record: Mapping[str, str | None]
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """Clean values, or all the row's errors (each with its field)."""
-    errors: list[FieldError] = [
-        (f, "must not be empty") for f in NOT_EMPTY[spec.name] if f in record and record[f] is None
-    ]
-    try:
-        clean: dict[str, Any] = spec.adapter.validate_python(record)
-    except ValidationError as exc:
-        errors.extend(_describe(exc))
-        clean = {}
-    if not errors and spec is ACCOUNT:
-        errors.extend(_account_rules(clean))
-    return clean, errors
+    """One row through the same validation as a batch: clean values, or all its errors."""
+    return _validator(spec, frozenset(record)).validate([dict(record)])[0]
 
 
 def _account_rules(clean: Mapping[str, Any]) -> list[FieldError]:
@@ -170,16 +210,20 @@ def _account_rules(clean: Mapping[str, Any]) -> list[FieldError]:
     return []
 
 
-def _describe(exc: ValidationError) -> list[FieldError]:
-    described = []
+def _errors_by_row(exc: ValidationError) -> dict[int, list[FieldError]]:
+    """pydantic's errors for a list, grouped by row position, as (field, message)."""
+    by_row: dict[int, list[FieldError]] = {}
     for error in exc.errors(include_url=False):
-        field = ".".join(str(part) for part in error["loc"]) or "row"
-        described.append((field, _message(field, error)))
-    return described
+        position, *path = error["loc"]
+        field = ".".join(str(part) for part in path) or "row"
+        by_row.setdefault(int(position), []).append((field, _message(field, error)))
+    return by_row
 
 
 def _message(field: str, error: Any) -> str:
     kind = error["type"]
+    if kind == "string_type" and error["input"] is None:
+        return "must not be empty"
     if kind == "string_too_long":
         return f"must be at most {error['ctx']['max_length']} characters"
     if kind == "string_pattern_mismatch":
