@@ -6,6 +6,7 @@ import keeps every batch before the one in flight. SIGINT and SIGTERM only set a
 flag: the batch in flight is finished and committed, and the import stops there.
 """
 
+import gc
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -121,11 +122,29 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
     return report
 
 
+@contextmanager
+def _bulk_gc() -> Iterator[None]:
+    """Collect garbage rarely while importing.
+
+    An import allocates millions of short-lived, acyclic objects (rows, dicts); with the
+    default thresholds the collector keeps traversing everything alive (the per-key
+    bookkeeping included) and took over a third of the CPU time on 100,000 accounts.
+    """
+    previous = gc.get_threshold()
+    gc.freeze()  # what startup allocated is never garbage
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
 def _import_rows(
     engine: Any, source: RowSource, column_map: ColumnMap, report: ImportReport, observer: Observer
 ) -> None:
     try:
-        with engine.connect() as conn, _trapped_signals() as stop:
+        with engine.connect() as conn, _trapped_signals() as stop, _bulk_gc():
             handler = HANDLERS[report.request.spec.name](
                 conn, report.request.mode, column_map.present_fields
             )
