@@ -4,6 +4,7 @@
 class below routes any first argument that is not a command to `import`.
 """
 
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -232,5 +233,12 @@ def _guarded(call: Any) -> Any:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="custimport")
+    """Console-script entry point: whatever goes wrong, one line and no traceback."""
+    try:
+        app(prog_name="custimport")
+    except KeyboardInterrupt:
+        reporting.error("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line, without locals or secrets
+        reporting.error(f"internal error ({type(exc).__name__}): {exc}; please report it")
+        sys.exit(1)

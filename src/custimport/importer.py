@@ -6,7 +6,6 @@ import keeps every batch before the one in flight. SIGINT and SIGTERM only set a
 flag: the batch in flight is finished and committed, and the import stops there.
 """
 
-import gc
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +30,8 @@ from custimport.mapping import (
     load_mapping_file,
     require_columns,
 )
-from custimport.prepare import Preparer
+from custimport.parallel import BackgroundPreparer, WorkerFailed, worth_it
+from custimport.prepare import Preparer, PreparerSettings, bulk_gc
 from custimport.readers import RowSource, SourceInfo, open_source
 from custimport.rows import Counts, FailedRow, PendingRow
 from custimport.schemas import ModelSpec
@@ -60,6 +60,7 @@ class ImportRequest:
     encoding: str = "auto"
     delimiter: str | None = None
     sheet: str | None = None
+    parallel: bool | None = None  # prepare batches in a second process; None: by file size
 
 
 @dataclass
@@ -122,29 +123,11 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
     return report
 
 
-@contextmanager
-def _bulk_gc() -> Iterator[None]:
-    """Collect garbage rarely while importing.
-
-    An import allocates millions of short-lived, acyclic objects (rows, dicts); with the
-    default thresholds the collector keeps traversing everything alive (the per-key
-    bookkeeping included) and took over a third of the CPU time on 100,000 accounts.
-    """
-    previous = gc.get_threshold()
-    gc.freeze()  # what startup allocated is never garbage
-    gc.set_threshold(100_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
-        gc.unfreeze()
-
-
 def _import_rows(
     engine: Any, source: RowSource, column_map: ColumnMap, report: ImportReport, observer: Observer
 ) -> None:
     try:
-        with engine.connect() as conn, _trapped_signals() as stop, _bulk_gc():
+        with engine.connect() as conn, _trapped_signals() as stop, bulk_gc():
             handler = HANDLERS[report.request.spec.name](
                 conn, report.request.mode, column_map.present_fields
             )
@@ -201,13 +184,14 @@ class _Pipeline:
         self.request = report.request
         self.observer = observer
         self.stop = stop
-        self.preparer = Preparer(
+        self.settings = PreparerSettings(
             self.request.spec,
             column_map.columns_by_field,
             handler.key_of,
             self.request.batch_size,
             self.request.max_errors,
         )
+        self.preparer = Preparer(self.settings)
         self.deferred: list[PendingRow] = []
         self.keep_one_transaction = self.request.atomic or self.request.dry_run
         self.database_failures = 0
@@ -228,6 +212,10 @@ class _Pipeline:
             self._abandon_batch_in_flight()
             self.report.aborted = db.describe_db_error(exc, self.request.database_url)
             return
+        except WorkerFailed as exc:
+            self._abandon_batch_in_flight()
+            self.report.aborted = f"reading the file failed: {exc}"
+            return
         self._finish()
 
     def _abandon_batch_in_flight(self) -> None:
@@ -239,14 +227,35 @@ class _Pipeline:
 
     def _write_all(self, source: RowSource) -> None:
         """Read to the end, or until a signal or --max-errors says stop (rows left are unread)."""
-        batches = self.preparer.batches(
-            source, lambda: self.stop.exit_code is not None, lambda: self.database_failures
-        )
-        for batch in batches:
-            self._write(batch.rows, batch.failures)
-            self.observer.progress(batch.bytes_read, batch.rows_read)
-        self.report.completed = not self.preparer.unread
-        self.report.cut_short = self.preparer.unread and self.stop.exit_code is None
+        parallel = self.request.parallel
+        background = None
+        if parallel or (parallel is None and worth_it(source.info)):
+            background = BackgroundPreparer(source.info, self.request.sheet, self.settings)
+            batches = background.batches()
+        else:
+            batches = self.preparer.batches(
+                source, lambda: self.stop.exit_code is not None, lambda: self.database_failures
+            )
+        stopped = False
+        try:
+            for batch in batches:
+                self._write(batch.rows, batch.failures)
+                self.observer.progress(batch.bytes_read, batch.rows_read)
+                if self.stop.exit_code is not None or self._too_many_failures():
+                    stopped = True
+                    break
+        finally:
+            batches.close()
+        if background is not None:
+            unread = background.unread
+        else:
+            unread = self.preparer.unread or (stopped and self.preparer.more_rows())
+        self.report.completed = not unread
+        self.report.cut_short = unread and self.stop.exit_code is None
+
+    def _too_many_failures(self) -> bool:
+        limit = self.request.max_errors
+        return limit is not None and self.report.counts.failed >= limit
 
     def _write(
         self, rows: list[PendingRow], failures: list[FailedRow], final: bool = False

@@ -6,13 +6,34 @@ without them. A key seen twice in one file fails the later row. Stopping (a
 signal, --max-errors) is checked between rows, so no row past the stop is read.
 """
 
-from collections.abc import Callable, Hashable, Iterator, Sequence
+import gc
+from collections.abc import Callable, Generator, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from custimport.readers import RawRow, RowSource
 from custimport.rows import FailedRow, PendingRow
 from custimport.schemas import BatchValidator, ModelSpec
+
+
+@contextmanager
+def bulk_gc() -> Iterator[None]:
+    """Collect garbage rarely while importing.
+
+    An import allocates millions of short-lived, acyclic objects (rows, dicts); with the
+    default thresholds the collector keeps traversing everything alive (the per-key
+    bookkeeping included) and took over a third of the CPU time on 100,000 accounts.
+    """
+    previous = gc.get_threshold()
+    gc.freeze()  # what startup allocated is never garbage
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
 
 KEY_FIELDS = {"Account": "account_number", "Contact": "email", "CustomerGroup": "name"}
 
@@ -24,25 +45,47 @@ class PreparedBatch:
     rows_read: int = 0  # from the start of the file, at the end of this batch
     bytes_read: int = 0
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle rows as plain tuples: unpickling dataclasses field by field cost more
+        than preparing them (measured: 2.0 versus 0.9 µs a row)."""
+        rows = [(r.line_no, r.data, r.cells) for r in self.rows]
+        failures = [(f.line_no, f.errors, f.cells, f.data) for f in self.failures]
+        return _rebuild_batch, (rows, failures, self.rows_read, self.bytes_read)
+
+
+def _rebuild_batch(
+    rows: list[tuple[Any, ...]], failures: list[tuple[Any, ...]], rows_read: int, bytes_read: int
+) -> PreparedBatch:
+    return PreparedBatch(
+        [PendingRow(*row) for row in rows],
+        [FailedRow(*failure) for failure in failures],
+        rows_read,
+        bytes_read,
+    )
+
+
+@dataclass(frozen=True)
+class PreparerSettings:
+    """Everything a Preparer needs; plain values, so a worker process can receive them."""
+
+    spec: ModelSpec
+    columns_by_field: dict[str, str]
+    key_of: Callable[[dict[str, Any]], Hashable | None]
+    batch_size: int
+    max_failures: int | None = None
+
 
 class Preparer:
     """Reads the source and hands out prepared batches; stops early when asked to."""
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        columns_by_field: dict[str, str],
-        key_of: Callable[[dict[str, Any]], Hashable | None],
-        batch_size: int,
-        max_failures: int | None = None,
-    ) -> None:
-        self.spec = spec
-        self.columns = list(columns_by_field.items())
-        self.key_of = key_of
-        self.key_field = KEY_FIELDS[spec.name]
-        self.batch_size = batch_size
-        self.max_failures = max_failures
-        self.validator = BatchValidator(spec, frozenset(columns_by_field))
+    def __init__(self, settings: PreparerSettings) -> None:
+        self.spec = settings.spec
+        self.columns = list(settings.columns_by_field.items())
+        self.key_of = settings.key_of
+        self.key_field = KEY_FIELDS[settings.spec.name]
+        self.batch_size = settings.batch_size
+        self.max_failures = settings.max_failures
+        self.validator = BatchValidator(settings.spec, frozenset(settings.columns_by_field))
         self.seen: dict[Hashable, int] = {}
         self.failures = 0  # failed rows handed out so far
         self.rows_read = 0
@@ -51,7 +94,7 @@ class Preparer:
 
     def batches(
         self, source: RowSource, interrupted: Callable[[], bool], other_failures: Callable[[], int]
-    ) -> Iterator[PreparedBatch]:
+    ) -> Generator[PreparedBatch, None, None]:
         """Batches of up to batch_size rows, until the file ends, a signal, or the error limit.
 
         `other_failures` counts rows that failed later, in the database, towards --max-errors.
@@ -89,23 +132,18 @@ class Preparer:
         readable = [raw for raw in raws if raw.error is None]
         for raw in raws:
             if raw.error is not None:
-                batch.failures.append(
-                    FailedRow(raw.line_no, [("row", raw.error)], raw.cells, raw.values)
-                )
-        records = [
-            {f: (raw.values.get(c) or "").strip() or None for f, c in self.columns}
-            for raw in readable
-        ]
+                batch.failures.append(FailedRow(raw.line_no, [("row", raw.error)], raw.cells))
+        records = [{f: raw.values[c].strip() or None for f, c in self.columns} for raw in readable]
         for raw, record, (data, errors) in zip(
             readable, records, self.validator.validate(records), strict=True
         ):
             if errors:
-                batch.failures.append(FailedRow(raw.line_no, errors, raw.cells, raw.values, record))
+                batch.failures.append(FailedRow(raw.line_no, errors, raw.cells, record))
             elif (duplicate := self._duplicate_of(data, raw.line_no)) is not None:
                 message = [(self.key_field, f"duplicate of line {duplicate}")]
-                batch.failures.append(FailedRow(raw.line_no, message, raw.cells, raw.values, data))
+                batch.failures.append(FailedRow(raw.line_no, message, raw.cells, data))
             else:
-                batch.rows.append(PendingRow(raw.line_no, data, raw.cells, raw.values))
+                batch.rows.append(PendingRow(raw.line_no, data, raw.cells))
         batch.failures.sort(key=lambda failure: failure.line_no)
         self._cut_at_limit(batch, raws, other_failures)
         self.failures += len(batch.failures)

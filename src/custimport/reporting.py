@@ -73,7 +73,9 @@ class FileSinks:
                 f"# custimport error log: model {self.model}, file {where}, "
                 f"started {self.started:%Y-%m-%d %H:%M:%S}\n"
             )
-        data = result.values or result.cells
+        header = self.source.header if self.source else []
+        cells = result.cells
+        data: object = dict(zip(header, cells, strict=True)) if len(cells) == len(header) else cells
         lines = [f"line {result.line_no}", f"  data: {json.dumps(data, ensure_ascii=False)}"]
         lines += [f"  error: {field}: {message}" for field, message in result.errors]
         self._log.write("\n".join(lines) + "\n")

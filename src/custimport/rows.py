@@ -28,8 +28,7 @@ class PendingRow:
 
     line_no: int
     data: dict[str, Any]
-    cells: list[str]
-    values: dict[str, str]
+    cells: list[str]  # as read, for the error log and the rejects file
 
 
 @dataclass(slots=True)
@@ -39,12 +38,11 @@ class FailedRow:
     line_no: int
     errors: list[FieldError]
     cells: list[str]
-    values: dict[str, str]
     data: dict[str, Any] = field(default_factory=dict)  # what validation made of it, if anything
 
 
 def failed(row: PendingRow, field_name: str, message: str) -> FailedRow:
-    return FailedRow(row.line_no, [(field_name, message)], row.cells, row.values, row.data)
+    return FailedRow(row.line_no, [(field_name, message)], row.cells, row.data)
 
 
 @dataclass

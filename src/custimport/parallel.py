@@ -1,0 +1,110 @@
+"""Preparing batches in a second process, so reading and validating overlap with writing.
+
+The worker re-opens the file with the format and encoding the importer detected,
+runs the same Preparer, and sends each batch through a pipe; the pipe's small
+buffer means it works at most about one batch ahead, so memory stays flat. The
+worker ignores SIGINT and SIGTERM (the importer decides when to stop and then
+ends it) and exits by itself when the importer goes away (its pipe breaks).
+"""
+
+import multiprocessing
+import signal
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from custimport.prepare import PreparedBatch, Preparer, PreparerSettings, bulk_gc
+from custimport.readers import SourceInfo, open_source
+
+# Below this size a second process costs more than it saves.
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Finished:
+    unread: bool  # the worker stopped before the end of the file (--max-errors)
+
+
+@dataclass(frozen=True)
+class _Crashed:
+    message: str
+
+
+class WorkerFailed(Exception):
+    """The background reader failed; the message says why."""
+
+
+def worth_it(info: SourceInfo) -> bool:
+    return info.size_bytes >= PARALLEL_MIN_BYTES and (multiprocessing.cpu_count() or 1) > 1
+
+
+class BackgroundPreparer:
+    """Hands out the batches a worker process prepares, in file order."""
+
+    def __init__(self, info: SourceInfo, sheet: str | None, settings: PreparerSettings) -> None:
+        self.options = _source_options(info, sheet)
+        self.settings = settings
+        self.unread = False
+        self.finished = False
+
+    def batches(self) -> Generator[PreparedBatch, None, None]:
+        context = multiprocessing.get_context("spawn")  # no inherited database connections
+        receiver, sender = context.Pipe(duplex=False)
+        worker = context.Process(
+            target=_work, args=(sender, self.options, self.settings), daemon=True
+        )
+        worker.start()
+        sender.close()  # the worker holds the only writing end: its death ends our reads
+        try:
+            yield from self._receive(receiver)
+        finally:
+            receiver.close()
+            if worker.is_alive():
+                worker.kill()
+            worker.join()
+            if not self.finished:
+                self.unread = True  # stopped early: rows were left unread
+
+    def _receive(self, receiver: Connection) -> Iterator[PreparedBatch]:
+        while True:
+            try:
+                item = receiver.recv()
+            except EOFError:
+                raise WorkerFailed("the background reader stopped unexpectedly") from None
+            if isinstance(item, PreparedBatch):
+                yield item
+            elif isinstance(item, _Finished):
+                self.finished = True
+                self.unread = item.unread
+                return
+            else:
+                raise WorkerFailed(item.message)
+
+
+def _source_options(info: SourceInfo, sheet: str | None) -> dict[str, Any]:
+    """What the importer detected, so the worker reads the file the same way."""
+    return {
+        "path": info.path,
+        "format": info.format,
+        "encoding": info.encoding or "auto",
+        "delimiter": info.delimiter,
+        "sheet": sheet,
+    }
+
+
+def _work(sender: Connection, options: dict[str, Any], settings: PreparerSettings) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    path: Path = options.pop("path")
+    preparer = Preparer(settings)
+    try:
+        with bulk_gc(), open_source(path, **options) as source:
+            for batch in preparer.batches(source, lambda: False, lambda: 0):
+                sender.send(batch)
+            sender.send(_Finished(preparer.unread))
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the importer is gone or stopped reading
+    except Exception as exc:  # anything else is reported by the importer, in one line
+        sender.send(_Crashed(f"{type(exc).__name__}: {exc}"))
