@@ -61,6 +61,7 @@ class BatchResult:
     counts: Counts
     failures: list[FailedRow]
     deferred: list[PendingRow]
+    row_by_row: bool = False  # the bulk write failed and rows went one savepoint each
 
 
 class Handler(Protocol[W]):
@@ -109,11 +110,11 @@ def run_batch(
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise
             _write_one_by_one(conn, handler, plan, final)
-            return BatchResult(plan.counts, plan.failures, plan.deferred)
+            return BatchResult(plan.counts, plan.failures, plan.deferred, row_by_row=True)
         count_written(plan.writes, plan.counts)
         return BatchResult(plan.counts, plan.failures, plan.deferred)
     _write_one_by_one(conn, handler, plan, final)
-    return BatchResult(plan.counts, plan.failures, plan.deferred)
+    return BatchResult(plan.counts, plan.failures, plan.deferred, row_by_row=True)
 
 
 def _write_one_by_one(conn: Connection, handler: Handler[W], plan: Plan[W], final: bool) -> None:
