@@ -168,10 +168,12 @@ def print_json(data: dict[str, Any]) -> None:
 
 def print_summary(report: ImportReport, sinks: FileSinks) -> None:
     request, counts = report.request, report.counts
-    title = f"{request.spec.name} import ({request.mode})" + (
-        " — dry run" if request.dry_run else ""
+    dry = " (dry run)" if request.dry_run else ""
+    stdout.print(
+        f"[bold]{request.spec.name} import[/bold], mode {request.mode}{dry}: {request.path}",
+        soft_wrap=True,
     )
-    table = Table(title=title, show_header=True, header_style="bold")
+    table = Table(show_header=True, header_style="bold")
     table.add_column("rows")
     table.add_column("count", justify="right")
     for name, value in counts.rows().items():
@@ -182,12 +184,10 @@ def print_summary(report: ImportReport, sinks: FileSinks) -> None:
         table.add_row("contacts updated", f"{counts.contacts_updated:,}")
     stdout.print(table)
     rate = counts.read / report.duration_s if report.duration_s > 0 else 0.0
-    stdout.print(
-        f"{report.duration_s:.2f} s, {rate:,.0f} rows/s — "
-        f"database {masked_url(request.database_url)}"
-    )
+    stdout.print(f"Took {report.duration_s:.2f} s ({rate:,.0f} rows/s)")
+    stdout.print(f"Database: {masked_url(request.database_url)}", soft_wrap=True, markup=False)
     for line in _status_lines(report, sinks):
-        stdout.print(line)
+        stdout.print(line, soft_wrap=True, markup=False)
 
 
 def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
@@ -213,6 +213,9 @@ def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
             if report.committed
             else "Interrupted: nothing was committed."
         )
+    if report.counts.skip_reasons:
+        reasons = ", ".join(f"{n:,} {why}" for why, n in sorted(report.counts.skip_reasons.items()))
+        lines.append(f"Skipped: {reasons}")
     if report.unknown_columns:
         lines.append(f"Ignored unknown columns: {', '.join(report.unknown_columns)}")
     lines += [f"Warning: {w}" for w in report.warnings]

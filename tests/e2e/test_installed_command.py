@@ -259,3 +259,21 @@ def test_a_signal_finishes_the_batch_in_flight_and_reports(
     )
     rows = json.loads(rerun.stdout)["rows"]
     assert rows["unchanged"] == created and rows["created"] == total - created
+
+
+def test_summary_says_why_rows_were_skipped(tmp_path: Path, sqlite_url: str) -> None:
+    groups = EXAMPLES / "customer_groups.csv"
+    custimport(groups, "--model", "CustomerGroup", "--db", sqlite_url, cwd=tmp_path)
+    again = custimport(
+        groups,
+        "--model",
+        "CustomerGroup",
+        "--db",
+        sqlite_url,
+        "--mode",
+        "create_only",
+        cwd=tmp_path,
+    )
+    assert again.returncode == 0
+    assert "Skipped: 4 already exists" in again.stdout
+    assert f"Database: {sqlite_url}" in again.stdout
