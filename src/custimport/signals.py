@@ -1,0 +1,40 @@
+"""SIGINT and SIGTERM during an import: set a flag, so the batch in flight can finish.
+
+A second Ctrl-C raises KeyboardInterrupt at once (the transaction in flight then
+rolls back). Outside the main thread signals cannot be trapped and are left alone.
+"""
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+class StopFlag:
+    """Set by a signal handler; read between rows."""
+
+    def __init__(self) -> None:
+        self.exit_code: int | None = None
+
+
+@contextmanager
+def trapped_signals() -> Iterator[StopFlag]:
+    flag = StopFlag()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if flag.exit_code is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now, the transaction rolls back
+        flag.exit_code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
+
+    try:
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
