@@ -9,7 +9,6 @@ planned again at the end.
 
 import secrets
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
 from difflib import get_close_matches
 from operator import itemgetter
 from typing import Any
@@ -18,11 +17,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from custimport import repository
-from custimport.batches import LostRace, Plan, RowFailure, Write
+from custimport.account_parents import AccountBatch, AccountWrite, ParentLinks
+from custimport.batches import LostRace, Plan, RowFailure
 from custimport.db_errors import describe_row_error
-from custimport.parents import leads_back
-from custimport.repository import AccountRef, Stamp, StoredAccount, StoredGroup
-from custimport.rows import FailedRow, Outcome, PendingRow, failed
+from custimport.repository import Stamp, StoredAccount, StoredGroup
+from custimport.rows import FailedRow, Outcome, PendingRow
 from custimport.schemas import PRIMARY_CONTACT_FIELDS
 
 ACCOUNT_FIELDS = ("name", "legal_name", "website", "industry", "description")
@@ -33,28 +32,6 @@ CONTACT_FIELDS = {
     "primary_contact_phone": "phone",
 }
 INDIVIDUAL = "INDIVIDUAL"
-
-
-@dataclass(slots=True)
-class AccountWrite(Write):
-    number: str = ""
-    account_id: int | None = None  # None: the account is created
-    columns: dict[str, Any] = field(default_factory=dict)
-    parent_in_batch: str | None = None  # a parent created by this same batch
-    contact_insert: dict[str, Any] | None = None
-    contact_update: dict[str, Any] | None = None
-    changed: bool = False
-
-
-@dataclass
-class _Batch:
-    """What one batch's planning looked up, shared by the per-row decisions."""
-
-    existing: dict[str, StoredAccount]
-    parents: dict[str, AccountRef]
-    now: Stamp
-    writes: dict[str, AccountWrite] = field(default_factory=dict)
-    parent_numbers: dict[str, str] = field(default_factory=dict)  # number → parent in batch
 
 
 def _tuple_getter(fields: Sequence[str]) -> Callable[[StoredAccount], tuple[Any, ...]]:
@@ -75,7 +52,7 @@ class AccountHandler:
         self.mode = mode
         self.present = present
         self.groups = repository.all_groups(conn)
-        self.failed_lines: dict[str, int] = {}
+        self.parents = ParentLinks("parent_account" in present)
         self.ignored_contact_rows = 0
         # What an update compares, as tuples: one C-level comparison per row instead of a
         # Python loop over the columns (the update path is most of a re-import's time).
@@ -91,9 +68,7 @@ class AccountHandler:
         return data.get("account_number")
 
     def note_failure(self, data: dict[str, Any], line_no: int) -> None:
-        number = data.get("account_number")
-        if number:
-            self.failed_lines.setdefault(number, line_no)
+        self.parents.note_failure(data, line_no)
 
     def describe(self, error: DBAPIError) -> tuple[str, str]:
         return describe_row_error(error)
@@ -104,7 +79,7 @@ class AccountHandler:
         numbers = [r.data["account_number"] for r in rows if r.data.get("account_number")]
         parent_numbers = {r.data["parent_account"] for r in rows if r.data.get("parent_account")}
         self._refresh_groups(conn, rows)
-        batch = _Batch(
+        batch = AccountBatch(
             existing=repository.find_accounts(conn, numbers),
             parents=repository.find_account_refs(conn, parent_numbers),
             now=repository.stored_now(conn),
@@ -112,13 +87,13 @@ class AccountHandler:
         plan: Plan[AccountWrite] = Plan()
         for row in rows:
             self._plan_row(row, batch, plan, final)
-        self._link_batch_parents(batch, plan, final)
-        self._fail_cycles(conn, batch, plan)
+        self.parents.link_in_batch(batch, plan, final)
+        self.parents.fail_cycles(conn, batch, plan)
         plan.writes = list(batch.writes.values())
         return plan
 
     def _plan_row(
-        self, row: PendingRow, batch: _Batch, plan: Plan[AccountWrite], final: bool
+        self, row: PendingRow, batch: AccountBatch, plan: Plan[AccountWrite], final: bool
     ) -> None:
         number = row.data.get("account_number")
         current = batch.existing.get(number) if number else None
@@ -137,7 +112,7 @@ class AccountHandler:
             write = (
                 self._create(row, batch) if current is None else self._update(row, current, batch)
             )
-            self._resolve_parent(write, current, batch)
+            self.parents.resolve(write, current, batch)
         except RowFailure as failure:
             plan.failures.append(self._fail(row, failure.field_name, failure.message))
             return
@@ -147,10 +122,9 @@ class AccountHandler:
             plan.counts.unchanged += 1
 
     def _fail(self, row: PendingRow, field_name: str, message: str) -> FailedRow:
-        self.note_failure(row.data, row.line_no)
-        return failed(row, field_name, message)
+        return self.parents.fail(row, field_name, message)
 
-    def _create(self, row: PendingRow, batch: _Batch) -> AccountWrite:
+    def _create(self, row: PendingRow, batch: AccountBatch) -> AccountWrite:
         data = row.data
         number = data.get("account_number") or generated_number()
         group = self._group(data["customer_group"])
@@ -177,7 +151,7 @@ class AccountHandler:
             self._count_ignored_contact(data)
         return write
 
-    def _update(self, row: PendingRow, current: StoredAccount, batch: _Batch) -> AccountWrite:
+    def _update(self, row: PendingRow, current: StoredAccount, batch: AccountBatch) -> AccountWrite:
         data = row.data
         values = tuple(map(data.get, self._account_fields))
         columns = dict(zip(self._account_fields, values, strict=True))
@@ -255,97 +229,6 @@ class AccountHandler:
             raise RowFailure("customer_group", f"unknown customer group {name!r}{hint}")
         return group
 
-    # --- parents -------------------------------------------------------------------
-
-    def _resolve_parent(
-        self, write: AccountWrite, current: StoredAccount | None, batch: _Batch
-    ) -> None:
-        """Set parent_account_id from the database, or note a parent that this batch creates."""
-        if "parent_account" not in self.present:
-            return
-        parent = write.row.data.get("parent_account")
-        parent_id: int | None = None
-        if parent is not None and parent in batch.parents:
-            parent_id = batch.parents[parent].id
-        elif parent is not None:
-            batch.parent_numbers[write.number] = parent  # linked once the batch is planned
-            write.changed = True
-            return
-        if current is None or current.parent_account_id != parent_id:
-            write.columns["parent_account_id"] = parent_id
-            write.changed = True
-
-    def _link_batch_parents(self, batch: _Batch, plan: Plan[AccountWrite], final: bool) -> None:
-        """Parents created by this batch link after the insert; others wait for the file's end."""
-        for number, parent in batch.parent_numbers.items():
-            batch.writes[number].parent_in_batch = parent
-        self._drop_orphans(batch, plan, final)
-
-    def _drop_orphans(self, batch: _Batch, plan: Plan[AccountWrite], final: bool) -> None:
-        """Rows whose parent is not created by this batch: deferred, or failed at the end."""
-        settled = False
-        while not settled:
-            settled = True
-            for write in list(batch.writes.values()):
-                parent = write.parent_in_batch
-                if parent is None:
-                    continue
-                parent_write = batch.writes.get(parent)
-                if parent_write is not None and parent_write.account_id is None:
-                    continue
-                del batch.writes[write.number]
-                settled = False
-                if final or parent in self.failed_lines:
-                    message = self._missing_parent(parent)
-                    plan.failures.append(self._fail(write.row, "parent_account", message))
-                else:
-                    plan.deferred.append(write.row)
-
-    def _missing_parent(self, parent: str) -> str:
-        line = self.failed_lines.get(parent)
-        if line is not None:
-            return f"parent account {parent!r} was not imported (its row at line {line} failed)"
-        return f"parent account {parent!r} not found"
-
-    def _fail_cycles(self, conn: Connection, batch: _Batch, plan: Plan[AccountWrite]) -> None:
-        """Fail every row whose new parent link would close a cycle (SPEC §4)."""
-        links: dict[Hashable, Hashable | None] = {}
-        for write in batch.writes.values():
-            node: Hashable = write.account_id if write.account_id is not None else write.number
-            if write.parent_in_batch is not None:
-                links[node] = write.parent_in_batch
-            elif "parent_account_id" in write.columns and write.account_id is not None:
-                links[node] = write.columns["parent_account_id"]
-        if not links:
-            return
-        updates_links = any(isinstance(node, int) for node in links)
-        db_parents: dict[int, int | None] = {}
-
-        def parent_of(node: Hashable) -> Hashable | None:
-            if node in links:
-                return links[node]
-            if not updates_links or not isinstance(node, int):
-                return None  # the database alone holds no cycle and cannot reach new accounts
-            if node not in db_parents:
-                db_parents.update(repository.parent_ids(conn, [node]))
-            return db_parents.get(node)
-
-        in_cycle = [node for node, start in links.items() if leads_back(node, start, parent_of)]
-        for node in in_cycle:
-            write = self._write_for(batch, node)
-            del batch.writes[write.number]
-            parent = write.row.data.get("parent_account")
-            message = f"parent account {parent!r} would make a cycle of parent accounts"
-            plan.failures.append(self._fail(write.row, "parent_account", message))
-        if in_cycle:
-            self._drop_orphans(batch, plan, final=True)
-
-    @staticmethod
-    def _write_for(batch: _Batch, node: Hashable) -> AccountWrite:
-        if isinstance(node, str):
-            return batch.writes[node]
-        return next(w for w in batch.writes.values() if w.account_id == node)
-
     # --- writing -------------------------------------------------------------------
 
     def write(self, conn: Connection, writes: Sequence[AccountWrite]) -> None:
@@ -354,25 +237,10 @@ class AccountHandler:
             raise LostRace()
         updates = [{**w.columns, "id": w.account_id} for w in writes if w.account_id is not None]
         repository.update_accounts(conn, updates)
-        self._write_batch_parents(conn, writes)
+        self.parents.write_links(conn, writes)
         contacts = [
             {**w.contact_insert, "account_number": w.number} for w in writes if w.contact_insert
         ]
         if repository.insert_contacts_of(conn, contacts) < len(contacts):
             raise RowFailure("account_number", "the account vanished while it was being imported")
         repository.update_contacts(conn, [w.contact_update for w in writes if w.contact_update])
-
-    def _write_batch_parents(self, conn: Connection, writes: Sequence[AccountWrite]) -> None:
-        """Link children to parents this write inserts (or, row by row, an earlier row did)."""
-        linked = [(w.number, w.parent_in_batch) for w in writes if w.parent_in_batch is not None]
-        if not linked:
-            return
-        inserted_now = {w.number for w in writes if w.account_id is None}
-        elsewhere = [parent for _, parent in linked if parent not in inserted_now]
-        if elsewhere:
-            found = repository.find_account_refs(conn, elsewhere)
-            for parent in elsewhere:
-                if parent not in found:
-                    raise RowFailure("parent_account", self._missing_parent(parent))
-        now = writes[0].columns["updated_at"]
-        repository.set_parents(conn, linked, now)
