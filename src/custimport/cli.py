@@ -4,7 +4,9 @@
 class below routes any first argument that is not a command to `import`.
 """
 
+import os
 import sys
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,10 +17,13 @@ from typer.core import TyperGroup
 from custimport import __version__, db, reporting
 from custimport.config import DEFAULT_BATCH_SIZE, masked_url, resolve_database_url
 from custimport.errors import SchemaBehindError, UsageError
+from custimport.exporter import ExportRequest, OutputClosedError, run_export
 from custimport.importer import MODES, ImportRequest, run_import
+from custimport.inspection import InspectRequest, inspect_file
 from custimport.schemas import MODELS, ModelSpec, model_spec
 
 EXIT_USAGE = 2
+EXIT_SIGPIPE = 141  # what a shell reports for a writer whose reader went away
 GROUP_OPTIONS = {"--help", "-h", "--version", "--install-completion", "--show-completion"}
 
 
@@ -171,6 +176,88 @@ def import_command(
     if report.counts.failed and quiet and sinks.error_log:
         reporting.error(f"{report.counts.failed} rows failed; see {sinks.error_log}")
     raise typer.Exit(report.exit_code)
+
+
+@app.command("export")
+def export_command(
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Account, Contact or CustomerGroup (any case).")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: stdout).", show_default=False),
+    ] = None,
+    format: Annotated[
+        str,
+        typer.Option("--format", help="csv, tsv, xlsx, json or jsonl; auto: by -o's extension."),
+    ] = "auto",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing -o file.")] = False,
+    database: DbOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No count on stderr.")] = False,
+) -> None:
+    """Write every record of a model in the columns and form the import reads back unchanged.
+
+    Example: custimport export --model Account -o accounts.xlsx
+    """
+    spec: ModelSpec = _guarded(lambda: _model(model))
+    request = ExportRequest(spec, resolve_database_url(database), output, format, force)
+    try:
+        result = _guarded(lambda: run_export(request, sys.stdout.buffer))
+    except OutputClosedError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_SIGPIPE) from None
+    if not quiet:
+        reporting.print_export_done(result)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, send what is still buffered nowhere instead of into a traceback."""
+    with suppress(OSError, ValueError):  # not a real file descriptor (tests)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@app.command("inspect")
+def inspect_command(
+    file: Annotated[Path, typer.Argument(help="The file to inspect.", show_default=False)],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Check against this model (default: try each).",
+            show_default=False,
+        ),
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="JSON file: column name → field name (null ignores a column)."),
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="auto, csv, tsv, xlsx, json or jsonl.")
+    ] = "auto",
+    encoding: Annotated[
+        str, typer.Option(help="auto, or a codec name such as utf-8 or cp1252.")
+    ] = "auto",
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter; sniffed by default.", show_default=False)
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="XLSX sheet name (default: the first).", show_default=False)
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show how FILE would be read and mapped: format, encoding, rows, columns, first rows.
+
+    Reads the whole file once; writes nothing and opens no database.
+    Example: custimport inspect crm_export.csv --model Account --mapping mapping.json
+    """
+    spec = _guarded(lambda: _model(model)) if model else None
+    request = InspectRequest(file, spec, mapping, format, encoding, delimiter, sheet)
+    inspection = _guarded(lambda: inspect_file(request))
+    if json_output:
+        reporting.print_json(reporting.inspection_json(inspection))
+    else:
+        reporting.print_inspection(inspection)
 
 
 @db_app.command("upgrade")
