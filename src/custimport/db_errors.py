@@ -17,7 +17,7 @@ BY_CONSTRAINT = {
         "is_primary",
         "this account already has a primary contact",
     ),
-    "uq_customer_group_lower_name": ("name", "a customer group with this name already exists"),
+    "uq_customer_group_name_key": ("name", "a customer group with this name already exists"),
     "fk_account_parent_account_id_account": ("parent_account", "the parent account does not exist"),
     "fk_account_customer_group_id_customer_group": (
         "customer_group",
@@ -34,7 +34,7 @@ BY_SQLITE_TEXT = {
     "index 'uq_contact_one_primary_per_account'": BY_CONSTRAINT[
         "uq_contact_one_primary_per_account"
     ],
-    "index 'uq_customer_group_lower_name'": BY_CONSTRAINT["uq_customer_group_lower_name"],
+    "customer_group.name_key": BY_CONSTRAINT["uq_customer_group_name_key"],
     "FOREIGN KEY constraint failed": ("row", "a referenced record does not exist"),
 }
 

@@ -25,6 +25,10 @@ class DatabaseError(UsageError):
     """The database cannot be reached or opened (bad URL, server down, no permission)."""
 
 
+class MigrationBlockedError(DatabaseError):
+    """A migration found data it cannot convert safely; nothing was changed."""
+
+
 class SchemaBehindError(DatabaseError):
     """The database schema is at an older revision; it is never migrated implicitly."""
 

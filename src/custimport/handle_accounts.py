@@ -20,6 +20,7 @@ from custimport import repository
 from custimport.account_parents import AccountBatch, AccountWrite, ParentLinks
 from custimport.batches import LostRace, Plan, RowFailure
 from custimport.db_errors import describe_row_error
+from custimport.models import group_key
 from custimport.repository import Stamp, StoredAccount, StoredGroup
 from custimport.rows import FailedRow, Outcome, PendingRow
 from custimport.schemas import PRIMARY_CONTACT_FIELDS
@@ -175,15 +176,21 @@ class AccountHandler:
     def _plan_primary_contact(
         self, write: AccountWrite, current: StoredAccount, now: Stamp
     ) -> bool:
+        """Create or update the primary contact when the file has primary_contact_* columns.
+
+        Without them an update leaves the contact alone (SPEC §4 asks for the names on
+        update only when such a column is present), even for an account that has none
+        yet because its group became INDIVIDUAL after it was created.
+        """
         data = write.row.data
+        if not self._contact_fields:
+            return False
         if current.pc_id is None:
             write.contact_insert = self._new_contact(
                 data, now, " (this INDIVIDUAL account has no primary contact yet)"
             )
             write.contacts_created = 1
             return True
-        if not self._contact_fields:
-            return False
         wanted = tuple(map(data.get, self._contact_fields))
         if wanted == self._stored_contact(current):
             return False
@@ -215,13 +222,13 @@ class AccountHandler:
 
     def _refresh_groups(self, conn: Connection, rows: Sequence[PendingRow]) -> None:
         """Groups created by another import since we started are found, once per batch."""
-        wanted = {r.data["customer_group"].lower() for r in rows if r.data.get("customer_group")}
+        wanted = {group_key(r.data["customer_group"]) for r in rows if r.data.get("customer_group")}
         missing = sorted(wanted - self.groups.keys())
         if missing:
             self.groups.update(repository.find_groups(conn, missing))
 
     def _group(self, name: str) -> StoredGroup:
-        group = self.groups.get(name.lower())
+        group = self.groups.get(group_key(name))
         if group is None:
             known = {g.name.lower(): g.name for g in self.groups.values()}
             close = get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from custimport import repository
 from custimport.batches import LostRace, Plan, Write
 from custimport.db_errors import describe_row_error
+from custimport.models import group_key
 from custimport.rows import Outcome, PendingRow, failed
 
 
@@ -27,7 +28,7 @@ class GroupHandler:
     @staticmethod
     def key_of(data: dict[str, Any]) -> Hashable | None:
         name = data.get("name")
-        return name.lower() if name else None
+        return group_key(name) if name else None
 
     def note_failure(self, data: dict[str, Any], line_no: int) -> None:
         """Groups have no dependants within one file."""
@@ -36,11 +37,11 @@ class GroupHandler:
         return describe_row_error(error)
 
     def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[GroupWrite]:
-        existing = repository.find_groups(conn, [r.data["name"].lower() for r in rows])
+        existing = repository.find_groups(conn, [group_key(r.data["name"]) for r in rows])
         now = repository.stored_now(conn)
         plan: Plan[GroupWrite] = Plan()
         for row in rows:
-            current = existing.get(row.data["name"].lower())
+            current = existing.get(group_key(row.data["name"]))
             if current is None:
                 self._plan_create(row, plan, now)
             elif self.mode == "create_only":
@@ -68,6 +69,7 @@ class GroupHandler:
         else:
             columns = {
                 "name": row.data["name"],
+                "name_key": group_key(row.data["name"]),
                 "group_type": row.data["group_type"],
                 "created_at": now,
                 "updated_at": now,

@@ -51,16 +51,25 @@ class TimestampMixin:
     )
 
 
+def group_key(name: str) -> str:
+    """The case-insensitive key of a group name, computed in Python.
+
+    SQL's lower() folds only ASCII on SQLite (and on PostgreSQL under the C locale),
+    so "Ärzte" and "ärzte" would be two groups; the key column is filled from here.
+    """
+    return name.casefold()
+
+
 class CustomerGroup(TimestampMixin, Base):
     __tablename__ = "customer_group"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(300), unique=True)  # group_key(name)
     group_type: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (
         CheckConstraint("group_type IN ('INDIVIDUAL', 'BUSINESS')", name="group_type"),
-        Index("uq_customer_group_lower_name", func.lower(text("name")), unique=True),
     )
 
 

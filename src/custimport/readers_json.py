@@ -17,12 +17,12 @@ from custimport.readers import (
     RawRow,
     RowSource,
     SourceInfo,
-    TextStream,
     cell_problem,
     failed_row,
     float_text,
     header_names,
 )
+from custimport.readers_text import TextStream
 
 _SIGNIFICANT = re.compile(r"[^ \t\n\r]")
 _DECODER = json.JSONDecoder()

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, TypeAlias
 
 from sqlalchemy.engine import Connection
 
-from custimport.models import utcnow
+from custimport.models import group_key, utcnow
 
 IN_CHUNK = 500
 Stamp: TypeAlias = datetime | str  # a timestamp in the driver's own form
@@ -139,14 +139,15 @@ GROUP_SELECT = "SELECT id, name, group_type FROM customer_group"
 
 
 def all_groups(conn: Connection) -> dict[str, StoredGroup]:
-    """Every group by lower-cased name: groups are few, accounts look them up per row."""
+    """Every group by key: groups are few, accounts look them up per row."""
     rows = conn.exec_driver_sql(GROUP_SELECT).all()
-    return {row[1].lower(): StoredGroup._make(row) for row in rows}
+    return {group_key(row[1]): StoredGroup._make(row) for row in rows}
 
 
-def find_groups(conn: Connection, lower_names: Sequence[str]) -> dict[str, StoredGroup]:
-    sql = GROUP_SELECT + " WHERE lower(name) {keys}"
-    return {row[1].lower(): StoredGroup._make(row) for row in _rows_in(conn, sql, lower_names)}
+def find_groups(conn: Connection, keys: Sequence[str]) -> dict[str, StoredGroup]:
+    """Groups by their key (models.group_key of the name)."""
+    sql = GROUP_SELECT + " WHERE name_key {keys}"
+    return {group_key(row[1]): StoredGroup._make(row) for row in _rows_in(conn, sql, keys)}
 
 
 def insert_groups(conn: Connection, rows: list[dict[str, Any]]) -> int:

@@ -10,6 +10,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from custimport import db
 from helpers import (
     ACCOUNTS_HEADER,
     COMMAND,
@@ -64,7 +65,7 @@ def test_db_upgrade_creates_the_schema_on_postgresql(postgres_url: str) -> None:
     run = cli("db", "upgrade", "--db", postgres_url)
     assert run.exit_code == 0, run.stderr
     assert "s3cret-pw" not in run.stdout
-    assert fetch(postgres_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert fetch(postgres_url, "SELECT version_num FROM alembic_version") == [(db.SCHEMA_HEAD,)]
     indexes = {
         name
         for (name,) in fetch(
@@ -74,7 +75,7 @@ def test_db_upgrade_creates_the_schema_on_postgresql(postgres_url: str) -> None:
     assert {
         "uq_contact_account_id_lower_email",
         "uq_contact_one_primary_per_account",
-        "uq_customer_group_lower_name",
+        "uq_customer_group_name_key",
     } <= indexes
 
 

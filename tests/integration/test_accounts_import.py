@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ACCOUNTS_HEADER, account_row, fetch, run_import, seed_groups, write_csv
+from helpers import ACCOUNTS_HEADER, account_row, execute, fetch, run_import, seed_groups, write_csv
 
 
 @pytest.fixture
@@ -314,3 +314,21 @@ def test_moving_a_business_account_into_an_individual_group_needs_a_contact(
     assert run.rows["updated"] == 1
     assert run.report["contacts"]["created"] == 1
     assert fetch(groups, "SELECT count(*) FROM contact WHERE is_primary") == [(1,)]
+
+
+def test_an_account_whose_group_became_individual_updates_without_contact_columns(
+    tmp_path: Path, groups: str
+) -> None:
+    run_import(
+        accounts(tmp_path, [account_row("S-1", "Corner Shop", group="Partners")], "a.csv"),
+        "Account",
+        groups,
+    )
+    execute(groups, "UPDATE customer_group SET group_type = 'INDIVIDUAL' WHERE name = 'Partners'")
+    renamed = write_csv(
+        tmp_path / "b.csv", ["account_number", "name"], [["S-1", "Corner Shop Renamed"]]
+    )
+    run = run_import(renamed, "Account", groups, "--mode", "update_only")
+    assert run.rows["updated"] == 1, Path(run.report["error_log"] or "/dev/null").read_text()
+    assert fetch(groups, "SELECT name FROM account") == [("Corner Shop Renamed",)]
+    assert fetch(groups, "SELECT count(*) FROM contact") == [(0,)]

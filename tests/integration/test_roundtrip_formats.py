@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,8 +29,7 @@ CHARS = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampl
 )
 TEXT = st.text(CHARS, min_size=1, max_size=12).map(str.strip).filter(bool)
 OPTIONAL = st.none() | TEXT
-# Group names whose lower case SQL agrees on: see the xfail test at the end.
-GROUP_NAME = TEXT.filter(lambda name: all(c.isascii() or c.lower() == c for c in name))
+GROUP_NAME = TEXT
 EMAIL_DOMAINS = ("example.com", "Example.ORG", "mail.example.net")
 WEBSITE = st.none() | st.from_regex(
     r"(https?://)?[a-z]{1,8}\.(com|org)(/[a-z0-9]{1,5})?", fullmatch=True
@@ -166,12 +164,6 @@ def test_export_then_import_is_unchanged_in_every_format(data: dict[str, list[Re
         assert snapshot(db_url) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="importer bug: groups are looked up with SQL lower(name), which folds only ASCII "
-    "on SQLite (and on PostgreSQL with the C locale), so the group is not found, its insert "
-    "conflicts, and the row fails as 'another import kept changing this row'",
-)
 def test_a_group_named_with_a_non_ascii_capital_reimports_unchanged(
     tmp_path: Path, db_url: str
 ) -> None:

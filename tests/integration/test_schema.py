@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine
 
 from custimport import db
-from helpers import execute, fetch
+from helpers import cli, execute, fetch, run_import, write_csv
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,11 +59,11 @@ def test_migrations_run_from_any_working_directory(tmp_path: Path) -> None:
     ("statement", "constraint"),
     [
         (
-            "INSERT INTO customer_group (name, group_type, created_at, updated_at) VALUES ('RETAIL', 'BUSINESS', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO customer_group (name, name_key, group_type, created_at, updated_at) VALUES ('RETAIL', 'retail', 'BUSINESS', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
             "group name unique regardless of case",
         ),
         (
-            "INSERT INTO customer_group (name, group_type, created_at, updated_at) VALUES ('Other', 'PERSON', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO customer_group (name, name_key, group_type, created_at, updated_at) VALUES ('Other', 'other', 'PERSON', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
             "group_type check",
         ),
         (
@@ -90,7 +90,7 @@ def test_constraints_live_in_the_database(db_url: str, statement: str, constrain
     engine.dispose()
     execute(
         db_url,
-        "INSERT INTO customer_group (name, group_type, created_at, updated_at) VALUES ('Retail', 'BUSINESS', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        "INSERT INTO customer_group (name, name_key, group_type, created_at, updated_at) VALUES ('Retail', 'retail', 'BUSINESS', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
     )
     execute(
         db_url,
@@ -107,3 +107,43 @@ def test_constraints_live_in_the_database(db_url: str, statement: str, constrain
     with pytest.raises(IntegrityError), raw.begin() as connection:
         connection.execute(text(statement))
     raw.dispose()
+
+
+def at_revision(url: str, revision: str) -> None:
+    engine = db.make_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(db.alembic_config(connection), revision)
+    engine.dispose()
+
+
+def test_a_database_behind_is_refused_until_db_upgrade(tmp_path: Path, db_url: str) -> None:
+    at_revision(db_url, "0001")
+    execute(
+        db_url,
+        "INSERT INTO customer_group (name, group_type, created_at, updated_at) VALUES ('Ärzte', 'BUSINESS', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    )
+    groups = write_csv(tmp_path / "g.csv", ["name", "group_type"], [["ÄRZTE", "INDIVIDUAL"]])
+    refused = cli(groups, "--model", "CustomerGroup", "--db", db_url)
+    assert refused.exit_code == 2
+    assert "run `custimport db upgrade`" in refused.stderr
+    upgraded = cli("db", "upgrade", "--db", db_url)
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert "upgraded from 0001 to 0002" in upgraded.stdout
+    assert fetch(db_url, "SELECT name, name_key FROM customer_group") == [("Ärzte", "ärzte")]
+    run = run_import(groups, "CustomerGroup", db_url)
+    assert run.rows["updated"] == 1  # found by its key despite the non-ASCII capital
+    assert fetch(db_url, "SELECT name, group_type FROM customer_group") == [("ÄRZTE", "INDIVIDUAL")]
+
+
+def test_upgrade_stops_on_groups_that_differ_only_in_case(sqlite_url: str) -> None:
+    at_revision(sqlite_url, "0001")
+    for name in ("Ärzte", "ärzte"):  # distinct for SQLite's ASCII-only lower()
+        execute(
+            sqlite_url,
+            "INSERT INTO customer_group (name, group_type, created_at, updated_at) VALUES (:n, 'BUSINESS', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            n=name,
+        )
+    run = cli("db", "upgrade", "--db", sqlite_url)
+    assert run.exit_code == 2
+    assert "customer groups 'Ärzte' and 'ärzte' differ only in case" in run.stderr
+    assert fetch(sqlite_url, "SELECT version_num FROM alembic_version") == [("0001",)]

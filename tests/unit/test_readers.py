@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from custimport import readers
+from custimport import readers_csv
 from custimport.errors import InputFileError
 from custimport.readers import RawRow, SourceInfo, open_source
 
@@ -414,7 +414,7 @@ def test_reads_a_header_only_file_as_no_rows(tmp_path: Path) -> None:
 
 
 def test_builds_fast_rows_equal_to_ordinary_ones() -> None:
-    fast = readers._new_row(3, {"a": "1"}, ["1"])
+    fast = readers_csv._new_row(3, {"a": "1"}, ["1"])
     assert fast == RawRow(3, {"a": "1"}, ["1"])
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.line_no = 4  # type: ignore[misc]

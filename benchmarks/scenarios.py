@@ -1,0 +1,156 @@
+"""One repetition of the benchmark: fresh databases, untimed setup, timed and checked imports.
+
+Every database starts the same way for the baseline and for custimport: schema
+from `custimport db upgrade`, then the customer groups imported by custimport,
+neither timed. Only the import of the measured file is timed, each in its own
+process, so both sides pay interpreter start-up and CSV parsing alike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from checks import Expected, check_baseline, check_import, expect_accounts, expect_contacts
+from databases import is_sqlite, sqlite_url, wipe_postgres
+from datasets import DataSet
+from measure import Measurement, run_measured, run_setup
+
+BENCH = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Tools:
+    """How to start the programs under test."""
+
+    python: str
+    custimport: tuple[str, ...]
+
+    def import_command(self, file: Path, model: str, url: str, *extra: str) -> list[str]:
+        return [*self.custimport, str(file), "--model", model, "--db", url, *extra]
+
+    def baseline_command(self, mode: str, file: Path, url: str) -> list[str]:
+        script = "baseline_sqlite.py" if is_sqlite(url) else "baseline_postgres.py"
+        return [self.python, str(BENCH / script), mode, str(file), "--db", url]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The generated files; None where the scenario needing it was not selected."""
+
+    groups: Path
+    accounts: DataSet
+    update: DataSet | None = None
+    invalid: DataSet | None = None
+    contacts: DataSet | None = None
+    small: DataSet | None = None  # N/10 accounts, for the memory scenario
+
+
+class Results:
+    """Every measurement, by scenario and side ("baseline" or "custimport")."""
+
+    def __init__(self) -> None:
+        self.runs: defaultdict[tuple[str, str], list[Measurement]] = defaultdict(list)
+
+    def add(self, scenario: str, side: str, run: Measurement) -> None:
+        self.runs[scenario, side].append(run)
+        print(
+            f"  {scenario:<10} {side:<10} {run.seconds:8.2f} s {run.rows_per_s:>12,.0f} rows/s"
+            f" {run.peak_rss_mb:8.1f} MiB",
+            flush=True,
+        )
+
+    def get(self, scenario: str, side: str) -> list[Measurement]:
+        return self.runs.get((scenario, side), [])
+
+
+class Repetition:
+    """Runs the selected scenarios once, in `workdir` (databases, error logs)."""
+
+    def __init__(self, tools: Tools, inputs: Inputs, workdir: Path, results: Results) -> None:
+        self.tools = tools
+        self.inputs = inputs
+        self.workdir = workdir
+        self.results = results
+
+    def run_sqlite(self, scenarios: Collection[str]) -> None:
+        """Create (always: the other scenarios build on it), then what was asked for."""
+        accounts = self.inputs.accounts
+        baseline_url = self._fresh_sqlite("baseline.db")
+        self._baseline("create", "accounts", accounts, baseline_url)
+        url = self._fresh_sqlite("custimport.db")
+        self._custimport(
+            "create", "Account", accounts, url, expect_accounts(accounts.stats, "created")
+        )
+        if "unchanged" in scenarios:
+            expected = expect_accounts(accounts.stats, "unchanged")
+            self._custimport("unchanged", "Account", accounts, url, expected)
+        if "update" in scenarios and self.inputs.update is not None:
+            expected = expect_accounts(self.inputs.update.stats, "updated")
+            self._custimport("update", "Account", self.inputs.update, url, expected)
+        if "contacts" in scenarios and self.inputs.contacts is not None:
+            self._contacts(self.inputs.contacts, baseline_url, url)
+        if "invalid" in scenarios and self.inputs.invalid is not None:
+            self._fresh_import("invalid", self.inputs.invalid, "invalid.db")
+        if "memory" in scenarios and self.inputs.small is not None:
+            self._fresh_import("memory", self.inputs.small, "small.db")
+
+    def run_postgres(self, url: str) -> None:
+        """Create into an emptied PostgreSQL database, baseline first, then custimport."""
+        accounts = self.inputs.accounts
+        self._empty_postgres(url)
+        self._baseline("postgres", "accounts", accounts, url)
+        self._empty_postgres(url)
+        self._custimport(
+            "postgres", "Account", accounts, url, expect_accounts(accounts.stats, "created")
+        )
+
+    def _contacts(self, contacts: DataSet, baseline_url: str, url: str) -> None:
+        """Contacts into the databases the create scenario filled, one per side."""
+        self._baseline("contacts", "contacts", contacts, baseline_url)
+        expected = expect_contacts(contacts.stats, self.inputs.accounts.stats)
+        self._custimport("contacts", "Contact", contacts, url, expected)
+
+    def _fresh_import(self, scenario: str, accounts: DataSet, db_name: str) -> None:
+        url = self._fresh_sqlite(db_name)
+        self._custimport(
+            scenario, "Account", accounts, url, expect_accounts(accounts.stats, "created")
+        )
+
+    def _baseline(self, scenario: str, mode: str, data: DataSet, url: str) -> None:
+        """The raw baseline into a prepared database; its rows are counted like custimport's."""
+        command = self.tools.baseline_command(mode, data.path, url)
+        run = run_measured(f"{scenario} (baseline)", command, self.workdir, data.rows)
+        if mode == "accounts":
+            expected = expect_accounts(data.stats, "created")
+        else:
+            expected = expect_contacts(data.stats, self.inputs.accounts.stats)
+        check_baseline(run, data.rows, expected.database, url)
+        self.results.add(scenario, "baseline", run)
+
+    def _custimport(
+        self, scenario: str, model: str, data: DataSet, url: str, expected: Expected
+    ) -> None:
+        command = self.tools.import_command(data.path, model, url, "--quiet", "--json")
+        run = run_measured(f"{scenario} (custimport)", command, self.workdir, data.rows)
+        check_import(run, expected, url)
+        self.results.add(scenario, "custimport", run)
+
+    def _fresh_sqlite(self, name: str) -> str:
+        path = self.workdir / name
+        path.unlink(missing_ok=True)
+        url = sqlite_url(path)
+        self._prepare(url)
+        return url
+
+    def _empty_postgres(self, url: str) -> None:
+        wipe_postgres(url)
+        self._prepare(url)
+
+    def _prepare(self, url: str) -> None:
+        """Schema and customer groups, untimed; idempotent, so preparing twice is harmless."""
+        run_setup([*self.tools.custimport, "db", "upgrade", "--db", url], self.workdir)
+        groups = self.tools.import_command(self.inputs.groups, "CustomerGroup", url, "--quiet")
+        run_setup(groups, self.workdir)
