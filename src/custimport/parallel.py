@@ -108,3 +108,5 @@ def _work(sender: Connection, options: dict[str, Any], settings: PreparerSetting
         return  # the importer is gone or stopped reading
     except Exception as exc:  # anything else is reported by the importer, in one line
         sender.send(_Crashed(f"{type(exc).__name__}: {exc}"))
+    finally:
+        preparer.close()

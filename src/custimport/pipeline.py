@@ -116,6 +116,7 @@ class Pipeline:
             unread = background.unread
         else:
             unread = self.preparer.unread or (stopped and self.preparer.more_rows())
+        self.preparer.close()
         self.report.completed = not unread
         self.report.cut_short = unread and self.stop.exit_code is None
 

@@ -15,6 +15,7 @@ from typing import Any
 from custimport.readers import RawRow, RowSource
 from custimport.rows import FailedRow, PendingRow
 from custimport.schemas import BatchValidator, ModelSpec
+from custimport.seen_keys import SeenKeys
 
 
 @contextmanager
@@ -86,7 +87,7 @@ class Preparer:
         self.batch_size = settings.batch_size
         self.max_failures = settings.max_failures
         self.validator = BatchValidator(settings.spec, frozenset(settings.columns_by_field))
-        self.seen: dict[Hashable, int] = {}
+        self.seen = SeenKeys()
         self.failures = 0  # failed rows handed out so far
         self.rows_read = 0
         self.unread = False  # rows were left unread (a stop, or --max-errors)
@@ -116,6 +117,9 @@ class Preparer:
         if raws:
             yield self._prepare(raws, source.bytes_read(), other_failures())
 
+    def close(self) -> None:
+        self.seen.close()
+
     def more_rows(self) -> bool:
         """Whether the source still has rows (reads one, so call it only when stopping)."""
         return next(self._iterator, None) is not None
@@ -134,13 +138,18 @@ class Preparer:
             if raw.error is not None:
                 batch.failures.append(FailedRow(raw.line_no, [("row", raw.error)], raw.cells))
         records = [{f: raw.values[c].strip() or None for f, c in self.columns} for raw in readable]
-        for raw, record, (data, errors) in zip(
-            readable, records, self.validator.validate(records), strict=True
-        ):
+        validated = self.validator.validate(records)
+        keyed = [
+            (key, raw.line_no)
+            for raw, (data, errors) in zip(readable, validated, strict=True)
+            if not errors and (key := self.key_of(data)) is not None
+        ]
+        duplicates = self.seen.first_lines(keyed)
+        for raw, record, (data, errors) in zip(readable, records, validated, strict=True):
             if errors:
                 batch.failures.append(FailedRow(raw.line_no, errors, raw.cells, record))
-            elif (duplicate := self._duplicate_of(data, raw.line_no)) is not None:
-                message = [(self.key_field, f"duplicate of line {duplicate}")]
+            elif raw.line_no in duplicates:
+                message = [(self.key_field, f"duplicate of line {duplicates[raw.line_no]}")]
                 batch.failures.append(FailedRow(raw.line_no, message, raw.cells, data))
             else:
                 batch.rows.append(PendingRow(raw.line_no, data, raw.cells))
@@ -150,13 +159,6 @@ class Preparer:
         self.rows_read += len(batch.rows) + len(batch.failures)
         batch.rows_read = self.rows_read
         return batch
-
-    def _duplicate_of(self, data: dict[str, Any], line_no: int) -> int | None:
-        key = self.key_of(data)
-        if key is None:
-            return None
-        first = self.seen.setdefault(key, line_no)
-        return first if first != line_no else None
 
     def _cut_at_limit(
         self, batch: PreparedBatch, raws: Sequence[RawRow], other_failures: int
