@@ -114,7 +114,7 @@ class ParentLinks:
             node: Hashable = write.account_id if write.account_id is not None else write.number
             if write.parent_in_batch is not None:
                 links[node] = write.parent_in_batch
-            elif "parent_account_id" in write.columns and write.account_id is not None:
+            elif "parent_account_id" in write.columns:  # new accounts too: X → old → X
                 links[node] = write.columns["parent_account_id"]
         if not links:
             return

@@ -26,8 +26,25 @@ def resolve_database_url(flag_value: str | None) -> str:
 
 
 def masked_url(url: str) -> str:
-    """The URL as it may be shown to a person: any password replaced by ***."""
+    """The URL as it may be shown to a person: any password replaced by ***, including a
+    `password` query parameter (which libpq and psycopg accept too)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        if "password" in parsed.query:
+            parsed = parsed.update_query_dict({"password": "***"})
+        return parsed.render_as_string(hide_password=True)
     except Exception:  # an unparsable URL: show nothing that might be a secret
         return "<unparsable database URL>"
+
+
+def url_secrets(url: str) -> list[str]:
+    """Every password the URL holds, so that messages can be scrubbed of them."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return []
+    found = [parsed.password] if parsed.password else []
+    query_password = parsed.query.get("password")
+    if isinstance(query_password, str) and query_password:
+        found.append(query_password)
+    return [str(secret) for secret in found]

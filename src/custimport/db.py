@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from custimport.config import masked_url
+from custimport.config import masked_url, url_secrets
 from custimport.errors import DatabaseError, SchemaBehindError
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
@@ -43,8 +43,11 @@ def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite files get their directory checked and the recipe applied."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseError(f"not a database URL: {masked_url(url)}") from None
+    except (ArgumentError, ValueError):
+        raise DatabaseError(
+            "not a valid database URL (special characters in a password must be URL-encoded, "
+            "e.g. @ as %40 and / as %2F)"
+        ) from None
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite:
         _check_sqlite_location(parsed.database)
@@ -161,17 +164,8 @@ def translated_errors(url: str) -> Iterator[None]:
 
 def describe_db_error(exc: BaseException, url: str) -> str:
     original = getattr(exc, "orig", None) or exc
-    first_line = (
-        str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
-    )
-    parsed_password = _password_of(url)
-    if parsed_password:
-        first_line = first_line.replace(parsed_password, "***")
+    text = str(original).strip()
+    first_line = text.splitlines()[0] if text else type(exc).__name__
+    for secret in url_secrets(url):
+        first_line = first_line.replace(secret, "***")
     return f"cannot use the database {masked_url(url)}: {first_line}"
-
-
-def _password_of(url: str) -> str | None:
-    try:
-        return make_url(url).password
-    except ArgumentError:
-        return None

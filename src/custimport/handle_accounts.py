@@ -72,7 +72,11 @@ class AccountHandler:
         self.parents.note_failure(data, line_no)
 
     def describe(self, error: DBAPIError) -> tuple[str, str]:
-        return describe_row_error(error)
+        """Contact constraints name the Account file's own column for the primary contact."""
+        field_name, message = describe_row_error(error)
+        if field_name in ("email", "is_primary"):
+            return "primary_contact_email" if field_name == "email" else "row", message
+        return field_name, message
 
     # --- planning ------------------------------------------------------------------
 

@@ -724,11 +724,6 @@ def test_an_update_closing_a_cycle_through_the_database_fails(
     assert parent_cycles(db_url) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cycle through an existing account and a new account of the same batch is "
-    "not detected: both rows are imported and the database holds a parent cycle",
-)
 @pytest.mark.parametrize("length", [2, 3])
 def test_a_cycle_through_an_existing_account_and_a_new_one_fails(
     tmp_path: Path, db_url: str, length: int

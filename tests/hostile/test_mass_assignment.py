@@ -266,11 +266,6 @@ def test_an_account_row_never_touches_a_contact_other_than_its_own_primary(
     assert full_dump(db_url) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an Account row whose primary_contact_email is taken by another contact of the "
-    "account is reported under the field 'email', a column the Account file does not have",
-)
 def test_an_account_row_error_names_its_own_column(tmp_path: Path, sqlite_url: str) -> None:
     seed(tmp_path, sqlite_url)
     accounts = write_csv(

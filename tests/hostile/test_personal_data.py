@@ -276,11 +276,6 @@ def test_the_password_from_the_environment_is_masked_too(
     assert_no_secret(run, wrong, "env:p@ss/wrong")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a password given as the URL's `password` query parameter (which libpq and "
-    "psycopg accept) is printed in the summary and in connection errors",
-)
 @pytest.mark.postgres
 def test_a_password_in_the_query_string_is_masked_too(
     tmp_path: Path, pg_server: PostgresServer, special_role: tuple[str, str]
@@ -298,13 +293,6 @@ def test_a_password_in_the_query_string_is_masked_too(
     assert_no_secret(bad, ENCODED_PASSWORD, SPECIAL_PASSWORD)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a URL that SQLAlchemy cannot parse (a password with '@' typed without "
-    "URL-encoding, or a port that is not a number) is not a usage error: exit 1 with "
-    "'internal error (ValueError) … please report it' (a traceback in-process), and the "
-    "message quotes the piece of the password that was taken for the port",
-)
 @pytest.mark.parametrize(
     ("url", "secrets"),
     [
