@@ -21,6 +21,7 @@ from custimport.exporter import ExportRequest, OutputClosedError, run_export
 from custimport.importer import MODES, ImportRequest, run_import
 from custimport.inspection import InspectRequest, inspect_file
 from custimport.schemas import MODELS, ModelSpec, model_spec
+from custimport.signals import interrupts_ignored
 
 EXIT_USAGE = 2
 EXIT_SIGPIPE = 141  # what a shell reports for a writer whose reader went away
@@ -167,14 +168,15 @@ def import_command(
         report = _guarded(lambda: run_import(request, reporter))
     finally:
         reporter.close()
-    if report.aborted:
-        reporting.error(report.aborted)
-    if json_report:
-        reporting.print_json(reporting.report_json(report, sinks))
-    elif not quiet:
-        reporting.print_summary(report, sinks)
-    if report.counts.failed and quiet and sinks.error_log:
-        reporting.error(f"{report.counts.failed} rows failed; see {sinks.error_log}")
+    with interrupts_ignored():
+        if report.aborted:
+            reporting.error(report.aborted)
+        if json_report:
+            reporting.print_json(reporting.report_json(report, sinks))
+        elif not quiet:
+            reporting.print_summary(report, sinks)
+        if report.counts.failed and quiet and sinks.error_log:
+            reporting.error(f"{report.counts.failed} rows failed; see {sinks.error_log}")
     raise typer.Exit(report.exit_code)
 
 

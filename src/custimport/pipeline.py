@@ -67,6 +67,7 @@ class Pipeline:
             self._write_all(source)
             if self.stop.exit_code is None:
                 self._write_deferred()
+            self._finish()
         except KeyboardInterrupt:
             self._abandon_batch_in_flight()
             self.report.interrupted_exit = EXIT_SIGINT
@@ -81,14 +82,13 @@ class Pipeline:
         except WorkerFailed as exc:
             self._abandon_batch_in_flight()
             self.report.aborted = f"reading the file failed: {exc}"
-            return
-        self._finish()
 
     def _abandon_batch_in_flight(self) -> None:
         """Roll back what is not committed; batches before it were (unless one transaction)."""
         with suppress(DBAPIError):  # a lost connection: the server rolled back for us
             self.conn.rollback()
-        self.report.completed = False
+        if self.uncommitted.read or self.deferred:  # rows read but now not accounted for
+            self.report.completed = False
         self.report.committed = not self.keep_one_transaction
 
     def _write_all(self, source: RowSource) -> None:
@@ -148,9 +148,13 @@ class Pipeline:
 
     def _commit(self) -> None:
         """Commit, and only then count the rows as created, updated, unchanged or skipped."""
-        self.conn.commit()
-        self.report.counts.merge(self.uncommitted)
-        self.uncommitted = Counts()
+        with self.stop.shield():
+            try:
+                self.conn.commit()
+            finally:
+                if not self.conn.in_transaction():  # committed, even if interrupted after
+                    self.report.counts.merge(self.uncommitted)
+                    self.uncommitted = Counts()
         self.last_commit = time.monotonic()
 
     def _write_deferred(self) -> None:

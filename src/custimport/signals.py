@@ -17,6 +17,20 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.exit_code: int | None = None
+        self.shielded = False  # a commit and its counting are under way
+        self.hard_stop_pending = False
+
+    @contextmanager
+    def shield(self) -> Iterator[None]:
+        """A second Ctrl-C waits until the commit and its counting are done, so the report
+        always matches what the database holds."""
+        self.shielded = True
+        try:
+            yield
+        finally:
+            self.shielded = False
+        if self.hard_stop_pending:
+            raise KeyboardInterrupt
 
 
 @contextmanager
@@ -25,6 +39,9 @@ def trapped_signals() -> Iterator[StopFlag]:
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if flag.exit_code is not None and signum == signal.SIGINT:
+            if flag.shielded:
+                flag.hard_stop_pending = True
+                return
             raise KeyboardInterrupt  # a second Ctrl-C: stop now, the transaction rolls back
         flag.exit_code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
 
@@ -38,3 +55,17 @@ def trapped_signals() -> Iterator[StopFlag]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextmanager
+def interrupts_ignored() -> Iterator[None]:
+    """While the report is printed: the import is over, a Ctrl-C must not cut its report."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

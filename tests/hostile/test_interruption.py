@@ -317,13 +317,6 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_a_consistent_database(
     assert consistency_problems(sqlite_url) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a second Ctrl-C that lands as a commit returns loses the report: mid-import, "
-    "the rows of that commit are in the database but not in the report; on the last commit, "
-    "nothing is printed at all (no report, no reason) though every row was committed. Seen "
-    "with real signals too: 3 runs in 8 printed nothing, after committing 32,000-50,000 rows",
-)
 @pytest.mark.parametrize("moment", ["a commit mid-import", "the last commit"])
 def test_a_second_ctrl_c_as_a_commit_returns_still_reports_every_committed_row(
     tmp_path: Path,
