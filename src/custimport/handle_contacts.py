@@ -146,10 +146,11 @@ class ContactHandler:
         return same_name[0] if same_name else None
 
     def _primary_winners(self, matches: list[_Match]) -> set[int]:
-        """The last row of the batch that makes a contact primary wins, per account."""
+        """The last row that makes a contact primary wins, per account: in the file (the
+        preparer marks earlier claims superseded) and, to be sure, in the batch."""
         last_by_account: dict[int, int] = {}
         for match in matches:
-            if match.wants_primary:
+            if match.wants_primary and not match.row.data.get("primary_superseded"):
                 last_by_account[match.account.id] = match.row.line_no
         return set(last_by_account.values())
 

@@ -12,8 +12,6 @@ import signal
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import Any
 
 from custimport.prepare import PreparedBatch, Preparer, PreparerSettings, bulk_gc
 from custimport.readers import SourceInfo, open_source
@@ -43,8 +41,7 @@ def worth_it(info: SourceInfo) -> bool:
 class BackgroundPreparer:
     """Hands out the batches a worker process prepares, in file order."""
 
-    def __init__(self, info: SourceInfo, sheet: str | None, settings: PreparerSettings) -> None:
-        self.options = _source_options(info, sheet)
+    def __init__(self, settings: PreparerSettings) -> None:
         self.settings = settings
         self.unread = False
         self.finished = False
@@ -52,9 +49,7 @@ class BackgroundPreparer:
     def batches(self) -> Generator[PreparedBatch, None, None]:
         context = multiprocessing.get_context("spawn")  # no inherited database connections
         receiver, sender = context.Pipe(duplex=False)
-        worker = context.Process(
-            target=_work, args=(sender, self.options, self.settings), daemon=True
-        )
+        worker = context.Process(target=_work, args=(sender, self.settings), daemon=True)
         worker.start()
         sender.close()  # the worker holds the only writing end: its death ends our reads
         try:
@@ -83,24 +78,12 @@ class BackgroundPreparer:
                 raise WorkerFailed(item.message)
 
 
-def _source_options(info: SourceInfo, sheet: str | None) -> dict[str, Any]:
-    """What the importer detected, so the worker reads the file the same way."""
-    return {
-        "path": info.path,
-        "format": info.format,
-        "encoding": info.encoding or "auto",
-        "delimiter": info.delimiter,
-        "sheet": sheet,
-    }
-
-
-def _work(sender: Connection, options: dict[str, Any], settings: PreparerSettings) -> None:
+def _work(sender: Connection, settings: PreparerSettings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    path: Path = options.pop("path")
     preparer = Preparer(settings)
     try:
-        with bulk_gc(), open_source(path, **options) as source:
+        with bulk_gc(), open_source(**settings.source_options) as source:
             for batch in preparer.batches(source, lambda: False, lambda: 0):
                 sender.send(batch)
             sender.send(_Finished(preparer.unread))

@@ -18,7 +18,7 @@ from custimport.batches import Handler, run_batch
 from custimport.job import ImportReport, Observer
 from custimport.mapping import ColumnMap
 from custimport.parallel import BackgroundPreparer, WorkerFailed, worth_it
-from custimport.prepare import Preparer, PreparerSettings
+from custimport.prepare import Preparer, PreparerSettings, source_options
 from custimport.readers import RowSource
 from custimport.rows import Counts, FailedRow, PendingRow
 from custimport.signals import EXIT_SIGINT, StopFlag
@@ -42,6 +42,7 @@ class Pipeline:
         observer: Observer,
         stop: StopFlag,
     ) -> None:
+        assert report.source is not None, "the source is opened before the pipeline"
         self.conn = conn
         self.handler = handler
         self.report = report
@@ -54,6 +55,7 @@ class Pipeline:
             handler.key_of,
             self.request.batch_size,
             self.request.max_errors,
+            source_options(report.source, self.request.sheet),
         )
         self.preparer = Preparer(self.settings)
         self.deferred: list[PendingRow] = []
@@ -96,7 +98,7 @@ class Pipeline:
         parallel = self.request.parallel
         background = None
         if parallel or (parallel is None and worth_it(source.info)):
-            background = BackgroundPreparer(source.info, self.request.sheet, self.settings)
+            background = BackgroundPreparer(self.settings)
             batches = background.batches()
         else:
             batches = self.preparer.batches(

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from custimport.readers import RawRow, RowSource
+from custimport.readers import RawRow, RowSource, SourceInfo, open_source
 from custimport.rows import FailedRow, PendingRow
-from custimport.schemas import BatchValidator, ModelSpec
+from custimport.schemas import TRUE_WORDS, BatchValidator, ModelSpec
 from custimport.seen_keys import SeenKeys
 
 
@@ -73,13 +73,49 @@ class PreparerSettings:
     columns_by_field: dict[str, str]
     key_of: Callable[[dict[str, Any]], Hashable | None]
     batch_size: int
-    max_failures: int | None = None
+    max_failures: int | None
+    source_options: dict[str, Any]  # open_source's arguments, as the importer detected them
+
+    @property
+    def primary_claim_columns(self) -> tuple[str, str] | None:
+        """(account column, is_primary column) of a Contact file that has both."""
+        columns = self.columns_by_field
+        if self.spec.name == "Contact" and "is_primary" in columns and "account" in columns:
+            return columns["account"], columns["is_primary"]
+        return None
+
+
+def source_options(info: SourceInfo, sheet: str | None) -> dict[str, Any]:
+    """open_source's arguments for reading the file again exactly as it was read."""
+    return {
+        "path": info.path,
+        "format": info.format,
+        "encoding": info.encoding or "auto",
+        "delimiter": info.delimiter,
+        "sheet": sheet,
+    }
+
+
+def last_primary_claims(options: dict[str, Any], account: str, flag: str) -> frozenset[int]:
+    """The line of the last row of each account whose is_primary is true.
+
+    "The last row that makes a contact primary wins" must hold across the whole file, or
+    re-importing it would move the flag back and forth between batches; so a Contact file
+    with an is_primary column is read once more, up front, for this alone.
+    """
+    last: dict[str, int] = {}
+    with open_source(**options) as source:
+        for raw in source:
+            if raw.error is None and raw.values[flag].strip().lower() in TRUE_WORDS:
+                last[raw.values[account].strip()] = raw.line_no
+    return frozenset(last.values())
 
 
 class Preparer:
     """Reads the source and hands out prepared batches; stops early when asked to."""
 
     def __init__(self, settings: PreparerSettings) -> None:
+        self.settings = settings
         self.spec = settings.spec
         self.columns = list(settings.columns_by_field.items())
         self.key_of = settings.key_of
@@ -87,6 +123,8 @@ class Preparer:
         self.batch_size = settings.batch_size
         self.max_failures = settings.max_failures
         self.validator = BatchValidator(settings.spec, frozenset(settings.columns_by_field))
+        self.claims = settings.primary_claim_columns
+        self.winning_claims: frozenset[int] = frozenset()
         self.seen = SeenKeys()
         self.failures = 0  # failed rows handed out so far
         self.rows_read = 0
@@ -100,6 +138,8 @@ class Preparer:
 
         `other_failures` counts rows that failed later, in the database, towards --max-errors.
         """
+        if self.claims is not None:
+            self.winning_claims = last_primary_claims(self.settings.source_options, *self.claims)
         self._iterator = iter(source)
         raws: list[RawRow] = []
         for raw in self._iterator:
@@ -152,6 +192,8 @@ class Preparer:
                 message = [(self.key_field, f"duplicate of line {duplicates[raw.line_no]}")]
                 batch.failures.append(FailedRow(raw.line_no, message, raw.cells, data))
             else:
+                if data.get("is_primary") and raw.line_no not in self.winning_claims:
+                    data["primary_superseded"] = True  # a later row of the file claims it
                 batch.rows.append(PendingRow(raw.line_no, data, raw.cells))
         batch.failures.sort(key=lambda failure: failure.line_no)
         self._cut_at_limit(batch, raws, other_failures)

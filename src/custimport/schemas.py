@@ -25,7 +25,7 @@ _WEBSITE_PATTERN = (
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
     r"(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$"
 )
-_TRUE = frozenset({"true", "yes", "1"})
+TRUE_WORDS = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 
 
@@ -34,7 +34,7 @@ def _parse_flag(value: object) -> object:
     if value is None or isinstance(value, bool):
         return value
     lowered = str(value).lower()
-    if lowered in _TRUE:
+    if lowered in TRUE_WORDS:
         return True
     if lowered in _FALSE:
         return False

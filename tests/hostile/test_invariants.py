@@ -428,13 +428,6 @@ PRIMARY_ROWS_IN_TWO_BATCHES = Case(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 'the last primary row of a file wins' holds per batch only: when two rows make "
-    "contacts of one account primary in different batches, every import of the file updates "
-    "both again (the flag flips back and forth, updated_at changes, 'updated' instead of "
-    "'unchanged')",
-)
 @PROPERTY
 @example(case=PRIMARY_ROWS_IN_TWO_BATCHES)
 @given(case=st.deferred(lambda: contact_cases()))

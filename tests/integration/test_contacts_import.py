@@ -211,3 +211,28 @@ def test_the_database_refuses_the_same_email_twice_on_one_account_in_any_case(
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(insert, {"email": "DUP@x.com"})
     engine.dispose()
+
+
+def test_the_last_primary_row_of_the_file_wins_across_batches_and_reimports_unchanged(
+    tmp_path: Path, accounts: str
+) -> None:
+    path = contacts(
+        tmp_path,
+        [
+            ["B-2", "One", "A", "one@x.com", "", "yes"],
+            ["B-1", "Other", "Z", "z@x.com", "", "no"],
+            ["B-2", "Two", "B", "two@x.com", "", "yes"],
+        ],
+    )
+    first = run_import(path, "Contact", accounts, "--batch-size", "1")
+    assert first.rows["created"] == 3
+    assert primaries(accounts) == [("B-2", "Two"), ("I-1", "Jane")]
+    again = run_import(path, "Contact", accounts, "--batch-size", "1")
+    assert again.rows == {
+        "read": 3,
+        "created": 0,
+        "updated": 0,
+        "unchanged": 3,
+        "skipped": 0,
+        "failed": 0,
+    }
