@@ -14,7 +14,7 @@ from typing import Any
 
 from custimport.readers import RawRow, RowSource, SourceInfo, open_source
 from custimport.rows import FailedRow, PendingRow
-from custimport.schemas import TRUE_WORDS, BatchValidator, ModelSpec
+from custimport.schemas import BatchValidator, ModelSpec
 from custimport.seen_keys import SeenKeys
 
 
@@ -96,25 +96,10 @@ def source_options(info: SourceInfo, sheet: str | None) -> dict[str, Any]:
     }
 
 
-def last_primary_claims(options: dict[str, Any], account: str, flag: str) -> frozenset[int]:
-    """The line of the last row of each account whose is_primary is true.
-
-    "The last row that makes a contact primary wins" must hold across the whole file, or
-    re-importing it would move the flag back and forth between batches; so a Contact file
-    with an is_primary column is read once more, up front, for this alone.
-    """
-    last: dict[str, int] = {}
-    with open_source(**options) as source:
-        for raw in source:
-            if raw.error is None and raw.values[flag].strip().lower() in TRUE_WORDS:
-                last[raw.values[account].strip()] = raw.line_no
-    return frozenset(last.values())
-
-
 class Preparer:
     """Reads the source and hands out prepared batches; stops early when asked to."""
 
-    def __init__(self, settings: PreparerSettings) -> None:
+    def __init__(self, settings: PreparerSettings, *, first_pass: bool = False) -> None:
         self.settings = settings
         self.spec = settings.spec
         self.columns = list(settings.columns_by_field.items())
@@ -123,7 +108,7 @@ class Preparer:
         self.batch_size = settings.batch_size
         self.max_failures = settings.max_failures
         self.validator = BatchValidator(settings.spec, frozenset(settings.columns_by_field))
-        self.claims = settings.primary_claim_columns
+        self.claims = None if first_pass else settings.primary_claim_columns
         self.winning_claims: frozenset[int] = frozenset()
         self.seen = SeenKeys()
         self.failures = 0  # failed rows handed out so far
@@ -139,7 +124,7 @@ class Preparer:
         `other_failures` counts rows that failed later, in the database, towards --max-errors.
         """
         if self.claims is not None:
-            self.winning_claims = last_primary_claims(self.settings.source_options, *self.claims)
+            self.winning_claims = self._last_primary_claims()
         self._iterator = iter(source)
         raws: list[RawRow] = []
         for raw in self._iterator:
@@ -156,6 +141,27 @@ class Preparer:
                     return
         if raws:
             yield self._prepare(raws, source.bytes_read(), other_failures())
+
+    def _last_primary_claims(self) -> frozenset[int]:
+        """The line of the last valid row of each account whose is_primary is true.
+
+        "The last row that makes a contact primary wins" must hold across the whole file,
+        or re-importing it would move the flag back and forth between batches. So a
+        Contact file with an is_primary column is prepared twice: first for this alone,
+        with the same validation and duplicate rules, so an invalid last claim does not
+        count.
+        """
+        first = Preparer(self.settings, first_pass=True)
+        last: dict[str, int] = {}
+        try:
+            with open_source(**self.settings.source_options) as source:
+                for batch in first.batches(source, lambda: False, lambda: 0):
+                    for row in batch.rows:
+                        if row.data.get("is_primary"):
+                            last[row.data["account"]] = row.line_no
+        finally:
+            first.close()
+        return frozenset(last.values())
 
     def close(self) -> None:
         self.seen.close()

@@ -147,3 +147,16 @@ def test_upgrade_stops_on_groups_that_differ_only_in_case(sqlite_url: str) -> No
     assert run.exit_code == 2
     assert "customer groups 'Ärzte' and 'ärzte' differ only in case" in run.stderr
     assert fetch(sqlite_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+
+
+def test_sqlite_files_custimport_creates_use_write_ahead_logging(tmp_path: Path) -> None:
+    created = f"sqlite:///{tmp_path / 'new.db'}"
+    assert cli("db", "upgrade", "--db", created).exit_code == 0
+    assert fetch(created, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_an_existing_custimport_database_keeps_its_journal_mode_on_upgrade(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    at_revision(url, "0001")  # made by an older custimport, with the rollback journal
+    assert cli("db", "upgrade", "--db", url).exit_code == 0
+    assert fetch(url, "PRAGMA journal_mode") == [("delete",)]
