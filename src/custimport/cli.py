@@ -59,6 +59,20 @@ DbOption = Annotated[
 ]
 
 
+MappingOption = Annotated[
+    Path | None,
+    typer.Option(help="JSON file: column name → field name (null ignores a column)."),
+]
+FormatOption = Annotated[str, typer.Option("--format", help="auto, csv, tsv, xlsx, json or jsonl.")]
+EncodingOption = Annotated[str, typer.Option(help="auto, or a codec name such as utf-8 or cp1252.")]
+DelimiterOption = Annotated[
+    str | None, typer.Option(help="CSV delimiter; sniffed by default.", show_default=False)
+]
+SheetOption = Annotated[
+    str | None, typer.Option(help="XLSX sheet name (default: the first).", show_default=False)
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"custimport {__version__}")
@@ -95,10 +109,7 @@ def import_command(
         str, typer.Option("--model", "-m", help="Account, Contact or CustomerGroup (any case).")
     ],
     mode: Annotated[str, typer.Option(help=f"One of {', '.join(MODES)}.")] = "create_update",
-    mapping: Annotated[
-        Path | None,
-        typer.Option(help="JSON file: column name → field name (null ignores a column)."),
-    ] = None,
+    mapping: MappingOption = None,
     database: DbOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Do everything, then roll back.")
@@ -112,18 +123,10 @@ def import_command(
     batch_size: Annotated[
         int, typer.Option(min=1, max=100_000, help="Rows per write batch.")
     ] = DEFAULT_BATCH_SIZE,
-    format: Annotated[
-        str, typer.Option("--format", help="auto, csv, tsv, xlsx, json or jsonl.")
-    ] = "auto",
-    encoding: Annotated[
-        str, typer.Option(help="auto, or a codec name such as utf-8 or cp1252.")
-    ] = "auto",
-    delimiter: Annotated[
-        str | None, typer.Option(help="CSV delimiter; sniffed by default.", show_default=False)
-    ] = None,
-    sheet: Annotated[
-        str | None, typer.Option(help="XLSX sheet name (default: the first).", show_default=False)
-    ] = None,
+    format: FormatOption = "auto",
+    encoding: EncodingOption = "auto",
+    delimiter: DelimiterOption = None,
+    sheet: SheetOption = None,
     error_log: Annotated[
         Path | None,
         typer.Option(help="Where the error log goes (file or folder).", show_default=False),
@@ -230,22 +233,11 @@ def inspect_command(
             show_default=False,
         ),
     ] = None,
-    mapping: Annotated[
-        Path | None,
-        typer.Option(help="JSON file: column name → field name (null ignores a column)."),
-    ] = None,
-    format: Annotated[
-        str, typer.Option("--format", help="auto, csv, tsv, xlsx, json or jsonl.")
-    ] = "auto",
-    encoding: Annotated[
-        str, typer.Option(help="auto, or a codec name such as utf-8 or cp1252.")
-    ] = "auto",
-    delimiter: Annotated[
-        str | None, typer.Option(help="CSV delimiter; sniffed by default.", show_default=False)
-    ] = None,
-    sheet: Annotated[
-        str | None, typer.Option(help="XLSX sheet name (default: the first).", show_default=False)
-    ] = None,
+    mapping: MappingOption = None,
+    format: FormatOption = "auto",
+    encoding: EncodingOption = "auto",
+    delimiter: DelimiterOption = None,
+    sheet: SheetOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show how FILE would be read and mapped: format, encoding, rows, columns, first rows.
