@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from custimport.config import masked_url, url_secrets
+from custimport.config import default_database_path, masked_url, url_secrets
 from custimport.errors import DatabaseError, SchemaBehindError
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
@@ -66,16 +66,21 @@ def make_engine(url: str) -> Engine:
 
 
 def _check_sqlite_location(database: str | None) -> None:
+    """The embedded default's folder is created on first use; a folder named by --db or
+    $CUSTIMPORT_DATABASE_URL must exist (a typo should not silently start a new database)."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return
-    folder = Path(database).expanduser().resolve().parent
-    if not folder.exists():
+    path = Path(database).expanduser().resolve()
+    folder = path.parent
+    if not folder.exists() and path == default_database_path().resolve():
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DatabaseError(
                 f"cannot create the database folder {folder}: {exc.strerror}"
             ) from None
+    if not folder.exists():
+        raise DatabaseError(f"the database folder {folder} does not exist")
     if not folder.is_dir():
         raise DatabaseError(f"the database folder {folder} is not a directory")
 

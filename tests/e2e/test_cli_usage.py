@@ -149,8 +149,13 @@ def test_sqlite_in_a_folder_that_cannot_exist_is_a_clear_usage_error(folder: str
         f"sqlite:///{folder}/c.db",
     )
     assert run.exit_code == 2
-    assert (
-        run.stderr.startswith("Error: cannot create the database folder")
-        or "not a directory" in run.stderr
-    )
+    assert "does not exist" in run.stderr or "not a directory" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_folder_in_an_explicit_url_is_refused_and_not_created(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'typo' / 'crm.db'}"
+    run = cli(EXAMPLES / "customer_groups.csv", "--model", "CustomerGroup", "--db", url)
+    assert run.exit_code == 2
+    assert run.stderr.strip() == f"Error: the database folder {tmp_path / 'typo'} does not exist"
+    assert not (tmp_path / "typo").exists()

@@ -144,10 +144,10 @@ def test_an_error_log_in_a_missing_folder_is_refused_before_anything_is_written(
     ("location", "reason"),
     [
         ("/proc/custimport.db", "unable to open database file"),
-        ("/proc/custimport-nope/c.db", "cannot create the database folder /proc/custimport-nope"),
+        ("/proc/custimport-nope/c.db", "the database folder /proc/custimport-nope does not exist"),
         ("/dev/null/c.db", "the database folder /dev/null is not a directory"),
     ],
-    ids=["unwritable folder", "missing folder that cannot be made", "a file as folder"],
+    ids=["unwritable folder", "missing folder", "a file as folder"],
 )
 def test_an_sqlite_database_where_none_can_be_is_a_clear_usage_error(
     tmp_path: Path, location: str, reason: str
