@@ -7,6 +7,7 @@ BEGIN IMMEDIATE so two imports at once queue instead of failing. Migrations are
 found inside the installed package (or the source tree) and run from code.
 """
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -19,6 +20,11 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from custimport.config import default_database_path, masked_url, url_secrets
 from custimport.errors import DatabaseError, SchemaBehindError
+
+# psycopg logs a warning of its own when a connection dies in the middle of a batch;
+# the import reports that failure itself, in one line, so the driver's stays quiet.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
+logging.getLogger("psycopg").propagate = False
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 # The newest migration. Every import checks the database against it; reading it from

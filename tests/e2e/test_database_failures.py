@@ -117,6 +117,7 @@ def test_a_connection_dropped_mid_import_exits_1_with_what_was_committed(
     assert process.returncode == 1, stderr
     assert "Traceback" not in stderr
     assert stderr.startswith("Error: cannot use the database")
+    assert len(stderr.strip().splitlines()) == 1, stderr  # nothing from the driver itself
     assert pg_server.password not in stderr + stdout
     report = json.loads(stdout)
     assert report["completed"] is False and report["committed"] is True
