@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from custimport.config import default_database_path, masked_url, url_secrets
-from custimport.errors import DatabaseError, SchemaBehindError
+from custimport.errors import DatabaseError, MigrationBlockedError, SchemaBehindError
 
 # psycopg logs a warning of its own when a connection dies in the middle of a batch;
 # the import reports that failure itself, in one line, so the driver's stays quiet.
@@ -132,17 +132,47 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str | None]:
-    """Migrate to head; returns (revision before, revision after)."""
-    with engine.begin() as connection:
-        before = current_revision(connection)
-        fresh = before is None and not set(inspect(connection).get_table_names()) & APP_TABLES
-        from alembic import command
+    """Migrate to head in one transaction; returns (revision before, revision after).
 
-        command.upgrade(alembic_config(connection), "head")
-        after = current_revision(connection)
-    if fresh:
+    On SQLite, Alembic's batch mode rebuilds a table by copying it, which foreign keys
+    that point at it would refuse; SQLite's documented procedure is to switch them off
+    for the change (outside the transaction) and to check them before committing.
+    """
+    from alembic import command
+
+    is_sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if is_sqlite:
+            _driver(connection).execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                before = current_revision(connection)
+                tables = set(inspect(connection).get_table_names())
+                command.upgrade(alembic_config(connection), "head")
+                if is_sqlite:
+                    _check_foreign_keys(connection)
+                after = current_revision(connection)
+        finally:
+            if is_sqlite:
+                _driver(connection).execute("PRAGMA foreign_keys=ON")
+    if before is None and not tables & APP_TABLES:
         _use_write_ahead_log(engine)
     return before, after
+
+
+def _driver(connection: Connection) -> Any:
+    """The sqlite3 connection itself, for pragmas that must run outside a transaction."""
+    return connection.connection.driver_connection
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        tables = sorted({row[0] for row in broken})
+        raise MigrationBlockedError(
+            f"the upgrade would leave {len(broken)} broken references in {', '.join(tables)}; "
+            "nothing was changed"
+        )
 
 
 def _use_write_ahead_log(engine: Engine) -> None:

@@ -160,3 +160,65 @@ def test_an_existing_custimport_database_keeps_its_journal_mode_on_upgrade(tmp_p
     at_revision(url, "0001")  # made by an older custimport, with the rollback journal
     assert cli("db", "upgrade", "--db", url).exit_code == 0
     assert fetch(url, "PRAGMA journal_mode") == [("delete",)]
+
+
+def test_upgrading_a_database_full_of_data_keeps_every_row_and_reference(
+    tmp_path: Path, db_url: str
+) -> None:
+    at_revision(db_url, "0001")
+    execute(
+        db_url,
+        "INSERT INTO customer_group (name, group_type, created_at, updated_at) VALUES ('Retail', 'INDIVIDUAL', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    )
+    execute(
+        db_url,
+        "INSERT INTO customer_group (name, group_type, created_at, updated_at) VALUES ('Enterprise', 'BUSINESS', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    )
+    accounts = write_csv(
+        tmp_path / "a.csv",
+        [
+            "account_number",
+            "name",
+            "customer_group",
+            "parent_account",
+            "primary_contact_first_name",
+            "primary_contact_last_name",
+        ],
+        [
+            ["P-1", "Parent", "Enterprise", "", "", ""],
+            ["C-1", "Child", "Enterprise", "P-1", "", ""],
+            ["I-1", "Jane", "Retail", "", "Jane", "Doe"],
+        ],
+    )
+    # an old custimport wrote these rows; this one may not import before the upgrade
+    assert cli(accounts, "--model", "Account", "--db", db_url).exit_code == 2
+    execute(
+        db_url,
+        "INSERT INTO account (account_number, name, customer_group_id, created_at, updated_at) SELECT 'P-1', 'Parent', id, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM customer_group WHERE name = 'Enterprise'",
+    )
+    execute(
+        db_url,
+        "INSERT INTO account (account_number, name, customer_group_id, parent_account_id, created_at, updated_at) SELECT 'C-1', 'Child', g.id, p.id, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM customer_group g, account p WHERE g.name = 'Enterprise' AND p.account_number = 'P-1'",
+    )
+    execute(
+        db_url,
+        "INSERT INTO account (account_number, name, customer_group_id, created_at, updated_at) SELECT 'I-1', 'Jane', id, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM customer_group WHERE name = 'Retail'",
+    )
+    execute(
+        db_url,
+        "INSERT INTO contact (account_id, first_name, last_name, is_primary, created_at, updated_at) SELECT id, 'Jane', 'Doe', true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM account WHERE account_number = 'I-1'",
+    )
+    before = fetch(
+        db_url,
+        "SELECT a.account_number, g.name, p.account_number FROM account a JOIN customer_group g ON g.id = a.customer_group_id LEFT JOIN account p ON p.id = a.parent_account_id ORDER BY 1",
+    )
+    upgraded = cli("db", "upgrade", "--db", db_url)
+    assert upgraded.exit_code == 0, upgraded.stderr
+    after = fetch(
+        db_url,
+        "SELECT a.account_number, g.name, p.account_number FROM account a JOIN customer_group g ON g.id = a.customer_group_id LEFT JOIN account p ON p.id = a.parent_account_id ORDER BY 1",
+    )
+    assert after == before
+    assert run_import(accounts, "Account", db_url).rows["unchanged"] == 3
+    if db_url.startswith("sqlite"):
+        assert fetch(db_url, "PRAGMA foreign_key_check") == []
