@@ -140,5 +140,7 @@ def _suggestions(fields: Sequence[str], candidates: Sequence[str]) -> str:
 def record_from(
     values: Mapping[str, str], columns_by_field: Mapping[str, str]
 ) -> dict[str, str | None]:
-    """{field: trimmed text, or None for an empty cell} for the mapped columns of one row."""
-    return {f: values.get(c, "").strip() or None for f, c in columns_by_field.items()}
+    """{field: trimmed text, or None for an empty cell} for the mapped columns of one row.
+
+    The readers give every readable row a value for every header column."""
+    return {f: values[c].strip() or None for f, c in columns_by_field.items()}

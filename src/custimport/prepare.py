@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from custimport.mapping import record_from
 from custimport.readers import RawRow, RowSource, SourceInfo, open_source
 from custimport.rows import FailedRow, PendingRow
 from custimport.schemas import BatchValidator, ModelSpec
@@ -102,7 +103,7 @@ class Preparer:
     def __init__(self, settings: PreparerSettings, *, first_pass: bool = False) -> None:
         self.settings = settings
         self.spec = settings.spec
-        self.columns = list(settings.columns_by_field.items())
+        self.columns_by_field = settings.columns_by_field
         self.key_of = settings.key_of
         self.key_field = KEY_FIELDS[settings.spec.name]
         self.batch_size = settings.batch_size
@@ -183,7 +184,7 @@ class Preparer:
         for raw in raws:
             if raw.error is not None:
                 batch.failures.append(FailedRow(raw.line_no, [("row", raw.error)], raw.cells))
-        records = [{f: raw.values[c].strip() or None for f, c in self.columns} for raw in readable]
+        records = [record_from(raw.values, self.columns_by_field) for raw in readable]
         validated = self.validator.validate(records)
         keyed = [
             (key, raw.line_no)

@@ -15,11 +15,10 @@ from custimport.schemas import FieldError
 
 
 class Outcome(StrEnum):
+    """What a planned write does; unchanged, skipped and failed rows are never written."""
+
     CREATED = "created"
     UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    SKIPPED = "skipped"
-    FAILED = "failed"
 
 
 @dataclass(slots=True)
