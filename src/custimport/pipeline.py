@@ -7,6 +7,7 @@ the end, unless --atomic or --dry-run keep one transaction to the end.
 """
 
 import time
+from collections.abc import Generator
 from contextlib import suppress
 from typing import Any
 
@@ -18,7 +19,7 @@ from custimport.batches import Handler, run_batch
 from custimport.job import ImportReport, Observer
 from custimport.mapping import ColumnMap
 from custimport.parallel import BackgroundPreparer, WorkerFailed, worth_it
-from custimport.prepare import Preparer, PreparerSettings, source_options
+from custimport.prepare import PreparedBatch, Preparer, PreparerSettings, source_options
 from custimport.readers import RowSource
 from custimport.rows import Counts, FailedRow, PendingRow
 from custimport.signals import EXIT_SIGINT, StopFlag
@@ -57,7 +58,6 @@ class Pipeline:
             self.request.max_errors,
             source_options(report.source, self.request.sheet),
         )
-        self.preparer = Preparer(self.settings)
         self.deferred: list[PendingRow] = []
         self.keep_one_transaction = self.request.atomic or self.request.dry_run
         self.database_failures = 0
@@ -96,31 +96,34 @@ class Pipeline:
     def _write_all(self, source: RowSource) -> None:
         """Read to the end, or until a signal or --max-errors says stop (rows left are unread)."""
         parallel = self.request.parallel
-        background = None
         if parallel or (parallel is None and worth_it(source.info)):
             background = BackgroundPreparer(self.settings)
-            batches = background.batches()
+            self._consume(background.batches())
+            unread = background.unread
         else:
-            batches = self.preparer.batches(
-                source, lambda: self.stop.exit_code is not None, lambda: self.database_failures
-            )
-        stopped = False
+            preparer = Preparer(self.settings)
+            try:
+                batches = preparer.batches(
+                    source, lambda: self.stop.exit_code is not None, lambda: self.database_failures
+                )
+                stopped = self._consume(batches)
+                unread = preparer.unread or (stopped and preparer.more_rows())
+            finally:
+                preparer.close()
+        self.report.completed = not unread
+        self.report.cut_short = unread and self.stop.exit_code is None
+
+    def _consume(self, batches: Generator[PreparedBatch, None, None]) -> bool:
+        """Write batches until they end or a stop is due; True when it stopped early."""
         try:
             for batch in batches:
                 self._write(batch.rows, batch.failures)
                 self.observer.progress(batch.bytes_read, batch.rows_read)
                 if self.stop.exit_code is not None or self._too_many_failures():
-                    stopped = True
-                    break
+                    return True
+            return False
         finally:
             batches.close()
-        if background is not None:
-            unread = background.unread
-        else:
-            unread = self.preparer.unread or (stopped and self.preparer.more_rows())
-        self.preparer.close()
-        self.report.completed = not unread
-        self.report.cut_short = unread and self.stop.exit_code is None
 
     def _too_many_failures(self) -> bool:
         limit = self.request.max_errors
