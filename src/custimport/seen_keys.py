@@ -28,23 +28,19 @@ class SeenKeys:
     def first_lines(self, keyed: Sequence[tuple[Hashable, int]]) -> dict[int, int]:
         """For rows (key, line) in file order: line → the earlier line of the same key.
 
-        Rows not in the result are the first of their key and are remembered.
+        Rows not in the result are the first of their key and are remembered. Keys are
+        inserted first (in key order, so B-tree pages are visited once each); only when
+        some insert was ignored, which a file without duplicates never causes, are the
+        stored lines read back.
         """
-        texts = [(_text(key), line) for key, line in keyed]
-        earlier = self._stored_lines(sorted({text for text, _ in texts}))
-        duplicates: dict[int, int] = {}
-        new: list[tuple[str, int]] = []
-        for text, line in texts:
-            first = earlier.get(text)
-            if first is None:
-                earlier[text] = line
-                new.append((text, line))
-            else:
-                duplicates[line] = first
-        new.sort()  # in key order, the B-tree pages are visited once each
+        texts = sorted((_text(key), line) for key, line in keyed)
+        before = self._db.total_changes
         with self._db:
-            self._db.executemany("INSERT INTO seen (key, line) VALUES (?, ?)", new)
-        return duplicates
+            self._db.executemany("INSERT OR IGNORE INTO seen (key, line) VALUES (?, ?)", texts)
+        if self._db.total_changes - before == len(texts):
+            return {}
+        stored = self._stored_lines(sorted({text for text, _ in texts}))
+        return {line: stored[text] for text, line in texts if stored[text] != line}
 
     def _stored_lines(self, texts: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
