@@ -16,7 +16,7 @@ from custimport.mapping import record_from
 from custimport.readers import RawRow, RowSource, SourceInfo, open_source
 from custimport.rows import FailedRow, PendingRow
 from custimport.schemas import BatchValidator, ModelSpec
-from custimport.seen_keys import SeenKeys
+from custimport.seen_keys import LastClaims, SeenKeys
 
 
 @contextmanager
@@ -110,7 +110,7 @@ class Preparer:
         self.max_failures = settings.max_failures
         self.validator = BatchValidator(settings.spec, frozenset(settings.columns_by_field))
         self.claims = None if first_pass else settings.primary_claim_columns
-        self.winning_claims: frozenset[int] = frozenset()
+        self.last_claims: LastClaims | None = None
         self.seen = SeenKeys()
         self.failures = 0  # failed rows handed out so far
         self.rows_read = 0
@@ -125,7 +125,7 @@ class Preparer:
         `other_failures` counts rows that failed later, in the database, towards --max-errors.
         """
         if self.claims is not None:
-            self.winning_claims = self._last_primary_claims()
+            self.last_claims = self._last_primary_claims()
         self._iterator = iter(source)
         raws: list[RawRow] = []
         for raw in self._iterator:
@@ -143,7 +143,7 @@ class Preparer:
         if raws:
             yield self._prepare(raws, source.bytes_read(), other_failures())
 
-    def _last_primary_claims(self) -> frozenset[int]:
+    def _last_primary_claims(self) -> LastClaims:
         """The line of the last valid row of each account whose is_primary is true.
 
         "The last row that makes a contact primary wins" must hold across the whole file,
@@ -153,19 +153,26 @@ class Preparer:
         count.
         """
         first = Preparer(self.settings, first_pass=True)
-        last: dict[str, int] = {}
+        claims = LastClaims()
         try:
             with open_source(**self.settings.source_options) as source:
                 for batch in first.batches(source, lambda: False, lambda: 0):
-                    for row in batch.rows:
-                        if row.data.get("is_primary"):
-                            last[row.data["account"]] = row.line_no
+                    claims.record(
+                        [
+                            (r.data["account"], r.line_no)
+                            for r in batch.rows
+                            if r.data.get("is_primary")
+                        ]
+                    )
         finally:
             first.close()
-        return frozenset(last.values())
+        claims.done_recording()
+        return claims
 
     def close(self) -> None:
         self.seen.close()
+        if self.last_claims is not None:
+            self.last_claims.close()
 
     def more_rows(self) -> bool:
         """Whether the source still has rows (reads one, so call it only when stopping)."""
@@ -192,6 +199,7 @@ class Preparer:
             if not errors and (key := self.key_of(data)) is not None
         ]
         duplicates = self.seen.first_lines(keyed)
+        winners = self._winning_claims(readable, validated)
         for raw, record, (data, errors) in zip(readable, records, validated, strict=True):
             if errors:
                 batch.failures.append(FailedRow(raw.line_no, errors, raw.cells, record))
@@ -199,7 +207,7 @@ class Preparer:
                 message = [(self.key_field, f"duplicate of line {duplicates[raw.line_no]}")]
                 batch.failures.append(FailedRow(raw.line_no, message, raw.cells, data))
             else:
-                if data.get("is_primary") and raw.line_no not in self.winning_claims:
+                if data.get("is_primary") and raw.line_no not in winners:
                     data["primary_superseded"] = True  # a later row of the file claims it
                 batch.rows.append(PendingRow(raw.line_no, data, raw.cells))
         batch.failures.sort(key=lambda failure: failure.line_no)
@@ -208,6 +216,19 @@ class Preparer:
         self.rows_read += len(batch.rows) + len(batch.failures)
         batch.rows_read = self.rows_read
         return batch
+
+    def _winning_claims(
+        self, readable: Sequence[RawRow], validated: Sequence[tuple[dict[str, Any], Any]]
+    ) -> set[int]:
+        """Lines of this batch whose primary claim is the last of their account's."""
+        if self.last_claims is None:
+            return set()
+        claiming = [
+            raw.line_no
+            for raw, (data, errors) in zip(readable, validated, strict=True)
+            if not errors and data.get("is_primary")
+        ]
+        return self.last_claims.winners(claiming) if claiming else set()
 
     def _cut_at_limit(
         self, batch: PreparedBatch, raws: Sequence[RawRow], other_failures: int
