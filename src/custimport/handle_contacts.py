@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from custimport import repository
 from custimport.batches import LostRace, Plan, RowFailure, Write
 from custimport.db_errors import describe_row_error
+from custimport.primary_claims import SUPERSEDED
 from custimport.repository import AccountRef, Stamp, StoredContact
 from custimport.rows import Outcome, PendingRow, failed
 
@@ -52,6 +53,7 @@ class ContactHandler:
     def __init__(self, conn: Connection, mode: str, present: frozenset[str]) -> None:
         self.mode = mode
         self.present = present
+        self._present_fields = [f for f in CONTACT_FIELDS if f in present]
 
     @staticmethod
     def key_of(data: dict[str, Any]) -> Hashable | None:
@@ -150,7 +152,7 @@ class ContactHandler:
         preparer marks earlier claims superseded) and, to be sure, in the batch."""
         last_by_account: dict[int, int] = {}
         for match in matches:
-            if match.wants_primary and not match.row.data.get("primary_superseded"):
+            if match.wants_primary and not match.row.data.get(SUPERSEDED):
                 last_by_account[match.account.id] = match.row.line_no
         return set(last_by_account.values())
 
@@ -159,26 +161,17 @@ class ContactHandler:
     ) -> ContactWrite | None:
         """The write for this row, or None when it is counted as skipped or unchanged."""
         row, current = match.row, match.current
-        if current is None and self.mode == "update_only":
-            plan.counts.skip("not found")
-            return None
-        if current is not None and self.mode == "create_only":
+        if current is None:
+            return self._plan_create(match, wins_primary, now, plan)
+        if self.mode == "create_only":
             plan.counts.skip("already exists")
             return None
         self._check_individual(match)
-        columns = {f: row.data.get(f) for f in CONTACT_FIELDS if f in self.present}
-        if match.wants_primary is not None or current is None:
+        columns = dict(
+            zip(self._present_fields, map(row.data.get, self._present_fields), strict=True)
+        )
+        if match.wants_primary is not None:
             columns["is_primary"] = wins_primary
-        if current is None:
-            columns.update({f: columns.get(f) for f in CONTACT_FIELDS})
-            columns.update(account_id=match.account.id, created_at=now, updated_at=now)
-            return ContactWrite(
-                row,
-                Outcome.CREATED,
-                account_id=match.account.id,
-                columns=columns,
-                demote_others=wins_primary,
-            )
         if all(getattr(current, c) == v for c, v in columns.items()):
             plan.counts.unchanged += 1
             return None
@@ -190,6 +183,27 @@ class ContactHandler:
             account_id=match.account.id,
             columns=columns,
             demote_others=wins_primary and not current.is_primary,
+        )
+
+    def _plan_create(
+        self, match: _Match, wins_primary: bool, now: Stamp, plan: Plan[ContactWrite]
+    ) -> ContactWrite | None:
+        """A new contact: every column, absent ones NULL (the hot path of a first import)."""
+        if self.mode == "update_only":
+            plan.counts.skip("not found")
+            return None
+        self._check_individual(match)
+        columns = dict(zip(CONTACT_FIELDS, map(match.row.data.get, CONTACT_FIELDS), strict=True))
+        account_id = match.account.id
+        columns.update(
+            is_primary=wins_primary, account_id=account_id, created_at=now, updated_at=now
+        )
+        return ContactWrite(
+            match.row,
+            Outcome.CREATED,
+            account_id=account_id,
+            columns=columns,
+            demote_others=wins_primary,
         )
 
     def _check_individual(self, match: _Match) -> None:

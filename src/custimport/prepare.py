@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from custimport.mapping import record_from
+from custimport.primary_claims import HeldClaims, LastClaims, mark_superseded
 from custimport.readers import RawRow, RowSource, SourceInfo, open_source
 from custimport.rows import FailedRow, PendingRow
 from custimport.schemas import BatchValidator, ModelSpec
-from custimport.seen_keys import LastClaims, SeenKeys
+from custimport.seen_keys import SeenKeys
 
 
 @contextmanager
@@ -50,7 +51,7 @@ class PreparedBatch:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle rows as plain tuples: unpickling dataclasses field by field cost more
         than preparing them (measured: 2.0 versus 0.9 µs a row)."""
-        rows = [(r.line_no, r.data, r.cells) for r in self.rows]
+        rows = [r.packed() for r in self.rows]
         failures = [(f.line_no, f.errors, f.cells, f.data) for f in self.failures]
         return _rebuild_batch, (rows, failures, self.rows_read, self.bytes_read)
 
@@ -109,7 +110,11 @@ class Preparer:
         self.batch_size = settings.batch_size
         self.max_failures = settings.max_failures
         self.validator = BatchValidator(settings.spec, frozenset(settings.columns_by_field))
-        self.claims = None if first_pass else settings.primary_claim_columns
+        claims = not first_pass and settings.primary_claim_columns is not None
+        # Primary claims wait for the end of the file (see primary_claims), except under
+        # --max-errors, which needs them decided before the first write: a first pass.
+        self.held = HeldClaims() if claims and self.max_failures is None else None
+        self.two_passes = claims and self.max_failures is not None
         self.last_claims: LastClaims | None = None
         self.seen = SeenKeys()
         self.failures = 0  # failed rows handed out so far
@@ -124,7 +129,7 @@ class Preparer:
 
         `other_failures` counts rows that failed later, in the database, towards --max-errors.
         """
-        if self.claims is not None:
+        if self.two_passes:
             self.last_claims = self._last_primary_claims()
         self._iterator = iter(source)
         raws: list[RawRow] = []
@@ -142,15 +147,26 @@ class Preparer:
                     return
         if raws:
             yield self._prepare(raws, source.bytes_read(), other_failures())
+        if self.held is not None:
+            yield from self._held_claims(source.bytes_read(), interrupted)
+
+    def _held_claims(
+        self, bytes_read: int, interrupted: Callable[[], bool]
+    ) -> Iterator[PreparedBatch]:
+        """After the last row: the rows that claim a primary flag, decided now."""
+        assert self.held is not None
+        for rows in self.held.released(self.batch_size):
+            if interrupted():
+                self.unread = True  # read, but never handed out
+                return
+            yield PreparedBatch(rows, rows_read=self.rows_read, bytes_read=bytes_read)
 
     def _last_primary_claims(self) -> LastClaims:
         """The line of the last valid row of each account whose is_primary is true.
 
-        "The last row that makes a contact primary wins" must hold across the whole file,
-        or re-importing it would move the flag back and forth between batches. So a
-        Contact file with an is_primary column is prepared twice: first for this alone,
-        with the same validation and duplicate rules, so an invalid last claim does not
-        count.
+        Under --max-errors a Contact file with an is_primary column is prepared twice:
+        first for this alone, with the same validation and duplicate rules, so an
+        invalid last claim does not count.
         """
         first = Preparer(self.settings, first_pass=True)
         claims = LastClaims()
@@ -171,8 +187,9 @@ class Preparer:
 
     def close(self) -> None:
         self.seen.close()
-        if self.last_claims is not None:
-            self.last_claims.close()
+        for claims in (self.last_claims, self.held):
+            if claims is not None:
+                claims.close()
 
     def more_rows(self) -> bool:
         """Whether the source still has rows (reads one, so call it only when stopping)."""
@@ -199,36 +216,35 @@ class Preparer:
             if not errors and (key := self.key_of(data)) is not None
         ]
         duplicates = self.seen.first_lines(keyed)
-        winners = self._winning_claims(readable, validated)
+        claiming: list[PendingRow] = []
+        decides_claims = self.held is not None or self.last_claims is not None
         for raw, record, (data, errors) in zip(readable, records, validated, strict=True):
             if errors:
                 batch.failures.append(FailedRow(raw.line_no, errors, raw.cells, record))
             elif raw.line_no in duplicates:
                 message = [(self.key_field, f"duplicate of line {duplicates[raw.line_no]}")]
                 batch.failures.append(FailedRow(raw.line_no, message, raw.cells, data))
+            elif decides_claims and data.get("is_primary"):
+                claiming.append(PendingRow(raw.line_no, data, raw.cells))
             else:
-                if data.get("is_primary") and raw.line_no not in winners:
-                    data["primary_superseded"] = True  # a later row of the file claims it
                 batch.rows.append(PendingRow(raw.line_no, data, raw.cells))
+        self._route_claims(claiming, batch)
         batch.failures.sort(key=lambda failure: failure.line_no)
         self._cut_at_limit(batch, raws, other_failures)
         self.failures += len(batch.failures)
         self.rows_read += len(batch.rows) + len(batch.failures)
+        if self.held is not None:
+            self.rows_read += len(claiming)
         batch.rows_read = self.rows_read
         return batch
 
-    def _winning_claims(
-        self, readable: Sequence[RawRow], validated: Sequence[tuple[dict[str, Any], Any]]
-    ) -> set[int]:
-        """Lines of this batch whose primary claim is the last of their account's."""
-        if self.last_claims is None:
-            return set()
-        claiming = [
-            raw.line_no
-            for raw, (data, errors) in zip(readable, validated, strict=True)
-            if not errors and data.get("is_primary")
-        ]
-        return self.last_claims.winners(claiming) if claiming else set()
+    def _route_claims(self, claiming: list[PendingRow], batch: PreparedBatch) -> None:
+        """Claims are held to the end of the file or, with a first pass, decided now."""
+        if self.held is not None:
+            self.held.hold(claiming)
+        elif self.last_claims is not None and claiming:
+            mark_superseded(claiming, self.last_claims.winners([r.line_no for r in claiming]))
+            batch.rows = sorted(batch.rows + claiming, key=lambda row: row.line_no)
 
     def _cut_at_limit(
         self, batch: PreparedBatch, raws: Sequence[RawRow], other_failures: int

@@ -236,3 +236,70 @@ def test_the_last_primary_row_of_the_file_wins_across_batches_and_reimports_unch
         "skipped": 0,
         "failed": 0,
     }
+
+
+def test_an_invalid_last_claim_leaves_the_earlier_valid_one_winning(
+    tmp_path: Path, accounts: str
+) -> None:
+    path = contacts(
+        tmp_path,
+        [
+            ["B-2", "One", "A", "one@x.com", "", "yes"],
+            ["B-2", "Two", "B", "not an email", "", "yes"],
+            ["B-2", "One", "A", "one@x.com", "", "yes"],  # a duplicate: fails, claims nothing
+        ],
+    )
+    run = run_import(path, "Contact", accounts, "--error-log", tmp_path / "errors.log")
+    assert run.rows["created"] == 1 and run.rows["failed"] == 2
+    assert primaries(accounts) == [("B-2", "One"), ("I-1", "Jane")]
+
+
+def test_claims_are_written_after_the_other_rows_and_their_failures_are_logged(
+    tmp_path: Path, accounts: str
+) -> None:
+    """Claiming rows wait for the end of the file; one that fails there is still logged
+    with its own line, and every row is counted once."""
+    path = contacts(
+        tmp_path,
+        [
+            ["B-1", "Ann", "Lee", "ann@x.com", "", "yes"],
+            ["NOPE-1", "Bob", "Ray", "bob@x.com", "", "yes"],
+            ["B-1", "Cy", "Oh", "cy@x.com", "", "no"],
+            ["I-1", "Dee", "Fox", "dee@x.com", "", "true"],
+        ],
+    )
+    log = tmp_path / "errors.log"
+    run = run_import(path, "Contact", accounts, "--error-log", log, "--batch-size", "2")
+    assert run.rows == {
+        "read": 4,
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 2,
+    }
+    text = log.read_text(encoding="utf-8")
+    assert "line 3\n" in text and "'NOPE-1' not found" in text
+    assert "line 5\n" in text and "INDIVIDUAL" in text
+    assert primaries(accounts) == [("B-1", "Ann"), ("I-1", "Jane")]
+
+
+@pytest.mark.parametrize("limit", [None, "50"])
+def test_the_last_claim_wins_with_and_without_max_errors(
+    tmp_path: Path, accounts: str, limit: str | None
+) -> None:
+    """--max-errors decides the claims with a first pass; without it they are held to the
+    end. Either way the last valid claim wins and a re-import changes nothing."""
+    rows = [
+        ["B-1", f"P{i}", "Lee", f"p{i}@x.com", "", "yes" if i % 3 == 0 else "no"] for i in range(30)
+    ]
+    rows.insert(10, ["B-1", "Bad", "Row", "bad email", "", "yes"])
+    path = contacts(tmp_path, rows)
+    extra = ["--batch-size", "4", "--error-log", tmp_path / "e.log"]
+    extra += ["--max-errors", limit] if limit else []
+    first = run_import(path, "Contact", accounts, *extra)
+    assert (first.rows["created"], first.rows["failed"]) == (30, 1)
+    assert primaries(accounts) == [("B-1", "P27"), ("I-1", "Jane")]
+    again = run_import(path, "Contact", accounts, *extra)
+    assert (again.rows["unchanged"], again.rows["failed"]) == (30, 1)
+    assert primaries(accounts) == [("B-1", "P27"), ("I-1", "Jane")]

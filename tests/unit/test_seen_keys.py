@@ -1,6 +1,6 @@
 """Keys seen earlier in a file, kept in a temporary SQLite database."""
 
-from custimport.seen_keys import LastClaims, SeenKeys
+from custimport.seen_keys import SeenKeys
 
 
 def test_first_rows_of_a_key_are_remembered_and_later_ones_point_back() -> None:
@@ -38,13 +38,3 @@ def test_many_keys_across_lookup_chunks() -> None:
     again = [(f"K{i}", 10_000 + i) for i in range(0, 5000, 7)]
     assert seen.first_lines(again) == {10_000 + i: i for i in range(0, 5000, 7)}
     seen.close()
-
-
-def test_the_last_claim_of_each_account_wins() -> None:
-    claims = LastClaims()
-    claims.record([("A-1", 2), ("B-1", 3)])
-    claims.record([("A-1", 7), ("C-1", 8)])
-    claims.done_recording()
-    assert claims.winners([2, 3, 7, 8]) == {3, 7, 8}
-    assert claims.winners([2]) == set()
-    claims.close()
