@@ -53,6 +53,7 @@ class AccountHandler:
         self.mode = mode
         self.present = present
         self.groups = repository.all_groups(conn)
+        self._group_by_name: dict[str, StoredGroup] = {}  # the file's spellings, resolved
         self.parents = ParentLinks("parent_account" in present)
         self.ignored_contact_rows = 0
         # What an update compares, as tuples: one C-level comparison per row instead of a
@@ -133,7 +134,7 @@ class AccountHandler:
         data = row.data
         number = data.get("account_number") or generated_number()
         group = self._group(data["customer_group"])
-        columns = {f: data.get(f) for f in ACCOUNT_FIELDS}
+        columns = dict(zip(ACCOUNT_FIELDS, map(data.get, ACCOUNT_FIELDS), strict=True))
         columns.update(
             account_number=number,
             customer_group_id=group.id,
@@ -212,33 +213,41 @@ class AccountHandler:
         for f in ("primary_contact_first_name", "primary_contact_last_name"):
             if data.get(f) is None:
                 raise RowFailure(f, f"is required for an account in an INDIVIDUAL group{why}")
-        contact = {c: data.get(f) for f, c in CONTACT_FIELDS.items()}
+        contact = dict(zip(CONTACT_FIELDS.values(), map(data.get, CONTACT_FIELDS), strict=True))
         contact.update(
             job_title=None, department=None, is_primary=True, created_at=now, updated_at=now
         )
         return contact
 
     def _count_ignored_contact(self, data: dict[str, Any]) -> None:
-        if any(data.get(f) is not None for f in self._contact_fields):
+        # validated text is None or non-empty, so truthiness is "given" (and runs in C)
+        if any(map(data.get, self._contact_fields)):
             self.ignored_contact_rows += 1
 
     # --- groups --------------------------------------------------------------------
 
     def _refresh_groups(self, conn: Connection, rows: Sequence[PendingRow]) -> None:
         """Groups created by another import since we started are found, once per batch."""
-        wanted = {group_key(r.data["customer_group"]) for r in rows if r.data.get("customer_group")}
+        names = {r.data.get("customer_group") for r in rows} - self._group_by_name.keys()
+        wanted = {group_key(name) for name in names if name}
         missing = sorted(wanted - self.groups.keys())
         if missing:
             self.groups.update(repository.find_groups(conn, missing))
 
     def _group(self, name: str) -> StoredGroup:
-        group = self.groups.get(group_key(name))
+        group = self._group_by_name.get(name)
         if group is None:
-            known = {g.name.lower(): g.name for g in self.groups.values()}
-            close = get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)
-            hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
-            raise RowFailure("customer_group", f"unknown customer group {name!r}{hint}")
+            group = self.groups.get(group_key(name))
+            if group is None:
+                raise self._unknown_group(name)
+            self._group_by_name[name] = group
         return group
+
+    def _unknown_group(self, name: str) -> RowFailure:
+        known = {g.name.lower(): g.name for g in self.groups.values()}
+        close = get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
+        return RowFailure("customer_group", f"unknown customer group {name!r}{hint}")
 
     # --- writing -------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ transaction, the row handlers own the semantics.
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, NamedTuple, TypeAlias
 
 from sqlalchemy.engine import Connection
@@ -57,7 +58,14 @@ def _insert_many(
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([ph] * len(columns))})"
     if on_conflict:
         sql += " ON CONFLICT DO NOTHING"
-    return _executemany(conn, sql, [tuple(row[c] for c in columns) for row in rows])
+    return _executemany(conn, sql, _tuples(rows, columns))
+
+
+def _tuples(rows: list[dict[str, Any]], columns: list[str]) -> list[tuple[Any, ...]]:
+    """The rows' values in column order, built in C (a generator per row cost 2 µs)."""
+    if len(columns) == 1:
+        return [(row[columns[0]],) for row in rows]
+    return list(map(itemgetter(*columns), rows))
 
 
 def _update_by_id(conn: Connection, table: str, rows: list[dict[str, Any]]) -> int:
