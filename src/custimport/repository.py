@@ -303,8 +303,25 @@ def update_accounts(conn: Connection, rows: list[dict[str, Any]]) -> None:
     _update_by_id(conn, "account", rows)
 
 
+SET_PARENTS_PG = (
+    "UPDATE account SET parent_account_id = p.id, updated_at = %s "
+    "FROM unnest(%s::text[], %s::text[]) AS v(child, parent) "
+    "LEFT JOIN account p ON p.account_number = v.parent "
+    "WHERE account.account_number = v.child"
+)
+
+
 def set_parents(conn: Connection, pairs: list[tuple[str, str]], now: Stamp) -> None:
-    """(child number, parent number) pairs, both written by the same transaction."""
+    """(child number, parent number) pairs, both written by the same transaction.
+
+    On PostgreSQL one statement for all pairs; the LEFT JOIN keeps the subselect's
+    meaning of the executemany form (an unknown parent would set NULL). A child is
+    named once (one write per account), so no row is updated twice.
+    """
+    if conn.dialect.name == "postgresql":
+        children, parents = [child for child, _ in pairs], [parent for _, parent in pairs]
+        conn.exec_driver_sql(SET_PARENTS_PG, (now, children, parents))
+        return
     ph = _placeholder(conn)
     sql = (
         f"UPDATE account SET parent_account_id = "

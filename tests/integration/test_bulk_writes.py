@@ -137,6 +137,29 @@ def test_primary_contacts_of_a_batch_belong_to_their_own_accounts(
     ]
 
 
+def test_parents_created_in_the_same_batch_link_to_their_own_accounts(
+    tmp_path: Path, groups: str
+) -> None:
+    run_import(
+        write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row("OLD")]), "Account", groups
+    )
+    rows = [account_row(f"C-{i}", parent=f"P-{i % 3}") for i in range(9)]  # parents come later
+    rows += [account_row(f"P-{i}", parent="OLD" if i == 0 else "P-0") for i in range(3)]
+    rows += [account_row(f"D-{i}", parent=f"C-{i}") for i in range(3)]  # parents came earlier
+    run = run_import(write_csv(tmp_path / "b.csv", ACCOUNTS_HEADER, rows), "Account", groups)
+    assert run.rows["created"] == 15 and run.rows["failed"] == 0
+    links = fetch(
+        groups,
+        "SELECT a.account_number, p.account_number FROM account a "
+        "JOIN account p ON p.id = a.parent_account_id ORDER BY a.account_number",
+    )
+    assert links == sorted(
+        [(f"C-{i}", f"P-{i % 3}") for i in range(9)]
+        + [("P-0", "OLD"), ("P-1", "P-0"), ("P-2", "P-0")]
+        + [(f"D-{i}", f"C-{i}") for i in range(3)]
+    )
+
+
 def account_columns(number: str, group_id: int, stamp: Any, text: str | None) -> dict[str, Any]:
     return {
         "name": text or "Name",
