@@ -8,7 +8,7 @@ planned again at the end.
 """
 
 import secrets
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from difflib import get_close_matches
 from operator import itemgetter
 from typing import Any
@@ -20,7 +20,7 @@ from custimport import repository
 from custimport.account_parents import AccountBatch, AccountWrite, ParentLinks
 from custimport.batches import LostRace, Plan, RowFailure
 from custimport.db_errors import describe_row_error
-from custimport.models import group_key
+from custimport.keys import account_row_key, group_key
 from custimport.repository import Stamp, StoredAccount, StoredGroup
 from custimport.rows import FailedRow, Outcome, PendingRow
 from custimport.schemas import PRIMARY_CONTACT_FIELDS
@@ -65,9 +65,7 @@ class AccountHandler:
             [f"pc_{CONTACT_FIELDS[f]}" for f in self._contact_fields]
         )
 
-    @staticmethod
-    def key_of(data: dict[str, Any]) -> Hashable | None:
-        return data.get("account_number")
+    key_of = staticmethod(account_row_key)
 
     def note_failure(self, data: dict[str, Any], line_no: int) -> None:
         self.parents.note_failure(data, line_no)

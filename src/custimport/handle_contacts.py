@@ -6,7 +6,7 @@ account the primary contact belongs to the Account row, so a Contact row may
 not move that flag.
 """
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from custimport import repository
 from custimport.batches import LostRace, Plan, RowFailure, Write
 from custimport.db_errors import describe_row_error
+from custimport.keys import contact_row_key, name_key
 from custimport.primary_claims import SUPERSEDED
 from custimport.repository import AccountRef, Stamp, StoredContact
 from custimport.rows import Outcome, PendingRow, failed
@@ -45,24 +46,13 @@ class _Match:
     wants_primary: bool | None
 
 
-def _name_key(first: str | None, last: str | None) -> tuple[str, str]:
-    return ((first or "").casefold(), (last or "").casefold())
-
-
 class ContactHandler:
     def __init__(self, conn: Connection, mode: str, present: frozenset[str]) -> None:
         self.mode = mode
         self.present = present
         self._present_fields = [f for f in CONTACT_FIELDS if f in present]
 
-    @staticmethod
-    def key_of(data: dict[str, Any]) -> Hashable | None:
-        account = data.get("account")
-        if not account:
-            return None
-        if data.get("email"):
-            return (account, data["email"])
-        return (account, *_name_key(data.get("first_name"), data.get("last_name")))
+    key_of = staticmethod(contact_row_key)
 
     def note_failure(self, data: dict[str, Any], line_no: int) -> None:
         """Contacts have no dependants within one file."""
@@ -135,9 +125,9 @@ class ContactHandler:
             raise RowFailure(
                 "email", "email, or first_name and last_name, are needed to find the contact"
             )
-        wanted = _name_key(row.data["first_name"], row.data["last_name"])
+        wanted = name_key(row.data["first_name"], row.data["last_name"])
         same_name = [
-            c for c in by_name.get(account.id, []) if _name_key(c.first_name, c.last_name) == wanted
+            c for c in by_name.get(account.id, []) if name_key(c.first_name, c.last_name) == wanted
         ]
         if len(same_name) > 1:
             raise RowFailure(

@@ -1,6 +1,6 @@
 """CustomerGroup rows (SPEC §4): key = name, case-insensitive; group_type required on create."""
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from custimport import repository
 from custimport.batches import LostRace, Plan, Write
 from custimport.db_errors import describe_row_error
-from custimport.models import group_key
+from custimport.keys import group_key, group_row_key
 from custimport.rows import Outcome, PendingRow, failed
 
 
@@ -25,10 +25,7 @@ class GroupHandler:
         self.mode = mode
         self.present = present
 
-    @staticmethod
-    def key_of(data: dict[str, Any]) -> Hashable | None:
-        name = data.get("name")
-        return group_key(name) if name else None
+    key_of = staticmethod(group_row_key)
 
     def note_failure(self, data: dict[str, Any], line_no: int) -> None:
         """Groups have no dependants within one file."""

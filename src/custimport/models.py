@@ -51,15 +51,6 @@ class TimestampMixin:
     )
 
 
-def group_key(name: str) -> str:
-    """The case-insensitive key of a group name, computed in Python.
-
-    SQL's lower() folds only ASCII on SQLite (and on PostgreSQL under the C locale),
-    so "Ärzte" and "ärzte" would be two groups; the key column is filled from here.
-    """
-    return name.casefold()
-
-
 class CustomerGroup(TimestampMixin, Base):
     __tablename__ = "customer_group"
 

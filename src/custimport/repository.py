@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from custimport.models import group_key, utcnow
+from custimport.keys import group_key
+from custimport.models import utcnow
 
 if TYPE_CHECKING:
     import psycopg
