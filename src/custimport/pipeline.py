@@ -23,6 +23,7 @@ from custimport.prepare import PreparedBatch, Preparer, PreparerSettings, source
 from custimport.readers import RowSource
 from custimport.rows import Counts, FailedRow, PendingRow
 from custimport.signals import EXIT_SIGINT, StopFlag
+from custimport.spill import SpilledRows
 
 # Commit about once a second rather than after every batch: on this machine's disk a
 # SQLite commit (an fsync) took 20 ms, a fifth of the time of a 100,000-contact import.
@@ -58,13 +59,19 @@ class Pipeline:
             self.request.max_errors,
             source_options(report.source, self.request.sheet),
         )
-        self.deferred: list[PendingRow] = []
+        self.deferred = SpilledRows()  # rows whose parent comes later in the file
         self.keep_one_transaction = self.request.atomic or self.request.dry_run
         self.database_failures = 0
         self.uncommitted = Counts()  # rows written since the last commit
         self.last_commit = time.monotonic()
 
     def run(self, source: RowSource) -> None:
+        try:
+            self._run(source)
+        finally:
+            self.deferred.close()
+
+    def _run(self, source: RowSource) -> None:
         try:
             self._write_all(source)
             if self.stop.exit_code is None:
@@ -166,15 +173,19 @@ class Pipeline:
         """Rows whose parent came later in the file: retry while that helps, then fail the rest."""
         size = self.request.batch_size
         while self.deferred:
-            waiting, self.deferred = self.deferred, []
-            for start in range(0, len(waiting), size):
-                self._write(waiting[start : start + size], [])
-            if len(self.deferred) == len(waiting):
-                # no progress: what is left waits on a cycle or a missing parent; one batch,
-                # so that a cycle is seen whole
-                last, self.deferred = self.deferred, []
-                self._write(last, [], final=True)
-                return
+            waiting, self.deferred = self.deferred, SpilledRows()
+            try:
+                for rows in waiting.chunks(size):
+                    self._write(rows, [])
+                if len(self.deferred) == len(waiting):
+                    # no progress: what is left waits on a cycle or a missing parent; one
+                    # batch, so that a cycle is seen whole
+                    last, self.deferred = self.deferred, SpilledRows()
+                    self._write([row for rows in last.chunks(size) for row in rows], [], final=True)
+                    last.close()
+                    return
+            finally:
+                waiting.close()
 
     def _finish(self) -> None:
         report = self.report

@@ -13,13 +13,11 @@ known before the first write: that mode still reads the file twice (`LastClaims`
 filled by a first pass).
 """
 
-import pickle
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from custimport.rows import PendingRow
+from custimport.spill import SpilledRows
 
 LOOKUP_CHUNK = 900  # under SQLite's smallest default limit on host parameters
 SUPERSEDED = "primary_superseded"  # the data key the Contact handler reads
@@ -72,46 +70,25 @@ def mark_superseded(rows: Sequence[PendingRow], winners: set[int]) -> None:
 
 
 class HeldClaims:
-    """Claiming rows set aside until the end of the file, in a temporary file."""
+    """Claiming rows set aside until the end of the file, on disk."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self._rows = SpilledRows()
         self._last = LastClaims()
-        self.count = 0
 
     def hold(self, rows: Sequence[PendingRow]) -> None:
         """Set these rows (in file order, all claiming) aside."""
-        if not rows:
-            return
-        self._last.record([(row.data["account"], row.line_no) for row in rows])
-        plain = [row.packed() for row in rows]
-        pickle.dump(plain, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.count += len(rows)
+        if rows:
+            self._last.record([(row.data["account"], row.line_no) for row in rows])
+            self._rows.extend(rows)
 
     def released(self, size: int) -> Iterator[list[PendingRow]]:
         """The held rows in file order, `size` at a time, the superseded ones marked."""
         self._last.done_recording()
-        self._file.seek(0)
-        chunk: list[PendingRow] = []
-        for held in self._stored():
-            chunk.extend(PendingRow(*row) for row in held)
-            while len(chunk) >= size:
-                yield self._marked(chunk[:size])
-                chunk = chunk[size:]
-        if chunk:
-            yield self._marked(chunk)
-
-    def _stored(self) -> Iterator[list[tuple[Any, ...]]]:
-        while True:
-            try:
-                yield pickle.load(self._file)
-            except EOFError:
-                return
-
-    def _marked(self, rows: list[PendingRow]) -> list[PendingRow]:
-        mark_superseded(rows, self._last.winners([row.line_no for row in rows]))
-        return rows
+        for rows in self._rows.chunks(size):
+            mark_superseded(rows, self._last.winners([row.line_no for row in rows]))
+            yield rows
 
     def close(self) -> None:
-        self._file.close()
+        self._rows.close()
         self._last.close()
