@@ -28,6 +28,7 @@ class AccountWrite(Write):
     contact_insert: dict[str, Any] | None = None
     contact_update: dict[str, Any] | None = None
     changed: bool = False
+    ignored_contact: bool = False  # primary_contact_* values on a non-INDIVIDUAL account
 
 
 @dataclass

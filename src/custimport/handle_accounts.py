@@ -55,7 +55,6 @@ class AccountHandler:
         self.groups = repository.all_groups(conn)
         self._group_by_name: dict[str, StoredGroup] = {}  # the file's spellings, resolved
         self.parents = ParentLinks("parent_account" in present)
-        self.ignored_contact_rows = 0
         # What an update compares, as tuples: one C-level comparison per row instead of a
         # Python loop over the columns (the update path is most of a re-import's time).
         self._account_fields = [f for f in ACCOUNT_FIELDS if f in present]
@@ -120,6 +119,7 @@ class AccountHandler:
         except RowFailure as failure:
             plan.failures.append(self._fail(row, failure.field_name, failure.message))
             return
+        plan.counts.ignored_contacts += write.ignored_contact
         if write.changed:
             batch.writes[write.number] = write
         else:
@@ -152,7 +152,7 @@ class AccountHandler:
             write.contact_insert = self._new_contact(data, batch.now, "")
             write.contacts_created = 1
         else:
-            self._count_ignored_contact(data)
+            write.ignored_contact = self._has_contact_values(data)
         return write
 
     def _update(self, row: PendingRow, current: StoredAccount, batch: AccountBatch) -> AccountWrite:
@@ -172,7 +172,7 @@ class AccountHandler:
         if group_type == INDIVIDUAL:
             write.changed |= self._plan_primary_contact(write, current, batch.now)
         else:
-            self._count_ignored_contact(data)
+            write.ignored_contact = self._has_contact_values(data)
         write.columns = {**columns, "updated_at": batch.now}
         return write
 
@@ -217,10 +217,10 @@ class AccountHandler:
         )
         return contact
 
-    def _count_ignored_contact(self, data: dict[str, Any]) -> None:
+    def _has_contact_values(self, data: dict[str, Any]) -> bool:
+        """primary_contact_* values given (and ignored: the group is not INDIVIDUAL)."""
         # validated text is None or non-empty, so truthiness is "given" (and runs in C)
-        if any(map(data.get, self._contact_fields)):
-            self.ignored_contact_rows += 1
+        return any(map(data.get, self._contact_fields))
 
     # --- groups --------------------------------------------------------------------
 

@@ -80,18 +80,18 @@ def _import_rows(
             )
             pipeline = Pipeline(conn, handler, column_map, report, observer, stop)
             pipeline.run(source)
-            _add_handler_warnings(handler, report)
+            _add_warnings(report)
     except SQLAlchemyError as exc:
         raise DatabaseError(db.describe_db_error(exc, report.request.database_url)) from None
 
 
-def _add_handler_warnings(handler: Any, report: ImportReport) -> None:
+def _add_warnings(report: ImportReport) -> None:
     if report.counts.generated_keys:
         report.warnings.append(
             f"{report.counts.generated_keys} accounts had no account_number and got a "
             "generated one: importing this file again will create them again"
         )
-    ignored = getattr(handler, "ignored_contact_rows", 0)
+    ignored = report.counts.ignored_contacts
     if ignored:
         report.warnings.append(
             f"primary_contact_* values were ignored on {ignored} rows whose group is not INDIVIDUAL"

@@ -77,6 +77,7 @@ class Counts:
     contacts_created: int = 0
     contacts_updated: int = 0
     generated_keys: int = 0
+    ignored_contacts: int = 0  # primary_contact_* values on rows of a non-INDIVIDUAL group
     skip_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -96,6 +97,7 @@ class Counts:
             "contacts_created",
             "contacts_updated",
             "generated_keys",
+            "ignored_contacts",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, count in other.skip_reasons.items():
