@@ -62,6 +62,7 @@ class BatchResult:
     failures: list[FailedRow]
     deferred: list[PendingRow]
     row_by_row: bool = False  # the bulk write failed and rows went one savepoint each
+    replayed: bool = False  # covers every batch since the last commit, written again
 
 
 class Handler(Protocol[W]):

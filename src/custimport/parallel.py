@@ -8,6 +8,7 @@ ends it) and exits by itself when the importer goes away (its pipe breaks).
 """
 
 import multiprocessing
+import pickle
 import signal
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -65,10 +66,12 @@ class BackgroundPreparer:
     def _receive(self, receiver: Connection) -> Iterator[PreparedBatch]:
         while True:
             try:
-                item = receiver.recv()
+                wire = receiver.recv_bytes()
             except EOFError:
                 raise WorkerFailed("the background reader stopped unexpectedly") from None
+            item = pickle.loads(wire)
             if isinstance(item, PreparedBatch):
+                item.wire = wire  # kept by the writer until its commit, in case of a replay
                 yield item
             elif isinstance(item, _Finished):
                 self.finished = True

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from custimport import db
-from custimport.batches import Handler, run_batch
+from custimport.batch_writer import BatchWriter
+from custimport.batches import Handler
 from custimport.job import ImportReport, Observer
 from custimport.mapping import ColumnMap
 from custimport.parallel import BackgroundPreparer, WorkerFailed, worth_it
@@ -60,7 +61,10 @@ class Pipeline:
             source_options(report.source, self.request.sheet),
         )
         self.deferred = SpilledRows()  # rows whose parent comes later in the file
+        self.deferred_at_commit = self.deferred.mark()
         self.keep_one_transaction = self.request.atomic or self.request.dry_run
+        unguarded = conn.dialect.name == "sqlite" and not self.keep_one_transaction
+        self.writer = BatchWriter(conn, handler, unguarded)
         self.database_failures = 0
         self.uncommitted = Counts()  # rows written since the last commit
         self.last_commit = time.monotonic()
@@ -70,6 +74,7 @@ class Pipeline:
             self._run(source)
         finally:
             self.deferred.close()
+            self.writer.close()
 
     def _run(self, source: RowSource) -> None:
         try:
@@ -124,7 +129,7 @@ class Pipeline:
         """Write batches until they end or a stop is due; True when it stopped early."""
         try:
             for batch in batches:
-                self._write(batch.rows, batch.failures)
+                self._write(batch.rows, batch.failures, wire=batch.wire)
                 self.observer.progress(batch.bytes_read, batch.rows_read)
                 if self.stop.exit_code is not None or self._too_many_failures():
                     return True
@@ -137,7 +142,11 @@ class Pipeline:
         return limit is not None and self.report.counts.failed >= limit
 
     def _write(
-        self, rows: list[PendingRow], failures: list[FailedRow], final: bool = False
+        self,
+        rows: list[PendingRow],
+        failures: list[FailedRow],
+        final: bool = False,
+        wire: bytes | None = None,
     ) -> None:
         """Write one batch and account for it; failed rows are final at once, the others
         count once their transaction commits."""
@@ -145,7 +154,10 @@ class Pipeline:
             self.handler.note_failure(failure.data, failure.line_no)
         row_by_row = False
         if rows:
-            result = run_batch(self.conn, self.handler, rows, final)
+            result = self.writer.write(rows, final, wire)
+            if result.replayed:  # it stands for everything since the last commit
+                self.uncommitted = Counts()
+                self.deferred.truncate(self.deferred_at_commit)
             self.uncommitted.merge(result.counts)
             self.deferred.extend(result.deferred)
             self.database_failures += len(result.failures)
@@ -167,25 +179,36 @@ class Pipeline:
                 if not self.conn.in_transaction():  # committed, even if interrupted after
                     self.report.counts.merge(self.uncommitted)
                     self.uncommitted = Counts()
+                    self.writer.committed()
+                    self.deferred_at_commit = self.deferred.mark()
         self.last_commit = time.monotonic()
 
     def _write_deferred(self) -> None:
         """Rows whose parent came later in the file: retry while that helps, then fail the rest."""
         size = self.request.batch_size
         while self.deferred:
-            waiting, self.deferred = self.deferred, SpilledRows()
+            waiting = self._take_deferred()
             try:
                 for rows in waiting.chunks(size):
                     self._write(rows, [])
                 if len(self.deferred) == len(waiting):
                     # no progress: what is left waits on a cycle or a missing parent; one
                     # batch, so that a cycle is seen whole
-                    last, self.deferred = self.deferred, SpilledRows()
-                    self._write([row for rows in last.chunks(size) for row in rows], [], final=True)
+                    last = self._take_deferred()
+                    self._write([row for rows in last.chunks(size) for row in rows], [], True)
                     last.close()
                     return
             finally:
                 waiting.close()
+
+    def _take_deferred(self) -> SpilledRows:
+        """The waiting rows, replaced by an empty spill. Committed first: a replay of the
+        batches since the last commit must not add rows to a spill that is gone."""
+        if not self.keep_one_transaction:
+            self._commit()
+        taken, self.deferred = self.deferred, SpilledRows()
+        self.deferred_at_commit = self.deferred.mark()
+        return taken
 
     def _finish(self) -> None:
         report = self.report

@@ -47,6 +47,7 @@ class PreparedBatch:
     failures: list[FailedRow] = field(default_factory=list)
     rows_read: int = 0  # from the start of the file, at the end of this batch
     bytes_read: int = 0
+    wire: bytes | None = None  # as it came from the worker: a third of its size in memory
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle rows as plain tuples: unpickling dataclasses field by field cost more

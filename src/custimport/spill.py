@@ -30,6 +30,15 @@ class SpilledRows:
             pickle.dump(packed, self._file, protocol=pickle.HIGHEST_PROTOCOL)
             self._count += len(packed)
 
+    def mark(self) -> tuple[int, int]:
+        """Where the rows end now, for `truncate`."""
+        return self._count, self._file.seek(0, 2)
+
+    def truncate(self, mark: tuple[int, int]) -> None:
+        """Forget the rows added since `mark`."""
+        self._count, end = mark
+        self._file.truncate(end)
+
     def chunks(self, size: int) -> Iterator[list[PendingRow]]:
         """Every row so far, in the order added, `size` at a time (at most one chunk and
         one stored piece in memory). Rows added meanwhile are not read."""

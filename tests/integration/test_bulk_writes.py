@@ -246,3 +246,68 @@ def test_batched_and_single_row_writes_store_the_same_values(groups: str) -> Non
     assert {row[15] for row in batched} == {True, False}  # SQLite's 1 and 0 compare equal
     expected_stamp = STAMP if groups.startswith("postgresql") else stamp
     assert {row[7] for row in batched} | {row[17] for row in batched} == {expected_stamp}
+
+
+def test_a_refused_batch_after_others_in_the_same_transaction_loses_and_repeats_nothing(
+    tmp_path: Path, groups: str
+) -> None:
+    """On SQLite batches go without a savepoint: a refused one makes every batch since the
+    last commit be written again. Nothing may be lost, doubled, or reported twice: not the
+    rows, not the failures found while planning, not the rows waiting for a later parent,
+    not the count behind the ignored-contact warning."""
+    refuse(groups, "account", "name", "Refused Ltd")
+    rows = [account_row(f"R-{i:02}") for i in range(1, 15)]
+    rows[0] = account_row("R-01", parent="R-14")  # these two wait for later parents
+    rows[1] = account_row("R-02", parent="R-13")
+    rows[2] = account_row("R-03", group="Nope")  # fails while planning, before the refusal
+    rows[3] = account_row("R-04", first="Ignored", last="Contact")  # a business account
+    rows[5] = account_row("R-06", name="x" * 300)  # fails validation
+    rows[8] = account_row("R-09", "Refused Ltd")  # refused by the database, batch 5
+    rows[11] = account_row("R-12", parent="R-02")
+    path = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, rows)
+    run = run_import(path, "Account", groups, "--batch-size", "2")
+    assert run.rows == {
+        "read": 14,
+        "created": 11,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 3,
+    }
+    log = error_log(run)
+    assert [line for line in log.splitlines() if line.startswith("line ")] == [
+        "line 4",
+        "line 7",
+        "line 10",
+    ]
+    assert run.report["warnings"] == [
+        "primary_contact_* values were ignored on 1 rows whose group is not INDIVIDUAL"
+    ]
+    assert fetch(
+        groups,
+        "SELECT a.account_number, p.account_number FROM account a "
+        "LEFT JOIN account p ON p.id = a.parent_account_id ORDER BY a.account_number",
+    ) == [
+        (f"R-{i:02}", {1: "R-14", 2: "R-13", 12: "R-02"}.get(i))
+        for i in (1, 2, 4, 5, 7, 8, 10, 11, 12, 13, 14)
+    ]
+
+
+def test_a_refused_row_among_rows_that_waited_for_their_parent(tmp_path: Path, groups: str) -> None:
+    refuse(groups, "account", "name", "Refused Ltd")
+    rows = [
+        account_row("W-1", parent="W-9"),
+        account_row("W-2", "Refused Ltd", parent="W-9"),
+        account_row("W-3", parent="W-9"),
+        account_row("W-4"),
+        account_row("W-9"),
+    ]
+    path = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, rows)
+    run = run_import(path, "Account", groups, "--batch-size", "2")
+    assert (run.rows["read"], run.rows["created"], run.rows["failed"]) == (5, 4, 1)
+    assert [line for line in error_log(run).splitlines() if line.startswith("line ")] == ["line 3"]
+    assert fetch(
+        groups,
+        "SELECT a.account_number, p.account_number FROM account a "
+        "LEFT JOIN account p ON p.id = a.parent_account_id ORDER BY a.account_number",
+    ) == [("W-1", "W-9"), ("W-3", "W-9"), ("W-4", None), ("W-9", None)]

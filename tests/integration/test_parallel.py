@@ -7,7 +7,7 @@ import pytest
 from custimport.importer import ImportReport, ImportRequest, run_import
 from custimport.rows import FailedRow
 from custimport.schemas import ACCOUNT
-from helpers import ACCOUNTS_HEADER, account_row, fetch, seed_groups, write_csv
+from helpers import ACCOUNTS_HEADER, account_row, execute, fetch, seed_groups, write_csv
 
 
 class Collector:
@@ -58,14 +58,25 @@ def dump(url: str) -> list[tuple[object, ...]]:
     )
 
 
-@pytest.mark.parametrize("options", [{}, {"max_errors": 5}, {"atomic": True}])
+@pytest.mark.parametrize(
+    "options", [{}, {"max_errors": 5}, {"atomic": True}, {"refused": True}], ids=str
+)
 def test_worker_and_in_process_preparation_agree(
     tmp_path: Path, options: dict[str, object]
 ) -> None:
+    """`refused`: the database alone refuses one row, so the batches since the last commit
+    are written again, in the worker's case from the bytes they crossed the pipe in."""
     results = {}
+    refused = bool(options.pop("refused", False))
     for parallel in (False, True):
         url = f"sqlite:///{tmp_path / f'{parallel}.db'}"
         seed_groups(tmp_path, url)
+        if refused:
+            execute(
+                url,
+                "CREATE TRIGGER refuse BEFORE INSERT ON account WHEN NEW.name = 'Account P-0400' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+            )
         report, collector = run(mixed_accounts(tmp_path), url, parallel, **options)
         results[parallel] = (
             report.counts.rows(),
@@ -79,3 +90,5 @@ def test_worker_and_in_process_preparation_agree(
     assert rows["failed"] == len(failures) > 0
     if "max_errors" in options:
         assert not completed and rows["failed"] == 5
+    if refused:
+        assert 400 + 2 in [line for line, _ in failures]
