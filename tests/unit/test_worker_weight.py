@@ -1,0 +1,36 @@
+"""The background reader process imports only what preparing batches needs.
+
+Every megabyte of it counts twice against the import's memory ceiling (it runs
+beside the writer), and the command line's imports (Typer, rich, SQLAlchemy) are
+about 24 MB of it.
+"""
+
+import subprocess
+import sys
+from multiprocessing import spawn
+
+from custimport.parallel import _bare_main
+
+
+def test_a_spawned_worker_is_not_told_to_import_the_parents_main_module() -> None:
+    main = sys.modules["__main__"]
+    assert {"init_main_from_path", "init_main_from_name"} & set(
+        spawn.get_preparation_data("worker")
+    ), "pytest's own __main__ is announced without the guard"
+    with _bare_main():
+        data = spawn.get_preparation_data("worker")
+    assert "init_main_from_path" not in data and "init_main_from_name" not in data
+    assert sys.modules["__main__"] is main
+
+
+def test_what_the_worker_imports_leaves_out_the_database_and_the_command_line() -> None:
+    code = (
+        "import sys, pickle\n"
+        "import custimport.parallel, custimport.keys\n"
+        "heavy = {'sqlalchemy', 'typer', 'rich', 'psycopg'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
