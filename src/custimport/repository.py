@@ -7,7 +7,7 @@ its parameters per row cost more than the database's own work (profiled on
 100,000 accounts), and SQLite and psycopg both take the same SQL apart from the
 placeholder. Timestamps are handed over in each engine's own form (`stored_now`).
 On PostgreSQL, batches of new accounts and contacts go in with COPY instead
-(`_copy_rows`): psycopg's executemany pipeline was half the time of an import of
+(`pg_copy`): psycopg's executemany pipeline was half the time of an import of
 100,000 accounts. Nothing here commits or formats messages for people: the
 importer owns the transaction, the row handlers own the semantics.
 """
@@ -15,17 +15,13 @@ importer owns the transaction, the row handlers own the semantics.
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
+from typing import Any, NamedTuple, TypeAlias
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, StatementError
 
 from custimport.keys import group_key
 from custimport.models import utcnow
-
-if TYPE_CHECKING:
-    import psycopg
-    from sqlalchemy.engine.interfaces import DBAPIModule
+from custimport.pg_copy import copies, copy_rows
 
 IN_CHUNK = 500
 Stamp: TypeAlias = datetime | str  # a timestamp in the driver's own form
@@ -55,6 +51,15 @@ def _executemany(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> int
     return int(conn.exec_driver_sql(sql, rows).rowcount)
 
 
+def _values_of(columns: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A row's values in `columns` order, always as a tuple (itemgetter, in C, when it can:
+    a generator per row cost 2 µs)."""
+    if len(columns) == 1:
+        only = columns[0]
+        return lambda row: (row[only],)
+    return itemgetter(*columns)
+
+
 def _insert_many(
     conn: Connection, table: str, rows: list[dict[str, Any]], on_conflict: bool
 ) -> int:
@@ -69,88 +74,14 @@ def _insert_many(
     return _executemany(conn, sql, list(map(_values_of(columns), rows)))
 
 
-def _copies(conn: Connection, rows: Sequence[Any]) -> bool:
-    """COPY for a PostgreSQL batch; a single row (the row-by-row fallback) keeps INSERT."""
-    return conn.dialect.name == "postgresql" and len(rows) > 1
-
-
-def _values_of(columns: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """A row's values in `columns` order, always as a tuple (itemgetter, in C, when it can:
-    a generator per row cost 2 µs)."""
-    if len(columns) == 1:
-        only = columns[0]
-        return lambda row: (row[only],)
-    return itemgetter(*columns)
-
-
-def _copy_rows(
-    conn: Connection,
-    table: str,
-    columns: Sequence[str],
-    values: Iterable[Sequence[Any]],
-    taken_key_is_race: bool,
-) -> int:
-    """COPY `values` into `table` in the connection's transaction; returns rows written.
-
-    COPY is all or nothing and has no ON CONFLICT. Where the INSERT it replaces says
-    ON CONFLICT DO NOTHING (`taken_key_is_race`), a key taken meanwhile returns 0, which
-    callers already read as a lost race; they must then raise (LostRace does), because
-    the failed COPY has aborted the savepoint. Any other error is raised as SQLAlchemy
-    raises it for its own statements.
-    """
-    import psycopg  # loaded only on PostgreSQL: SQLite imports should not pay for it
-
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    driver = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            written = 0
-            for row in values:
-                copy.write_row(row)
-                written += 1
-    except psycopg.errors.UniqueViolation as error:
-        if taken_key_is_race:
-            return 0
-        raise _as_sqlalchemy_error(conn, error, statement) from error
-    except psycopg.Error as error:
-        raise _as_sqlalchemy_error(conn, error, statement) from error
-    return written
-
-
-def _as_sqlalchemy_error(
-    conn: Connection, error: "psycopg.Error", statement: str
-) -> StatementError:
-    """`error` wrapped the way Connection wraps errors of the statements it runs itself.
-
-    COPY goes around SQLAlchemy, but the batch writer tells a refused row
-    (IntegrityError) from a lost connection (OperationalError, connection_invalidated)
-    by SQLAlchemy's classes, and describe_row_error reads the driver's error in `.orig`.
-    A connection the driver reports dead is invalidated, as Connection would do.
-    """
-    dialect = conn.dialect
-    gone = dialect.is_disconnect(cast("DBAPIModule.Error", error), conn.connection, None)
-    wrapped = DBAPIError.instance(
-        statement,
-        None,
-        error,
-        dialect.loaded_dbapi.Error,
-        hide_parameters=conn.engine.hide_parameters,
-        connection_invalidated=gone,
-        dialect=dialect,
-    )
-    if gone:
-        conn.invalidate(error)
-    return wrapped
-
-
 def _insert_or_copy(
     conn: Connection, table: str, rows: list[dict[str, Any]], on_conflict: bool
 ) -> int:
     """`_insert_many`, or for a PostgreSQL batch COPY with the same contract."""
-    if not _copies(conn, rows):
+    if not copies(conn, rows):
         return _insert_many(conn, table, rows, on_conflict)
     columns = list(rows[0])
-    return _copy_rows(conn, table, columns, map(_values_of(columns), rows), on_conflict)
+    return copy_rows(conn, table, columns, map(_values_of(columns), rows), on_conflict)
 
 
 def _update_by_id(conn: Connection, table: str, rows: list[dict[str, Any]]) -> int:
@@ -296,7 +227,7 @@ def insert_accounts(conn: Connection, rows: list[dict[str, Any]]) -> int:
     """Returns how many were inserted: fewer means a concurrent import won a race.
 
     On PostgreSQL a batch is one COPY, so a lost race inserts none of it and leaves
-    the savepoint aborted: the caller raises LostRace at once (see `_copy_rows`).
+    the savepoint aborted: the caller raises LostRace at once (see `pg_copy.copy_rows`).
     """
     return _insert_or_copy(conn, "account", rows, on_conflict=True)
 
@@ -373,7 +304,7 @@ def find_contacts_without_email(
 
 def insert_contacts(conn: Connection, rows: list[dict[str, Any]], on_conflict: bool) -> int:
     """Returns how many were inserted; with `on_conflict`, fewer means a lost race
-    (which on PostgreSQL has aborted the savepoint, see `_copy_rows`)."""
+    (which on PostgreSQL has aborted the savepoint, see `pg_copy.copy_rows`)."""
     return _insert_or_copy(conn, "contact", rows, on_conflict)
 
 
@@ -383,7 +314,7 @@ def insert_contacts_of(conn: Connection, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     columns = [c for c in rows[0] if c != "account_number"]
-    if _copies(conn, rows):
+    if copies(conn, rows):
         return _copy_contacts_of(conn, columns, rows)
     ph = _placeholder(conn)
     sql = (
@@ -405,7 +336,7 @@ def _copy_contacts_of(conn: Connection, columns: list[str], rows: list[dict[str,
     found = [(ids[r["account_number"]], *values(r)) for r in rows if r["account_number"] in ids]
     if not found:
         return 0
-    return _copy_rows(conn, "contact", ["account_id", *columns], found, False)
+    return copy_rows(conn, "contact", ["account_id", *columns], found, False)
 
 
 def update_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
