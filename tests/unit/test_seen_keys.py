@@ -38,3 +38,21 @@ def test_many_keys_across_lookup_chunks() -> None:
     again = [(f"K{i}", 10_000 + i) for i in range(0, 5000, 7)]
     assert seen.first_lines(again) == {10_000 + i: i for i in range(0, 5000, 7)}
     seen.close()
+
+
+def test_keys_whose_hashes_collide_are_still_told_apart_exactly() -> None:
+    """Keys are looked up by hash; a hash taken by another key must not make a duplicate."""
+    seen = SeenKeys(hash_of=len)  # every key of the same length collides
+    assert seen.first_lines([("AB", 2), ("CD", 3), ("EFG", 4)]) == {}
+    assert seen.first_lines([("CD", 5), ("XY", 6), ("AB", 7), ("XY", 8)]) == {5: 3, 7: 2, 8: 6}
+    assert seen.first_lines([("XY", 9), ("EFG", 10), ("HIJ", 11)]) == {9: 6, 10: 4}
+    seen.close()
+
+
+def test_many_colliding_keys_across_lookup_chunks() -> None:
+    seen = SeenKeys(hash_of=lambda text: len(text) % 7)
+    first = [(f"K{i}", i) for i in range(3000)]
+    assert seen.first_lines(first) == {}
+    again = [(f"K{i}", 10_000 + i) for i in range(0, 3000, 11)]
+    assert seen.first_lines(again) == {10_000 + i: i for i in range(0, 3000, 11)}
+    seen.close()
