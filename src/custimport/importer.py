@@ -7,7 +7,8 @@ flight is finished and committed, and the import stops there.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -29,7 +30,7 @@ from custimport.mapping import (
 from custimport.pipeline import Pipeline
 from custimport.prepare import bulk_gc
 from custimport.readers import RowSource, open_source
-from custimport.signals import trapped_signals
+from custimport.signals import interrupts_ignored, trapped_signals
 
 __all__ = ["MODES", "ImportReport", "ImportRequest", "Observer", "run_import"]
 
@@ -65,7 +66,8 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
             observer.started(source.info)
             _import_rows(engine, source, column_map, report, observer)
         finally:
-            engine.dispose()
+            with interrupts_ignored():
+                engine.dispose()
     report.duration_s = time.perf_counter() - started
     return report
 
@@ -74,7 +76,7 @@ def _import_rows(
     engine: Any, source: RowSource, column_map: ColumnMap, report: ImportReport, observer: Observer
 ) -> None:
     try:
-        with engine.connect() as conn, trapped_signals() as stop, bulk_gc():
+        with trapped_signals() as stop, _closing(engine.connect()) as conn, bulk_gc():
             handler = HANDLERS[report.request.spec.name](
                 conn, report.request.mode, column_map.present_fields
             )
@@ -83,6 +85,18 @@ def _import_rows(
             _add_warnings(report)
     except SQLAlchemyError as exc:
         raise DatabaseError(db.describe_db_error(exc, report.request.database_url)) from None
+
+
+@contextmanager
+def _closing(conn: Connection) -> Iterator[Connection]:
+    """The connection, closed with Ctrl-C ignored: the import has stopped by then, and a
+    Ctrl-C inside SQLAlchemy's pool makes it log a traceback (a second Ctrl-C sent just
+    as a stopped import closed its connection did)."""
+    try:
+        yield conn
+    finally:
+        with interrupts_ignored():
+            conn.close()
 
 
 def _add_warnings(report: ImportReport) -> None:

@@ -349,6 +349,38 @@ def test_a_second_ctrl_c_as_a_commit_returns_still_reports_every_committed_row(
     assert count(sqlite_url, "account") == run.rows["created"] > 0
 
 
+def test_ctrl_c_as_a_finished_import_closes_its_connection_changes_nothing(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two Ctrl-Cs sent from inside the close of the import's connection, once its rows
+    are committed: it closes with Ctrl-C ignored, so the import ends as it would have (a
+    Ctrl-C inside SQLAlchemy's pool made it log a traceback)."""
+    seed(tmp_path, sqlite_url)
+    path = tmp_path / "small.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ACCOUNTS_HEADER)
+        writer.writerows([[f"C-{i}", f"Account {i}", "Enterprise"] + [""] * 6 for i in range(50)])
+    database = sqlite_url.removeprefix("sqlite:///")
+    sent = []
+    real_close = Connection.close
+
+    def close_with_ctrl_c(self: Connection) -> None:
+        with sqlite3.connect(database) as raw:
+            (accounts,) = raw.execute("SELECT count(*) FROM account").fetchone()
+        if accounts and not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        real_close(self)
+
+    monkeypatch.setattr(Connection, "close", close_with_ctrl_c)
+    run = run_import(path, "Account", sqlite_url)
+    monkeypatch.undo()
+    assert sent, "the Ctrl-Cs were never sent"
+    assert (run.exit_code, run.rows["created"]) == (0, 50), run.stderr
+
+
 @pytest.mark.parametrize(
     ("option", "signum", "code"),
     [("--atomic", signal.SIGINT, 130), ("--dry-run", signal.SIGTERM, 143)],
