@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from custimport.mapping import record_from
-from custimport.primary_claims import HeldClaims, LastClaims, mark_superseded
+from custimport.primary_claims import ContestedAccounts, HeldClaims, LastClaims, mark_superseded
 from custimport.readers import RawRow, RowSource, SourceInfo, open_source
 from custimport.rows import FailedRow, PendingRow
 from custimport.schemas import BatchValidator, ModelSpec
@@ -112,9 +112,12 @@ class Preparer:
         self.max_failures = settings.max_failures
         self.validator = BatchValidator(settings.spec, frozenset(settings.columns_by_field))
         claims = not first_pass and settings.primary_claim_columns is not None
-        # Primary claims wait for the end of the file (see primary_claims), except under
-        # --max-errors, which needs them decided before the first write: a first pass.
-        self.held = HeldClaims() if claims and self.max_failures is None else None
+        # Primary claims of contested accounts wait for the end of the file (see
+        # primary_claims), except under --max-errors, which needs every claim decided
+        # before the first write: a first pass.
+        one_pass = claims and self.max_failures is None
+        self.contested = ContestedAccounts() if one_pass else None
+        self.held = HeldClaims() if one_pass else None
         self.two_passes = claims and self.max_failures is not None
         self.last_claims: LastClaims | None = None
         self.seen = SeenKeys()
@@ -132,6 +135,8 @@ class Preparer:
         """
         if self.two_passes:
             self.last_claims = self._last_primary_claims()
+        if self.contested is not None and self.settings.primary_claim_columns is not None:
+            self.contested.scan(self.settings.source_options, *self.settings.primary_claim_columns)
         self._iterator = iter(source)
         raws: list[RawRow] = []
         for raw in self._iterator:
@@ -188,7 +193,7 @@ class Preparer:
 
     def close(self) -> None:
         self.seen.close()
-        for claims in (self.last_claims, self.held):
+        for claims in (self.last_claims, self.held, self.contested):
             if claims is not None:
                 claims.close()
 
@@ -229,23 +234,30 @@ class Preparer:
                 claiming.append(PendingRow(raw.line_no, data, raw.cells))
             else:
                 batch.rows.append(PendingRow(raw.line_no, data, raw.cells))
-        self._route_claims(claiming, batch)
+        held = self._route_claims(claiming, batch)
         batch.failures.sort(key=lambda failure: failure.line_no)
         self._cut_at_limit(batch, raws, other_failures)
         self.failures += len(batch.failures)
-        self.rows_read += len(batch.rows) + len(batch.failures)
-        if self.held is not None:
-            self.rows_read += len(claiming)
+        self.rows_read += len(batch.rows) + len(batch.failures) + held
         batch.rows_read = self.rows_read
         return batch
 
-    def _route_claims(self, claiming: list[PendingRow], batch: PreparedBatch) -> None:
-        """Claims are held to the end of the file or, with a first pass, decided now."""
-        if self.held is not None:
-            self.held.hold(claiming)
-        elif self.last_claims is not None and claiming:
+    def _route_claims(self, claiming: list[PendingRow], batch: PreparedBatch) -> int:
+        """Claims decided now join the batch; a contested account's wait for the end of
+        the file. Returns how many were held."""
+        if not claiming:
+            return 0
+        if self.held is not None and self.contested is not None:
+            contested = self.contested.contested({row.data["account"] for row in claiming})
+            held = [row for row in claiming if row.data["account"] in contested]
+            self.held.hold(held)
+            claiming = [row for row in claiming if row.data["account"] not in contested]
+        else:
+            assert self.last_claims is not None, "claims are routed only when decided"
             mark_superseded(claiming, self.last_claims.winners([r.line_no for r in claiming]))
-            batch.rows = sorted(batch.rows + claiming, key=lambda row: row.line_no)
+            held = []
+        batch.rows = sorted(batch.rows + claiming, key=lambda row: row.line_no)
+        return len(held)
 
     def _cut_at_limit(
         self, batch: PreparedBatch, raws: Sequence[RawRow], other_failures: int

@@ -71,9 +71,13 @@ class RowSource:
         rows: Iterator[RawRow],
         position: Callable[[], int],
         close: Callable[[], None],
+        cell_lists: Iterator[list[str]] | None = None,
     ) -> None:
         self.info = info
         self._rows = rows
+        # CSV/TSV: the parser's own lists of cells, for a scan that needs no RawRow (the
+        # rows and these are one stream: use one or the other)
+        self.cell_lists = cell_lists
         self._position = position
         self._close = close
         self._last = 0

@@ -71,7 +71,7 @@ def open_csv(path: Path, stream: TextStream, size: int, fmt: str, delim: str) ->
     header = _csv_header(reader, stream, path)
     info = SourceInfo(path, fmt, stream.encoding, delim, header, size)
     rows = _csv_rows(reader, header, stream)
-    return RowSource(info, rows, lambda: stream.position, stream.close)
+    return RowSource(info, rows, lambda: stream.position, stream.close, cell_lists=reader)
 
 
 def _csv_header(reader: CsvReader, stream: TextStream, path: Path) -> list[str]:

@@ -1,11 +1,14 @@
 """Primary claims held to the end of a Contact file, and rows' cells packed for the pipe."""
 
+import json
 import pickle
 from pathlib import Path
 
-from custimport.handle_contacts import ContactHandler
+import pytest
+
+from custimport.keys import contact_row_key
 from custimport.prepare import PreparedBatch, Preparer, PreparerSettings, source_options
-from custimport.primary_claims import SUPERSEDED, HeldClaims, LastClaims
+from custimport.primary_claims import SUPERSEDED, ContestedAccounts, HeldClaims, LastClaims
 from custimport.readers import open_source
 from custimport.rows import PendingRow
 from custimport.schemas import model_spec
@@ -52,24 +55,32 @@ def test_cells_travel_joined_and_come_back_the_same() -> None:
         assert (line, data) == (7, {"x": 1})
 
 
-def prepared(tmp_path: Path, max_failures: int | None) -> list[PreparedBatch]:
-    """A Contact file's batches as the preparer hands them to the writer (batches of 2)."""
-    path = tmp_path / "contacts.csv"
-    lines = [
-        "account,first_name,last_name,email,is_primary",
-        "A-1,One,Lee,one@x.com,yes",
-        "A-1,Two,Lee,two@x.com,no",
-        "A-2,Three,Lee,three@x.com,1",
-        "A-1,Four,Lee,four@x.com,true",
-        "A-2,Five,Lee,five@x.com,",
-    ]
+ROWS = [
+    ("A-1", "One", "one@x.com", "yes"),
+    ("A-1", "Two", "two@x.com", "no"),
+    ("A-2", "Three", "three@x.com", "1"),
+    ("A-1", "Four", "four@x.com", "true"),
+    ("A-2", "Five", "five@x.com", ""),
+]
+FIELDS = ("account", "first_name", "email", "is_primary")
+
+
+def prepared(tmp_path: Path, max_failures: int | None, fmt: str = "csv") -> list[PreparedBatch]:
+    """A Contact file's batches as the preparer hands them to the writer (batches of 2).
+
+    CSV's first row is line 2 (after the header), JSON Lines' is line 1."""
+    path = tmp_path / f"contacts.{fmt}"
+    if fmt == "csv":
+        lines = [",".join(FIELDS), *(",".join(row) for row in ROWS)]
+    else:
+        lines = [json.dumps(dict(zip(FIELDS, row, strict=True))) for row in ROWS]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     spec = model_spec("Contact")
     assert spec is not None
-    columns = {name: name for name in lines[0].split(",")}
+    columns = {name: name for name in FIELDS}
     with open_source(path) as source:
         options = source_options(source.info, None)
-        settings = PreparerSettings(spec, columns, ContactHandler.key_of, 2, max_failures, options)
+        settings = PreparerSettings(spec, columns, contact_row_key, 2, max_failures, options)
         preparer = Preparer(settings)
         try:
             return list(preparer.batches(source, lambda: False, lambda: 0))
@@ -86,16 +97,21 @@ def lines_and_claims(batches: list[PreparedBatch]) -> list[list[tuple[int, str]]
     return [[(row.line_no, state(row)) for row in batch.rows] for batch in batches]
 
 
-def test_the_preparer_hands_out_claims_after_every_other_row(tmp_path: Path) -> None:
-    batches = prepared(tmp_path, max_failures=None)
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_claims_of_an_account_claimed_once_are_decided_at_once_the_others_wait(
+    tmp_path: Path, fmt: str
+) -> None:
+    """A-2 is claimed once (the scan of two columns knows): its claim goes in place. A-1 is
+    claimed twice: both claims come after every other row, the first superseded."""
+    first = 2 if fmt == "csv" else 1
+    batches = prepared(tmp_path, max_failures=None, fmt=fmt)
     assert lines_and_claims(batches) == [
-        [(3, "-")],
-        [],
-        [(6, "-")],
-        [(2, "superseded"), (4, "wins")],
-        [(5, "wins")],
+        [(first + 1, "-")],
+        [(first + 2, "wins")],
+        [(first + 4, "-")],
+        [(first, "superseded"), (first + 3, "wins")],
     ]
-    assert [batch.rows_read for batch in batches] == [2, 4, 5, 5, 5]
+    assert [batch.rows_read for batch in batches] == [2, 4, 5, 5]
 
 
 def test_under_max_errors_claims_stay_in_place_decided_by_a_first_pass(tmp_path: Path) -> None:
@@ -105,3 +121,27 @@ def test_under_max_errors_claims_stay_in_place_decided_by_a_first_pass(tmp_path:
         [(4, "wins"), (5, "wins")],
         [(6, "-")],
     ]
+
+
+def test_the_scan_counts_claiming_rows_per_account_from_raw_text(tmp_path: Path) -> None:
+    """Raw text, like the validator reads it: trimmed, any case of true/yes/1. A claim on a
+    row that will fail validation still counts (more waiting, never a wrong winner)."""
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "account,first_name,note,is_primary\n"
+        " A-1 ,One,,YES\n"
+        'A-1,"Two\nlines",x, true \n'
+        "A-2,Three,,1\n"
+        "A-2,Four,,no\n"
+        "A-3,Bad,,yes\n"
+        "A-3,,,yes\n"  # fails validation (no first_name), still counted
+        "A-4,Wide,,yes,extra\n"  # a row of the wrong width fails to read: not counted
+        "A-4,Five,,yes\n",
+        encoding="utf-8",
+    )
+    with open_source(path) as source:
+        options = source_options(source.info, None)
+    contested = ContestedAccounts()
+    contested.scan(options, "account", "is_primary")
+    assert contested.contested(["A-1", "A-2", "A-3", "A-4", "A-9"]) == {"A-1", "A-3"}
+    contested.close()
