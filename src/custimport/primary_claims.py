@@ -16,8 +16,10 @@ known before the first write: that mode reads and validates the file twice
 """
 
 import sqlite3
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from itertools import pairwise
 from operator import itemgetter
 from typing import Any
 
@@ -74,22 +76,16 @@ class ContestedAccounts:
 
     The scan reads raw text: a row counts if its is_primary cell reads true, valid or
     not, so it can only find too many accounts (whose claims then wait for the end of
-    the file), never too few. Accounts are kept by hash, in a temporary SQLite file: a
-    collision merges two accounts into one that looks contested, the same safe side.
+    the file), never too few. Accounts are compared by hash (8 bytes each, sorted once):
+    a collision makes two accounts look contested, the same safe side. Counting them
+    in a temporary SQLite table instead took 0.7 s for a third of a million claims.
     """
 
-    SCAN_CHUNK = 5000
-
     def __init__(self) -> None:
-        self._db = sqlite3.connect("", isolation_level=None)
-        self._db.executescript(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
-            "CREATE TABLE claimed (hash INTEGER PRIMARY KEY, rows INTEGER NOT NULL);"
-            "BEGIN;"
-        )
+        self._contested = array("q")  # sorted hashes of accounts claimed more than once
 
     def scan(self, source_options: dict[str, Any], account: str, is_primary: str) -> None:
-        """Count the claiming rows of each account in the file `source_options` opens."""
+        """Find the contested accounts of the file `source_options` opens."""
         with open_source(**source_options) as source:
             header = source.info.header
             pick = itemgetter(header.index(account), header.index(is_primary))
@@ -104,30 +100,25 @@ class ContestedAccounts:
                     for raw in source
                     if raw.error is None
                 )
-            claims = (
-                hash(acc.strip()) for acc, flag in pairs if flag.strip().lower() in TRUE_WORDS
-            )
-            while chunk := list(islice(claims, self.SCAN_CHUNK)):
-                self._db.executemany(
-                    "INSERT INTO claimed (hash, rows) VALUES (?, 1) "
-                    "ON CONFLICT (hash) DO UPDATE SET rows = rows + 1",
-                    ((h,) for h in chunk),
-                )
+            claims = (acc for acc, flag in pairs if flag.strip().lower() in TRUE_WORDS)
+            claimed = array("q", (hash(acc.strip()) for acc in claims))
+        in_order = sorted(claimed)
+        del claimed
+        twice = {h for h, after in pairwise(in_order) if h == after}
+        self._contested = array("q", sorted(twice))
 
     def contested(self, accounts: Iterable[str]) -> set[str]:
         """Which of these (validated) accounts have more than one claiming row."""
-        by_hash = {hash(account): account for account in accounts}
-        found: set[str] = set()
-        hashes = list(by_hash)
-        for start in range(0, len(hashes), LOOKUP_CHUNK):
-            part = hashes[start : start + LOOKUP_CHUNK]
-            marks = ", ".join("?" * len(part))
-            sql = f"SELECT hash FROM claimed WHERE rows > 1 AND hash IN ({marks})"
-            found.update(by_hash[h] for (h,) in self._db.execute(sql, part))
+        contested, size = self._contested, len(self._contested)
+        found = set()
+        for account in accounts:
+            at = bisect_left(contested, hash(account))
+            if at < size and contested[at] == hash(account):
+                found.add(account)
         return found
 
     def close(self) -> None:
-        self._db.close()
+        self._contested = array("q")
 
 
 def mark_superseded(rows: Sequence[PendingRow], winners: set[int]) -> None:
