@@ -49,6 +49,15 @@ def refuse(url: str, table: str, column: str, value: str) -> None:
         )
 
 
+def parent_links(url: str) -> list[tuple[Any, ...]]:
+    """(account number, its parent's number or None) for every account, in order."""
+    return fetch(
+        url,
+        "SELECT a.account_number, p.account_number FROM account a "
+        "LEFT JOIN account p ON p.id = a.parent_account_id ORDER BY a.account_number",
+    )
+
+
 def error_log(run: Any) -> str:
     return Path(run.report["error_log"]).read_text(encoding="utf-8")
 
@@ -283,11 +292,7 @@ def test_a_refused_batch_after_others_in_the_same_transaction_loses_and_repeats_
     assert run.report["warnings"] == [
         "primary_contact_* values were ignored on 1 rows whose group is not INDIVIDUAL"
     ]
-    assert fetch(
-        groups,
-        "SELECT a.account_number, p.account_number FROM account a "
-        "LEFT JOIN account p ON p.id = a.parent_account_id ORDER BY a.account_number",
-    ) == [
+    assert parent_links(groups) == [
         (f"R-{i:02}", {1: "R-14", 2: "R-13", 12: "R-02"}.get(i))
         for i in (1, 2, 4, 5, 7, 8, 10, 11, 12, 13, 14)
     ]
@@ -306,8 +311,4 @@ def test_a_refused_row_among_rows_that_waited_for_their_parent(tmp_path: Path, g
     run = run_import(path, "Account", groups, "--batch-size", "2")
     assert (run.rows["read"], run.rows["created"], run.rows["failed"]) == (5, 4, 1)
     assert [line for line in error_log(run).splitlines() if line.startswith("line ")] == ["line 3"]
-    assert fetch(
-        groups,
-        "SELECT a.account_number, p.account_number FROM account a "
-        "LEFT JOIN account p ON p.id = a.parent_account_id ORDER BY a.account_number",
-    ) == [("W-1", "W-9"), ("W-3", "W-9"), ("W-4", None), ("W-9", None)]
+    assert parent_links(groups) == [("W-1", "W-9"), ("W-3", "W-9"), ("W-4", None), ("W-9", None)]
