@@ -62,6 +62,7 @@ class Pipeline:
         )
         self.deferred = SpilledRows()  # rows whose parent comes later in the file
         self.deferred_at_commit = self.deferred.mark()
+        self.retrying = False  # rows taken from `deferred` are being written again
         self.keep_one_transaction = self.request.atomic or self.request.dry_run
         unguarded = conn.dialect.name == "sqlite" and not self.keep_one_transaction
         self.writer = BatchWriter(conn, handler, unguarded)
@@ -101,7 +102,7 @@ class Pipeline:
         """Roll back what is not committed; batches before it were (unless one transaction)."""
         with suppress(DBAPIError):  # a lost connection: the server rolled back for us
             self.conn.rollback()
-        if self.uncommitted.read or self.deferred:  # rows read but now not accounted for
+        if self.uncommitted.read or self.deferred or self.retrying:  # read, not accounted for
             self.report.completed = False
         self.report.committed = not self.keep_one_transaction
 
@@ -188,6 +189,7 @@ class Pipeline:
         size = self.request.batch_size
         while self.deferred:
             waiting = self._take_deferred()
+            self.retrying = True
             try:
                 for rows in waiting.chunks(size):
                     self._write(rows, [])
@@ -195,11 +197,15 @@ class Pipeline:
                     # no progress: what is left waits on a cycle or a missing parent; one
                     # batch, so that a cycle is seen whole
                     last = self._take_deferred()
-                    self._write([row for rows in last.chunks(size) for row in rows], [], True)
-                    last.close()
+                    try:
+                        self._write([r for rows in last.chunks(size) for r in rows], [], True)
+                    finally:
+                        last.close()
+                    self.retrying = False
                     return
             finally:
                 waiting.close()
+            self.retrying = False
 
     def _take_deferred(self) -> SpilledRows:
         """The waiting rows, replaced by an empty spill. Committed first: a replay of the

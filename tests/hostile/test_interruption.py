@@ -18,11 +18,13 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hostile_support import consistency_problems, count, dump, seed
 from sqlalchemy.engine import Connection
 
+from custimport.pipeline import Pipeline
 from helpers import ACCOUNTS_HEADER, COMMAND, fetch, run_import
 from pg_server import PostgresServer
 
@@ -379,6 +381,38 @@ def test_ctrl_c_as_a_finished_import_closes_its_connection_changes_nothing(
     monkeypatch.undo()
     assert sent, "the Ctrl-Cs were never sent"
     assert (run.exit_code, run.rows["created"]) == (0, 50), run.stderr
+
+
+def test_a_hard_stop_while_rows_wait_for_their_parents_says_the_import_is_incomplete(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows whose parent came later are written again at the end; a KeyboardInterrupt
+    there (a second Ctrl-C) leaves them unwritten, and the report must say so."""
+    seed(tmp_path, sqlite_url)
+    path = tmp_path / "forward.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ACCOUNTS_HEADER)
+        writer.writerow(["F-1", "Child", "Enterprise", "F-2"] + [""] * 5)
+        writer.writerow(["F-2", "Parent", "Enterprise", ""] + [""] * 5)
+    real_take = Pipeline._take_deferred
+
+    def take_then_ctrl_c(self: Pipeline) -> Any:
+        taken = real_take(self)
+        monkeypatch.setattr(Pipeline, "_write", lambda *args, **kwargs: _raise_interrupt())
+        return taken
+
+    monkeypatch.setattr(Pipeline, "_take_deferred", take_then_ctrl_c)
+    run = run_import(path, "Account", sqlite_url, "--batch-size", "1")
+    monkeypatch.undo()
+    assert run.exit_code == 130
+    assert run.report["completed"] is False
+    assert run.rows["read"] == run.rows["created"] == 1  # the parent; the child never went in
+    assert count(sqlite_url, "account") == 1
+
+
+def _raise_interrupt() -> None:
+    raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize(
