@@ -20,10 +20,9 @@ from typing import BinaryIO
 from sqlalchemy import Select, Table, and_, case, select
 from sqlalchemy.engine import Connection
 
-from custimport import db
+from custimport import db, schemas
 from custimport.errors import UsageError
 from custimport.models import Account, Contact, CustomerGroup
-from custimport.schemas import ModelSpec
 from custimport.writers import Row, format_for, misleading_name, write_rows
 
 GROUP: Table = CustomerGroup.__table__  # type: ignore[assignment]
@@ -38,7 +37,7 @@ class OutputClosedError(Exception):
 
 @dataclass(frozen=True)
 class ExportRequest:
-    spec: ModelSpec
+    spec: schemas.ModelSpec
     database_url: str
     output: Path | None = None  # None: stdout
     format: str | None = None  # None or "auto": from the output's extension, else csv
@@ -138,31 +137,11 @@ def _publish(temp: Path, path: Path, force: bool) -> None:
 
 # --- what is exported ------------------------------------------------------------------
 
-GROUP_COLUMNS = ("name", "group_type")
-ACCOUNT_COLUMNS = (
-    "account_number",
-    "name",
-    "legal_name",
-    "customer_group",
-    "parent_account",
-    "website",
-    "industry",
-    "description",
-    "primary_contact_first_name",
-    "primary_contact_last_name",
-    "primary_contact_email",
-    "primary_contact_phone",
-)
-CONTACT_COLUMNS = (
-    "account",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "job_title",
-    "department",
-    "is_primary",
-)
+# Exactly the fields an import of the same model reads, in the same order, so an export
+# imports back unchanged.
+GROUP_COLUMNS = schemas.CUSTOMER_GROUP.fields
+ACCOUNT_COLUMNS = schemas.ACCOUNT.fields
+CONTACT_COLUMNS = schemas.CONTACT.fields
 COLUMNS = {"CustomerGroup": GROUP_COLUMNS, "Account": ACCOUNT_COLUMNS, "Contact": CONTACT_COLUMNS}
 
 
