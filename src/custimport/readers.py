@@ -12,7 +12,7 @@ lives in `readers_text`, and each format in its own module (`readers_csv`, `read
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -39,12 +39,26 @@ _BY_EXTENSION |= {".xlsm": "xlsx", ".json": "json", ".jsonl": "jsonl", ".ndjson"
 
 @dataclass(frozen=True, slots=True)
 class RawRow:
-    """One record as read: the importer validates it, the rejects CSV writes `cells` back."""
+    """One record as read: the importer validates it, the rejects CSV writes `cells` back.
+
+    `by_column` is column → text, or None when `cells` are in the order of `header` (the
+    CSV hot path: a dict per row was a fifth of the background reader's time, and the
+    preparer picks cells by position instead, see `mapping.record_at`).
+    """
 
     line_no: int
-    values: dict[str, str]
+    by_column: dict[str, str] | None
     cells: list[str]
     error: str | None = None
+    header: Sequence[str] | None = None
+
+    @property
+    def values(self) -> dict[str, str]:
+        """column → text, whichever way the reader kept it."""
+        if self.by_column is not None:
+            return self.by_column
+        assert self.header is not None, "a row without by_column has a header"
+        return dict(zip(self.header, self.cells, strict=False))
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,16 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from custimport.errors import MappingError, MissingColumnsError
 from custimport.mapping import (
     build_column_map,
+    cell_positions,
     load_mapping_file,
     normalise,
+    record_at,
     record_from,
     require_columns,
 )
@@ -96,6 +100,23 @@ def test_record_trims_values_and_turns_empty_cells_into_none() -> None:
         {"A": "  x  ", "B": "   ", "C": ""}, {"name": "A", "website": "B", "industry": "C"}
     )
     assert record == {"name": "x", "website": None, "industry": None}
+
+
+@given(
+    cells=st.lists(st.sampled_from(["", " ", " x ", "y", "\u00a0z"]), min_size=4, max_size=4),
+    order=st.permutations(["A", "B", "C", "D"]),
+    mapped=st.lists(st.sampled_from(["A", "B", "C", "D"]), min_size=1, max_size=4, unique=True),
+)
+def test_picking_cells_by_position_gives_the_same_record_as_by_column(
+    cells: list[str], order: list[str], mapped: list[str]
+) -> None:
+    """The CSV path (cells in header order) and the dict path agree for any column order
+    and any subset of mapped columns, fields in mapping order."""
+    columns_by_field = {f"field_{column}": column for column in mapped}
+    by_position = record_at(cells, cell_positions(order, columns_by_field))
+    by_column = record_from(dict(zip(order, cells, strict=True)), columns_by_field)
+    assert by_position == by_column
+    assert list(by_position) == list(columns_by_field)
 
 
 def test_loads_a_mapping_file(tmp_path: Path) -> None:

@@ -414,10 +414,20 @@ def test_reads_a_header_only_file_as_no_rows(tmp_path: Path) -> None:
 
 
 def test_builds_fast_rows_equal_to_ordinary_ones() -> None:
-    fast = readers_csv._new_row(3, {"a": "1"}, ["1"])
-    assert fast == RawRow(3, {"a": "1"}, ["1"])
+    fast = readers_csv._new_row(3, ["1", "2"], ["a", "b"])
+    assert fast == RawRow(3, None, ["1", "2"], None, ["a", "b"])
+    assert fast.values == RawRow(3, {"a": "1", "b": "2"}, ["1", "2"]).values == {"a": "1", "b": "2"}
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.line_no = 4  # type: ignore[misc]
+
+
+def test_keeps_clean_csv_rows_positional_and_others_by_column(tmp_path: Path) -> None:
+    """Clean rows carry no dict of their own (the header gives their cells' names); a row
+    read the careful way, or from a format without a header order, keeps its dict."""
+    info, rows = read(write(tmp_path, "a.csv", "id,name\n1,Ann\n2,Bob,extra\n"))
+    assert rows[0].by_column is None and rows[0].header is info.header
+    assert rows[0].values == {"id": "1", "name": "Ann"}
+    assert rows[1].error is not None and rows[1].by_column == {}
 
 
 # --- XLSX -------------------------------------------------------------------------------------
