@@ -76,6 +76,16 @@ class ParentLinks:
             write.columns["parent_account_id"] = parent_id
             write.changed = True
 
+    def unchanged(self, data: dict[str, Any], current: StoredAccount, batch: AccountBatch) -> bool:
+        """Whether `resolve` would leave this stored account's parent as it is."""
+        if not self.present:
+            return True
+        parent = data.get("parent_account")
+        if parent is None:
+            return current.parent_account_id is None
+        found = batch.parents.get(parent)
+        return found is not None and found.id == current.parent_account_id
+
     def link_in_batch(self, batch: AccountBatch, plan: Plan[AccountWrite], final: bool) -> None:
         """Parents created by this batch link after the insert; others wait for the file's end."""
         for number, parent in batch.parent_numbers.items():

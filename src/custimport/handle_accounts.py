@@ -111,6 +111,12 @@ class AccountHandler:
         if current is not None and self.mode == "create_only":
             plan.counts.skip("already exists")
             return
+        if current is not None and (group_type := self._unchanged(row.data, current, batch)):
+            plan.counts.unchanged += 1
+            plan.counts.ignored_contacts += group_type != INDIVIDUAL and self._has_contact_values(
+                row.data
+            )
+            return
         try:
             write = (
                 self._create(row, batch) if current is None else self._update(row, current, batch)
@@ -175,6 +181,31 @@ class AccountHandler:
             write.ignored_contact = self._has_contact_values(data)
         write.columns = {**columns, "updated_at": batch.now}
         return write
+
+    def _unchanged(
+        self, data: dict[str, Any], current: StoredAccount, batch: AccountBatch
+    ) -> str | None:
+        """The group type of a row that changes nothing, found without planning a write
+        (most rows of a re-imported file: a write each cost more than the look-up); None
+        when it changes something or this cannot tell, and `_update` decides.
+
+        Mirrors `_update`, `_plan_primary_contact` and `ParentLinks.resolve`;
+        tests/unit/test_unchanged_rows.py checks that both paths agree.
+        """
+        if tuple(map(data.get, self._account_fields)) != self._stored_fields(current):
+            return None
+        group_type = current.group_type
+        if "customer_group" in self.present:
+            group = self._group_by_name.get(data.get("customer_group") or "")
+            if group is None or group.id != current.customer_group_id:
+                return None
+            group_type = group.group_type
+        if group_type == INDIVIDUAL and self._contact_fields:
+            if current.pc_id is None:
+                return None
+            if tuple(map(data.get, self._contact_fields)) != self._stored_contact(current):
+                return None
+        return group_type if self.parents.unchanged(data, current, batch) else None
 
     def _plan_primary_contact(
         self, write: AccountWrite, current: StoredAccount, now: Stamp
