@@ -33,8 +33,9 @@ OWNED_BY_ACCOUNT = (
 class ContactWrite(Write):
     contact_id: int | None = None
     account_id: int = 0
-    columns: dict[str, Any] = field(default_factory=dict)
+    columns: dict[str, Any] = field(default_factory=dict)  # an update's columns
     demote_others: bool = False
+    values: tuple[Any, ...] = ()  # a new contact's values, in CREATE_COLUMNS order
 
 
 @dataclass(slots=True)
@@ -185,15 +186,15 @@ class ContactHandler:
             return None
         self._check_individual(match)
         account_id = match.account.id
+        # a tuple in column order, not a dict: the insert takes tuples, and building a
+        # dict to take it apart again was 0.8 µs of this path's 2.3 a row
         values = (*map(match.row.data.get, CONTACT_FIELDS), wins_primary, account_id, now, now)
-        # equal lengths by construction; strict=True cost 0.2 µs of this path's 1.5
-        columns = dict(zip(CREATE_COLUMNS, values, strict=False))
         return ContactWrite(
             match.row,
             Outcome.CREATED,
             account_id=account_id,
-            columns=columns,
             demote_others=wins_primary,
+            values=values,
         )
 
     def _check_individual(self, match: _Match) -> None:
@@ -208,8 +209,8 @@ class ContactHandler:
     def write(self, conn: Connection, writes: Sequence[ContactWrite]) -> None:
         demote = sorted({w.account_id for w in writes if w.demote_others})
         repository.demote_primaries(conn, demote, repository.stored_now(conn))
-        inserts = [w.columns for w in writes if w.contact_id is None]
-        if repository.insert_contacts(conn, inserts, on_conflict=True) < len(inserts):
+        inserts = [w.values for w in writes if w.contact_id is None]
+        if repository.insert_contact_values(conn, CREATE_COLUMNS, inserts) < len(inserts):
             raise LostRace()  # another import added one of these contacts meanwhile
         updates = [{"id": w.contact_id, **w.columns} for w in writes if w.contact_id is not None]
         repository.update_contacts(conn, updates)

@@ -67,11 +67,14 @@ def _insert_many(
     if not rows:
         return 0
     columns = list(rows[0])
+    sql = _insert_sql(conn, table, columns, on_conflict)
+    return _executemany(conn, sql, list(map(_values_of(columns), rows)))
+
+
+def _insert_sql(conn: Connection, table: str, columns: Sequence[str], on_conflict: bool) -> str:
     ph = _placeholder(conn)
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([ph] * len(columns))})"
-    if on_conflict:
-        sql += " ON CONFLICT DO NOTHING"
-    return _executemany(conn, sql, list(map(_values_of(columns), rows)))
+    return sql + " ON CONFLICT DO NOTHING" if on_conflict else sql
 
 
 def _insert_or_copy(
@@ -82,6 +85,21 @@ def _insert_or_copy(
         return _insert_many(conn, table, rows, on_conflict)
     columns = list(rows[0])
     return copy_rows(conn, table, columns, map(_values_of(columns), rows), on_conflict)
+
+
+def _insert_tuples(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    on_conflict: bool,
+) -> int:
+    """`_insert_or_copy` for rows that are tuples in `columns` order already."""
+    if not rows:
+        return 0
+    if copies(conn, rows):
+        return copy_rows(conn, table, columns, rows, on_conflict)
+    return _executemany(conn, _insert_sql(conn, table, columns, on_conflict), rows)
 
 
 def _update_by_id(conn: Connection, table: str, rows: list[dict[str, Any]]) -> int:
@@ -302,10 +320,12 @@ def find_contacts_without_email(
     return found
 
 
-def insert_contacts(conn: Connection, rows: list[dict[str, Any]], on_conflict: bool) -> int:
-    """Returns how many were inserted; with `on_conflict`, fewer means a lost race
-    (which on PostgreSQL has aborted the savepoint, see `pg_copy.copy_rows`)."""
-    return _insert_or_copy(conn, "contact", rows, on_conflict)
+def insert_contact_values(
+    conn: Connection, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> int:
+    """Returns how many were inserted: fewer means a lost race (which on PostgreSQL has
+    aborted the savepoint, see `pg_copy.copy_rows`). Rows are tuples in `columns` order."""
+    return _insert_tuples(conn, "contact", columns, rows, on_conflict=True)
 
 
 def insert_contacts_of(conn: Connection, rows: list[dict[str, Any]]) -> int:

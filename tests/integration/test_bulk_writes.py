@@ -215,8 +215,10 @@ def write_set(conn: Connection, prefix: str, group_id: int, stamp: Any, batched:
     ]
     for part in [primaries] if batched else [[c] for c in primaries]:
         assert repository.insert_contacts_of(conn, part) == len(part)
-    for part in [others] if batched else [[c] for c in others]:
-        assert repository.insert_contacts(conn, part, on_conflict=True) == len(part)
+    columns = list(others[0])
+    other_values = [tuple(contact[c] for c in columns) for contact in others]
+    for values in [other_values] if batched else [[v] for v in other_values]:
+        assert repository.insert_contact_values(conn, columns, values) == len(values)
 
 
 def stored_set(url: str, prefix: str) -> list[tuple[Any, ...]]:
