@@ -1,17 +1,23 @@
 """COPY on PostgreSQL: batches of new rows in one statement, inside the caller's savepoint.
 
 psycopg's executemany pipeline was half the time of importing 100,000 accounts
-into PostgreSQL; COPY of the same rows took a third of that. COPY goes around
+into PostgreSQL; COPY of the same rows took a third of that. COPY is binary, with
+each column's type taken from the models (`binary_types`). COPY goes around
 SQLAlchemy (through the same connection, so the same transaction), which is why
 its errors are wrapped here into the exceptions SQLAlchemy raises for its own
 statements. SQLite keeps executemany: it is in-process and already fast.
 """
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy import Boolean, DateTime, Integer, String
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.types import TypeEngine
+
+from custimport.models import Base
 
 if TYPE_CHECKING:
     import psycopg
@@ -40,10 +46,11 @@ def copy_rows(
     """
     import psycopg  # loaded only on PostgreSQL: SQLite imports should not pay for it
 
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     driver = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(binary_types(table, tuple(columns)))
             written = 0
             for row in values:
                 copy.write_row(row)
@@ -55,6 +62,30 @@ def copy_rows(
     except psycopg.Error as error:
         raise _as_sqlalchemy_error(conn, error, statement) from error
     return written
+
+
+@cache
+def binary_types(table: str, columns: tuple[str, ...]) -> list[str]:
+    """The PostgreSQL type of each column, from the models, for a binary COPY.
+
+    In text format psycopg wrote every value out as text and the server parsed it
+    back, timestamps above all: binary COPY of 300,000 accounts took 0.6 µs of client
+    CPU a row where text took 3.4, and 8.5 µs of wall time where text took 10.
+    """
+    table_columns = Base.metadata.tables[table].c
+    return [_binary_type(table_columns[column].type) for column in columns]
+
+
+def _binary_type(column_type: TypeEngine[Any]) -> str:
+    if isinstance(column_type, Boolean):
+        return "bool"
+    if isinstance(column_type, Integer):
+        return "int4"
+    if isinstance(column_type, DateTime) and column_type.timezone:
+        return "timestamptz"
+    if isinstance(column_type, String):
+        return "text"  # varchar's binary form is text's
+    raise TypeError(f"no binary COPY type for {column_type!r}")
 
 
 def _as_sqlalchemy_error(

@@ -166,13 +166,17 @@ def _fields(row_type: type[NamedTuple], prefix: str = "") -> str:
 
 
 def _rows_in(conn: Connection, sql: str, keys: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
-    """Rows of `sql`, whose `{keys}` slot becomes `IN (?, …)` (SQLite) or `= ANY(%s)`."""
+    """Rows of `sql`, whose `{keys}` slot becomes `IN (?, …)` (SQLite) or `= ANY(%b)`.
+
+    %b sends the array in binary: psycopg wrote a text array literal in Python, which
+    was a quarter of a look-up's time (2,000 account numbers: 3.4 against 4.5 µs each).
+    """
     if conn.dialect.name == "sqlite":
         for part in chunks(keys):
             clause = f"IN ({', '.join('?' * len(part))})"
             yield from conn.exec_driver_sql(sql.format(keys=clause), tuple(part)).all()
     elif keys:
-        yield from conn.exec_driver_sql(sql.format(keys="= ANY(%s)"), (list(keys),)).all()
+        yield from conn.exec_driver_sql(sql.format(keys="= ANY(%b)"), (list(keys),)).all()
 
 
 # --- customer groups -------------------------------------------------------------
