@@ -55,6 +55,8 @@ class AccountHandler:
         self.groups = repository.all_groups(conn)
         self._group_by_name: dict[str, StoredGroup] = {}  # the file's spellings, resolved
         self.parents = ParentLinks("parent_account" in present)
+        # a look-up made ahead on another connection, and the rows it is for (lookahead)
+        self._prefetched: tuple[Sequence[PendingRow], dict[str, StoredAccount]] | None = None
         # What an update compares, as tuples: one C-level comparison per row instead of a
         # Python loop over the columns (the update path is most of a re-import's time).
         self._account_fields = [f for f in ACCOUNT_FIELDS if f in present]
@@ -78,12 +80,26 @@ class AccountHandler:
 
     # --- planning ------------------------------------------------------------------
 
-    def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[AccountWrite]:
+    def look_up(self, conn: Connection, rows: Sequence[PendingRow]) -> dict[str, StoredAccount]:
+        """The stored accounts of these rows (see lookahead: another connection may ask)."""
         numbers = [r.data["account_number"] for r in rows if r.data.get("account_number")]
+        return repository.find_accounts(conn, numbers)
+
+    def prefetched(self, rows: Sequence[PendingRow], found: dict[str, StoredAccount]) -> None:
+        self._prefetched = (rows, found)
+
+    def _existing(self, conn: Connection, rows: Sequence[PendingRow]) -> dict[str, StoredAccount]:
+        """A look-up made ahead for exactly these rows, once; otherwise our own."""
+        ahead, self._prefetched = self._prefetched, None
+        if ahead is not None and ahead[0] is rows:
+            return ahead[1]
+        return self.look_up(conn, rows)
+
+    def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[AccountWrite]:
         parent_numbers = {r.data["parent_account"] for r in rows if r.data.get("parent_account")}
         self._refresh_groups(conn, rows)
         batch = AccountBatch(
-            existing=repository.find_accounts(conn, numbers),
+            existing=self._existing(conn, rows),
             parents=repository.find_account_refs(conn, parent_numbers),
             now=repository.stored_now(conn),
         )

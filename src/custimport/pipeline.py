@@ -18,6 +18,7 @@ from custimport import db
 from custimport.batch_writer import BatchWriter
 from custimport.batches import Handler
 from custimport.job import ImportReport, Observer
+from custimport.lookahead import Lookahead, ahead_handler
 from custimport.mapping import ColumnMap
 from custimport.parallel import BackgroundPreparer, WorkerFailed, worth_it
 from custimport.prepare import PreparedBatch, Preparer, PreparerSettings, source_options
@@ -67,6 +68,8 @@ class Pipeline:
         unguarded = conn.dialect.name == "sqlite" and not self.keep_one_transaction
         self.writer = BatchWriter(conn, handler, unguarded)
         self.database_failures = 0
+        self.ahead = ahead_handler(conn, handler)  # the handler, if look-ups run ahead
+        self.held_back = False  # the look-ahead had read a batch that was never written
         self.uncommitted = Counts()  # rows written since the last commit
         self.last_commit = time.monotonic()
 
@@ -123,20 +126,27 @@ class Pipeline:
                 unread = preparer.unread or (stopped and preparer.more_rows())
             finally:
                 preparer.close()
+        unread = unread or self.held_back
         self.report.completed = not unread
         self.report.cut_short = unread and self.stop.exit_code is None
 
     def _consume(self, batches: Generator[PreparedBatch, None, None]) -> bool:
         """Write batches until they end or a stop is due; True when it stopped early."""
+        lookahead = Lookahead(self.conn, self.ahead) if self.ahead is not None else None
+        handed_out = lookahead.batches(batches) if lookahead is not None else batches
         try:
-            for batch in batches:
+            for batch in handed_out:
                 self._write(batch.rows, batch.failures, wire=batch.wire)
                 self.observer.progress(batch.bytes_read, batch.rows_read)
                 if self.stop.exit_code is not None or self._too_many_failures():
                     return True
             return False
         finally:
+            handed_out.close()
             batches.close()
+            if lookahead is not None:
+                lookahead.close()
+                self.held_back = lookahead.held_back
 
     def _too_many_failures(self) -> bool:
         limit = self.request.max_errors

@@ -1,0 +1,127 @@
+"""Look-ups made ahead on another connection (lookahead.py; PostgreSQL imports use it).
+
+A look-up made ahead can be out of date by the time its batch is planned: another
+import may have committed the same account meanwhile. These tests hand the
+handler such a stale look-up and require the outcome a fresh one gives.
+"""
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Connection
+
+from custimport import db
+from custimport.batches import run_batch
+from custimport.handle_accounts import AccountHandler
+from custimport.lookahead import Lookahead, ahead_handler
+from custimport.prepare import PreparedBatch
+from custimport.rows import Outcome, PendingRow
+from helpers import ACCOUNTS_HEADER, account_row, fetch, run_import, seed_groups, write_csv
+
+PRESENT = frozenset({"account_number", "name", "customer_group"})
+
+
+@pytest.fixture
+def conn(tmp_path: Path, db_url: str) -> Iterator[Connection]:
+    """A database holding account A-1 (committed), and a connection to import with."""
+    seed_groups(tmp_path, db_url)
+    path = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row("A-1", "Old name")])
+    assert run_import(path, "Account", db_url).rows["created"] == 1
+    engine = db.make_engine(db_url)
+    with engine.connect() as connection:
+        yield connection
+    engine.dispose()
+
+
+def rows_for(*numbers_and_names: tuple[str, str]) -> list[PendingRow]:
+    return [
+        PendingRow(line, {"account_number": n, "name": name, "customer_group": "Enterprise"}, [])
+        for line, (n, name) in enumerate(numbers_and_names, start=2)
+    ]
+
+
+def test_a_stale_look_up_that_missed_an_account_becomes_an_update(
+    conn: Connection, db_url: str
+) -> None:
+    """Looked up before A-1 was committed: the insert loses the race, the batch is planned
+    again with a fresh look-up, and A-1 is updated, not failed or doubled."""
+    handler = AccountHandler(conn, "create_update", PRESENT)
+    rows = rows_for(("A-1", "New name"), ("A-2", "Second"))
+    handler.prefetched(rows, {})
+    result = run_batch(conn, handler, rows)
+    conn.commit()
+    assert (result.counts.created, result.counts.updated, result.failures) == (1, 1, [])
+    assert fetch(db_url, "SELECT account_number, name FROM account ORDER BY 1") == [
+        ("A-1", "New name"),
+        ("A-2", "Second"),
+    ]
+
+
+def test_a_look_up_made_ahead_serves_its_own_rows_once(conn: Connection) -> None:
+    handler = AccountHandler(conn, "create_update", PRESENT)
+    rows = rows_for(("A-1", "New name"))
+    handler.prefetched(rows, {})  # "A-1 does not exist": planned as a create, once
+    assert [w.outcome for w in handler.plan(conn, rows, final=True).writes] == [Outcome.CREATED]
+    assert [w.outcome for w in handler.plan(conn, rows, final=True).writes] == [Outcome.UPDATED]
+    handler.prefetched(rows, {})
+    same_rows_other_list = list(rows)  # e.g. rows planned again after waiting for a parent
+    planned = handler.plan(conn, same_rows_other_list, final=True)
+    assert [w.outcome for w in planned.writes] == [Outcome.UPDATED]
+
+
+class RecordingHandler:
+    """Stands in for a handler: records which thread looked up and what planning got."""
+
+    def __init__(self) -> None:
+        self.look_up_threads: list[str] = []
+        self.prefetched_for: list[tuple[int, Any]] = []
+
+    def look_up(self, conn: Connection, rows: list[PendingRow]) -> Any:
+        self.look_up_threads.append(threading.current_thread().name)
+        return [row.line_no for row in rows]
+
+    def prefetched(self, rows: list[PendingRow], found: Any) -> None:
+        self.prefetched_for.append((rows[0].line_no, found))
+
+
+def batches(count: int) -> Iterator[PreparedBatch]:
+    for line in range(2, 2 + count):
+        yield PreparedBatch([PendingRow(line, {}, [])])
+
+
+def test_lookahead_hands_out_every_batch_in_order_with_its_own_look_up(
+    conn: Connection,
+) -> None:
+    handler = RecordingHandler()
+    lookahead = Lookahead(conn, handler)
+    try:
+        handed_out = [batch.rows[0].line_no for batch in lookahead.batches(batches(3))]
+    finally:
+        lookahead.close()
+    assert handed_out == [2, 3, 4]
+    assert handler.prefetched_for == [(2, [2]), (3, [3]), (4, [4])]
+    assert all(name.startswith("custimport-lookup") for name in handler.look_up_threads)
+    assert lookahead.held_back is False
+
+
+def test_lookahead_says_when_a_batch_it_read_was_never_handed_out(conn: Connection) -> None:
+    """An import stopped after batch 2 had already read batch 3 to look it up: the
+    pipeline must not report the file complete."""
+    lookahead = Lookahead(conn, RecordingHandler())
+    try:
+        handed_out = lookahead.batches(batches(3))
+        assert next(handed_out).rows[0].line_no == 2
+        handed_out.close()
+    finally:
+        lookahead.close()
+    assert lookahead.held_back is True
+
+
+def test_only_postgresql_account_imports_look_ahead(conn: Connection) -> None:
+    handler = AccountHandler(conn, "create_update", PRESENT)
+    expected = handler if conn.dialect.name == "postgresql" else None
+    assert ahead_handler(conn, handler) is expected
+    assert ahead_handler(conn, object()) is None
