@@ -332,3 +332,31 @@ def test_an_account_whose_group_became_individual_updates_without_contact_column
     assert run.rows["updated"] == 1, Path(run.report["error_log"] or "/dev/null").read_text()
     assert fetch(groups, "SELECT name FROM account") == [("Corner Shop Renamed",)]
     assert fetch(groups, "SELECT count(*) FROM contact") == [(0,)]
+
+
+def test_new_accounts_own_their_contacts_and_leave_the_id_sequence_ahead(
+    tmp_path: Path, groups: str
+) -> None:
+    """Accounts and their primary contacts go in by different statements (on PostgreSQL
+    two COPYs, the contacts' account ids found in between): each contact must sit on its
+    own account, and a row inserted later with a default id must not collide."""
+    rows = [account_row(f"I-{i}", group="Retail", first=f"F{i}", last=f"L{i}") for i in range(4)]
+    rows.append(account_row("B-1"))
+    assert run_import(accounts(tmp_path, rows), "Account", groups).rows["created"] == 5
+    assert fetch(
+        groups,
+        "SELECT a.account_number, c.first_name FROM contact c "
+        "JOIN account a ON a.id = c.account_id ORDER BY 1",
+    ) == [(f"I-{i}", f"F{i}") for i in range(4)]
+    execute(
+        groups,
+        "INSERT INTO account (account_number, name, customer_group_id, created_at, updated_at) "
+        "SELECT 'LATER', 'Later', customer_group_id, created_at, updated_at FROM account "
+        "WHERE account_number = 'B-1'",
+    )
+    later, highest = fetch(
+        groups,
+        "SELECT (SELECT id FROM account WHERE account_number = 'LATER'), "
+        "(SELECT max(id) FROM account WHERE account_number <> 'LATER')",
+    )[0]
+    assert later > highest
