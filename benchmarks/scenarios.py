@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checks import Expected, check_baseline, check_import, expect_accounts, expect_contacts
-from databases import is_sqlite, sqlite_url, wipe_postgres
+from databases import is_sqlite, settle_postgres, sqlite_url, wipe_postgres
 from datasets import DataSet
 from measure import Measurement, run_measured, run_setup
 
@@ -148,6 +148,8 @@ class Repetition:
     def _empty_postgres(self, url: str) -> None:
         wipe_postgres(url)
         self._prepare(url)
+        if not settle_postgres(url):
+            print("  note: no CHECKPOINT before the run (the role lacks pg_checkpoint)", flush=True)
 
     def _prepare(self, url: str) -> None:
         """Schema and customer groups, untimed; idempotent, so preparing twice is harmless."""
