@@ -41,8 +41,9 @@ class LooksAhead(Protocol):
 
 
 def ahead_handler(conn: Connection, handler: object) -> LooksAhead | None:
-    """The handler, if its look-ups should run ahead: on PostgreSQL only (on SQLite a
-    look-up is in-process, with no waiting to hide)."""
+    """The handler, if its look-ups should run ahead: on PostgreSQL only. On SQLite a
+    look-up is in-process, with no waiting to hide; tried there, a thread and a second
+    connection made re-importing 1M accounts slower (15-16 s against 14 s)."""
     if conn.dialect.name == "postgresql" and isinstance(handler, LooksAhead):
         return handler
     return None

@@ -132,7 +132,7 @@ class Pipeline:
 
     def _consume(self, batches: Generator[PreparedBatch, None, None]) -> bool:
         """Write batches until they end or a stop is due; True when it stopped early."""
-        lookahead = Lookahead(self.conn, self.ahead) if self.ahead is not None else None
+        lookahead = self._start_lookahead()
         handed_out = lookahead.batches(batches) if lookahead is not None else batches
         try:
             for batch in handed_out:
@@ -147,6 +147,17 @@ class Pipeline:
             if lookahead is not None:
                 lookahead.close()
                 self.held_back = lookahead.held_back
+
+    def _start_lookahead(self) -> Lookahead | None:
+        """A look-ahead, if the handler takes one and a second connection can be had: a
+        server or a pooler may allow one connection only, and then the import goes on
+        without it."""
+        if self.ahead is None:
+            return None
+        try:
+            return Lookahead(self.conn, self.ahead)
+        except OperationalError:
+            return None
 
     def _too_many_failures(self) -> bool:
         limit = self.request.max_errors

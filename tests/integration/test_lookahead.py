@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import sql
 from sqlalchemy.engine import Connection
 
 from custimport import db
@@ -125,3 +126,21 @@ def test_only_postgresql_account_imports_look_ahead(conn: Connection) -> None:
     expected = handler if conn.dialect.name == "postgresql" else None
     assert ahead_handler(conn, handler) is expected
     assert ahead_handler(conn, object()) is None
+
+
+@pytest.mark.postgres
+def test_an_import_allowed_one_connection_goes_on_without_looking_ahead(
+    tmp_path: Path, postgres_url: str, pg_server: Any
+) -> None:
+    """A server or pooler may allow each client a single connection: the second one the
+    look-ahead wants is refused, and the import runs as it did before look-ahead."""
+    seed_groups(tmp_path, postgres_url)
+    database = postgres_url.rsplit("/", 1)[1]
+    pg_server.admin_execute(
+        sql.SQL("ALTER DATABASE {} CONNECTION LIMIT 1").format(sql.Identifier(database))
+    )
+    rows = [account_row(f"A-{i}", parent="A-0" if i else "") for i in range(7)]
+    path = write_csv(tmp_path / "one.csv", ACCOUNTS_HEADER, rows)
+    run = run_import(path, "Account", postgres_url, "--batch-size", "2")
+    assert (run.exit_code, run.rows["created"]) == (0, 7), run.stderr
+    assert fetch(postgres_url, "SELECT count(parent_account_id) FROM account") == [(6,)]
