@@ -289,10 +289,18 @@ def set_parents(conn: Connection, pairs: list[tuple[str, str]], now: Stamp) -> N
 # --- contacts --------------------------------------------------------------------
 
 
+CONTACTS_BY_EMAIL_PG = (
+    f"SELECT {_fields(StoredContact, 'c.')} FROM contact c "
+    "WHERE c.account_id = ANY(%b) AND lower(c.email) = ANY(%b) AND c.email IS NOT NULL"
+)
+
+
 def find_contacts_by_email(
     conn: Connection, keys: Sequence[tuple[int, str]]
 ) -> dict[tuple[int, str], StoredContact]:
     """Contacts by (account id, lower-cased email), joined through the unique index."""
+    if conn.dialect.name == "postgresql":
+        return _contacts_by_email_pg(conn, keys)
     found: dict[tuple[int, str], StoredContact] = {}
     ph = _placeholder(conn)
     for part in chunks(keys):
@@ -307,6 +315,31 @@ def find_contacts_by_email(
         for row in conn.exec_driver_sql(sql, params).all():
             contact = StoredContact._make(row)
             found[(contact.account_id, (contact.email or "").lower())] = contact
+    return found
+
+
+def _contacts_by_email_pg(
+    conn: Connection, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], StoredContact]:
+    """The same as a join with the wanted pairs, in a shape PostgreSQL cannot plan badly.
+
+    Joined with a VALUES list, the planner hash-joined a sequential scan of contact
+    while the table was small, and psycopg's prepared statement kept that plan as
+    the table grew: 33 ms a query, two thirds of importing 100,000 contacts. With two
+    arrays the only way in is the account_id index; a contact whose email another
+    account of the batch wanted is dropped here.
+    """
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    account_ids = sorted({account_id for account_id, _ in wanted})
+    emails = sorted({email for _, email in wanted})
+    found: dict[tuple[int, str], StoredContact] = {}
+    for row in conn.exec_driver_sql(CONTACTS_BY_EMAIL_PG, (account_ids, emails)).all():
+        contact = StoredContact._make(row)
+        key = (contact.account_id, (contact.email or "").lower())
+        if key in wanted:
+            found[key] = contact
     return found
 
 

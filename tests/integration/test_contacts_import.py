@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from custimport import db, repository
 from helpers import (
     ACCOUNTS_HEADER,
     CONTACTS_HEADER,
@@ -303,3 +304,29 @@ def test_the_last_claim_wins_with_and_without_max_errors(
     again = run_import(path, "Contact", accounts, *extra)
     assert (again.rows["unchanged"], again.rows["failed"]) == (30, 1)
     assert primaries(accounts) == [("B-1", "P27"), ("I-1", "Jane")]
+
+
+def test_contacts_are_found_by_their_own_account_and_email_only(
+    tmp_path: Path, accounts: str
+) -> None:
+    """B-1 has x@, B-2 has y@. Asked for (B-1, y@) and (B-2, x@) and (B-2, y@), the look-up
+    finds B-2's y@ alone: the other two pairs cross accounts (PostgreSQL's look-up reads
+    both accounts' contacts with both emails and must drop them)."""
+    rows = [["B-1", "X", "One", "x@example.com", "", ""], ["B-2", "Y", "Two", "y@e.com", "", ""]]
+    path = contacts(tmp_path, rows)
+    assert run_import(path, "Contact", accounts).rows["created"] == 2
+    ids = dict(fetch(accounts, "SELECT account_number, id FROM account"))
+    engine = db.make_engine(accounts)
+    try:
+        with engine.connect() as conn:
+            wanted = [
+                (ids["B-1"], "y@e.com"),
+                (ids["B-2"], "x@example.com"),
+                (ids["B-2"], "y@e.com"),
+            ]
+            found = repository.find_contacts_by_email(conn, wanted)
+    finally:
+        engine.dispose()
+    assert {key: contact.first_name for key, contact in found.items()} == {
+        (ids["B-2"], "y@e.com"): "Y"
+    }
