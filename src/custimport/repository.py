@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from custimport.keys import group_key
 from custimport.models import utcnow
-from custimport.pg_copy import copies, copy_rows
+from custimport.pg_copy import copies, copy_rows, fetch_planned_now
 
 IN_CHUNK = 500
 Stamp: TypeAlias = datetime | str  # a timestamp in the driver's own form
@@ -176,7 +176,7 @@ def _rows_in(conn: Connection, sql: str, keys: Sequence[Any]) -> Iterator[tuple[
             clause = f"IN ({', '.join('?' * len(part))})"
             yield from conn.exec_driver_sql(sql.format(keys=clause), tuple(part)).all()
     elif keys:
-        yield from conn.exec_driver_sql(sql.format(keys="= ANY(%b)"), (list(keys),)).all()
+        yield from fetch_planned_now(conn, sql.format(keys="= ANY(%b)"), (list(keys),))
 
 
 # --- customer groups -------------------------------------------------------------
@@ -335,7 +335,7 @@ def _contacts_by_email_pg(
     account_ids = sorted({account_id for account_id, _ in wanted})
     emails = sorted({email for _, email in wanted})
     found: dict[tuple[int, str], StoredContact] = {}
-    for row in conn.exec_driver_sql(CONTACTS_BY_EMAIL_PG, (account_ids, emails)).all():
+    for row in fetch_planned_now(conn, CONTACTS_BY_EMAIL_PG, (account_ids, emails)):
         contact = StoredContact._make(row)
         key = (contact.account_id, (contact.email or "").lower())
         if key in wanted:
