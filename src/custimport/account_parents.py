@@ -42,6 +42,16 @@ class AccountBatch:
     parent_numbers: dict[str, str] = field(default_factory=dict)  # number → parent in batch
 
 
+@dataclass
+class AccountDraft:
+    """A batch planned row by row, before parents in the batch are linked and cycles
+    are checked (both need the import's own connection)."""
+
+    rows: Sequence[PendingRow]
+    batch: AccountBatch
+    plan: Plan[AccountWrite]
+
+
 class ParentLinks:
     """Resolves parent_account for planned writes and remembers which rows failed."""
 
@@ -126,7 +136,11 @@ class ParentLinks:
             if write.parent_in_batch is not None:
                 links[node] = write.parent_in_batch
             elif "parent_account_id" in write.columns:  # new accounts too: X → old → X
-                links[node] = write.columns["parent_account_id"]
+                parent_id = write.columns["parent_account_id"]
+                if parent_id is not None or write.account_id is not None:
+                    # a new account without a parent ends every walk as an absent link
+                    # does, and was most of a million-account import's links
+                    links[node] = parent_id
         if not links:
             return
         updates_links = any(isinstance(node, int) for node in links)

@@ -17,11 +17,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from custimport import repository
-from custimport.account_parents import AccountBatch, AccountWrite, ParentLinks
+from custimport.account_parents import AccountBatch, AccountDraft, AccountWrite, ParentLinks
 from custimport.batches import LostRace, Plan, RowFailure
 from custimport.db_errors import describe_row_error
 from custimport.keys import account_row_key, group_key
-from custimport.repository import Stamp, StoredAccount, StoredGroup
+from custimport.repository import AccountRef, Stamp, StoredAccount, StoredGroup
 from custimport.rows import FailedRow, Outcome, PendingRow
 from custimport.schemas import PRIMARY_CONTACT_FIELDS
 
@@ -55,8 +55,7 @@ class AccountHandler:
         self.groups = repository.all_groups(conn)
         self._group_by_name: dict[str, StoredGroup] = {}  # the file's spellings, resolved
         self.parents = ParentLinks("parent_account" in present)
-        # a look-up made ahead on another connection, and the rows it is for (lookahead)
-        self._prefetched: tuple[Sequence[PendingRow], dict[str, StoredAccount]] | None = None
+        self._prefetched: AccountDraft | None = None  # planned ahead in a thread (lookahead)
         # What an update compares, as tuples: one C-level comparison per row instead of a
         # Python loop over the columns (the update path is most of a re-import's time).
         self._account_fields = [f for f in ACCOUNT_FIELDS if f in present]
@@ -80,40 +79,72 @@ class AccountHandler:
 
     # --- planning ------------------------------------------------------------------
 
-    def look_up(self, conn: Connection, rows: Sequence[PendingRow]) -> dict[str, StoredAccount]:
-        """The stored accounts of these rows (see lookahead: another connection may ask)."""
-        numbers = [r.data["account_number"] for r in rows if r.data.get("account_number")]
-        return repository.find_accounts(conn, numbers)
-
-    def prefetched(self, rows: Sequence[PendingRow], found: dict[str, StoredAccount]) -> None:
-        self._prefetched = (rows, found)
-
-    def _existing(self, conn: Connection, rows: Sequence[PendingRow]) -> dict[str, StoredAccount]:
-        """A look-up made ahead for exactly these rows, once; otherwise our own."""
-        ahead, self._prefetched = self._prefetched, None
-        if ahead is not None and ahead[0] is rows:
-            return ahead[1]
-        return self.look_up(conn, rows)
-
-    def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[AccountWrite]:
-        parent_numbers = {r.data["parent_account"] for r in rows if r.data.get("parent_account")}
+    def look_up(self, conn: Connection, rows: Sequence[PendingRow]) -> AccountDraft:
+        """Look the batch up and plan every row: on our own connection, or ahead on
+        another one in a thread (see lookahead), where it sees committed rows only."""
         self._refresh_groups(conn, rows)
-        batch = AccountBatch(
-            existing=self._existing(conn, rows),
+        numbers = [r.data["account_number"] for r in rows if r.data.get("account_number")]
+        parent_numbers = {r.data["parent_account"] for r in rows if r.data.get("parent_account")}
+        return self.draft(
+            rows,
+            existing=repository.find_accounts(conn, numbers),
             parents=repository.find_account_refs(conn, parent_numbers),
             now=repository.stored_now(conn),
         )
+
+    def draft(
+        self,
+        rows: Sequence[PendingRow],
+        existing: dict[str, StoredAccount],
+        parents: dict[str, AccountRef],
+        now: Stamp,
+    ) -> AccountDraft:
+        """Every row decided against what was looked up; no database is asked."""
+        batch = AccountBatch(existing, parents, now)
         plan: Plan[AccountWrite] = Plan()
         for row in rows:
-            self._plan_row(row, batch, plan, final)
+            self._plan_row(row, batch, plan)
+        return AccountDraft(rows, batch, plan)
+
+    def prefetched(self, rows: Sequence[PendingRow], found: AccountDraft) -> None:
+        self._prefetched = found
+
+    def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[AccountWrite]:
+        draft, self._prefetched = self._prefetched, None
+        if draft is not None and draft.rows is rows:  # made ahead for exactly these rows, once
+            self._plan_unseen_parents(conn, draft)
+        else:
+            draft = self.look_up(conn, rows)
+        batch, plan = draft.batch, draft.plan
         self.parents.link_in_batch(batch, plan, final)
         self.parents.fail_cycles(conn, batch, plan)
         plan.writes = list(batch.writes.values())
         return plan
 
-    def _plan_row(
-        self, row: PendingRow, batch: AccountBatch, plan: Plan[AccountWrite], final: bool
-    ) -> None:
+    def _plan_unseen_parents(self, conn: Connection, draft: AccountDraft) -> None:
+        """Plan again the rows whose parent a draft made ahead could not see.
+
+        Another connection sees committed rows only, and misses the parents this
+        import wrote since its last commit (most often, the batch just before). Left
+        alone, such a row would wait for the end of the file; asked on our own
+        connection, the parent is found and the row is planned as a full look-up
+        would have planned it.
+        """
+        batch = draft.batch
+        unseen = set(batch.parent_numbers.values()) - batch.parents.keys() - batch.writes.keys()
+        found = repository.find_account_refs(conn, unseen) if unseen else {}
+        if not found:
+            return
+        batch.parents.update(found)
+        for number in [n for n, parent in batch.parent_numbers.items() if parent in found]:
+            write = batch.writes.pop(number)
+            del batch.parent_numbers[number]
+            draft.plan.counts.ignored_contacts -= write.ignored_contact
+            self._plan_row(write.row, batch, draft.plan)
+        # file order, as a full look-up plans them: rows written one by one rely on it
+        batch.writes = dict(sorted(batch.writes.items(), key=lambda item: item[1].row.line_no))
+
+    def _plan_row(self, row: PendingRow, batch: AccountBatch, plan: Plan[AccountWrite]) -> None:
         number = row.data.get("account_number")
         current = batch.existing.get(number) if number else None
         if current is None and self.mode == "update_only":

@@ -58,6 +58,7 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
         column_map = build_column_map(source.info.header, request.spec.fields, mapping)
         require_columns(column_map, request.spec.required_columns(request.mode), source.info.header)
         engine = db.make_engine(request.database_url)
+        db.plan_for_key_lookups(engine)
         try:
             with db.translated_errors(request.database_url):
                 db.ensure_schema(engine)

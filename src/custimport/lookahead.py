@@ -1,10 +1,12 @@
-"""On PostgreSQL, the next batch's look-up runs while this batch is written.
+"""On PostgreSQL, the next batch is looked up and planned while this batch is written.
 
 The writer waited for the server twice per batch: to find which rows exist, then
 to write. Both are the server's work, and our process sat idle meanwhile (1M
 accounts: the look-up was 4.3 s of a 38 s import). So a second connection looks
 up batch N+1 in a thread while batch N is planned and written; psycopg releases
-the GIL while it waits, so planning goes on.
+the GIL while it waits, so the writer goes on. The thread then plans N+1's rows
+too (the handler's `look_up` returns a draft), in the time the writer waits for
+the server to write N: a million-account import took 35-36 s where it took 38-44.
 
 Why a second connection may answer: it sees only committed rows, and our own
 batches since the last commit are invisible to it. But a batch never holds a
@@ -13,18 +15,35 @@ the writer), so those batches cannot hold the rows asked for. What another
 import commits after the look-up is caught where it always was: a key taken
 meanwhile makes the insert a lost race, and the batch is planned again with its
 own look-up. Rows planned again for any reason (a lost race, rows that waited
-for a parent) never use a look-up made ahead.
+for a parent) never use a look-up made ahead. A parent is another matter: it may
+be in our own uncommitted batches, so a parent the second connection did not find
+is asked for again on the import's own connection before the batch is written.
+
+Why a look-up made ahead gives up on a lock after a second: schema changes queue
+for their lock behind this import's open transaction, and the second connection's
+SELECT queues behind them, while the import waits for that SELECT: a deadlock the
+server cannot see (a hung import, seen when a table was dropped during one). The
+batch is then looked up on the import's own connection.
 """
 
+import sys
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from custimport.prepare import PreparedBatch
 from custimport.rows import PendingRow
 from custimport.signals import interrupts_ignored
+
+LOCK_TIMEOUT = "1s"  # see the module's last paragraph
+# While the thread plans (Python, holding the GIL), the writer's answers from the server
+# wait for the GIL up to the interpreter's switch interval, 5 ms, at each of a batch's
+# round trips. At 1 ms, a million-account import took 33.5 and 34.5 s where it took
+# 34.8 and 37.7 s (alternating runs).
+SWITCH_INTERVAL_S = 0.001
 
 
 @runtime_checkable
@@ -32,7 +51,8 @@ class LooksAhead(Protocol):
     """A handler whose planning can take a look-up made on another connection."""
 
     def look_up(self, conn: Connection, rows: list[PendingRow]) -> Any:
-        """What planning `rows` looks up first (called in the look-ahead thread)."""
+        """What planning `rows` looks up, and what can be planned from it without the
+        import's own connection (called in the look-ahead thread)."""
         ...
 
     def prefetched(self, rows: list[PendingRow], found: Any) -> None:
@@ -55,7 +75,15 @@ class Lookahead:
     def __init__(self, conn: Connection, handler: LooksAhead) -> None:
         self.handler = handler
         self._reader = conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            if conn.dialect.name == "postgresql":
+                self._reader.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        except BaseException:
+            self._reader.close()
+            raise
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custimport-lookup")
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(SWITCH_INTERVAL_S, self._switch_interval))
         self.held_back = False  # a batch was read but never handed out (the import stopped)
 
     def batches(self, batches: Iterator[PreparedBatch]) -> Generator[PreparedBatch, None, None]:
@@ -75,11 +103,17 @@ class Lookahead:
             self.held_back = waiting is not None
 
     def _ready(self, batch: PreparedBatch, look_up: Future[Any]) -> PreparedBatch:
-        self.handler.prefetched(batch.rows, look_up.result())
+        """The batch, with its look-up handed to the handler if it could be made."""
+        try:
+            found = look_up.result()
+        except OperationalError:  # a lock it would not wait for, or the connection gave way
+            return batch  # the handler looks it up on the import's own connection
+        self.handler.prefetched(batch.rows, found)
         return batch
 
     def close(self) -> None:
         """Waits for a look-up under way (a few milliseconds), then closes its connection."""
         with interrupts_ignored():
             self._thread.shutdown(wait=True, cancel_futures=True)
+            sys.setswitchinterval(self._switch_interval)
             self._reader.close()
