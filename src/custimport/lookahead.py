@@ -38,6 +38,8 @@ from custimport.prepare import PreparedBatch
 from custimport.rows import PendingRow
 from custimport.signals import interrupts_ignored
 
+_MISSED = object()  # a look-up that could not be made
+_Fetched = tuple[PreparedBatch, Any]
 LOCK_TIMEOUT = "1s"  # see the module's last paragraph
 # While the thread plans (Python, holding the GIL), the writer's answers from the server
 # wait for the GIL up to the interpreter's switch interval, 5 ms, at each of a batch's
@@ -87,29 +89,44 @@ class Lookahead:
         self.held_back = False  # a batch was read but never handed out (the import stopped)
 
     def batches(self, batches: Iterator[PreparedBatch]) -> Generator[PreparedBatch, None, None]:
-        """The same batches in the same order; batch N+1's look-up starts before N is
-        handed out."""
-        waiting: tuple[PreparedBatch, Future[Any]] | None = None
+        """The same batches in the same order. The thread reads batch N+1 (unpickling a
+        batch from the background reader was 1.5 s of the writer's time) and looks it
+        up while N is handed out; `batches` is only ever advanced by the thread."""
+        fetching: Future[_Fetched | None] | None = self._thread.submit(self._fetch, batches)
         try:
-            for batch in batches:
-                started = self._thread.submit(self.handler.look_up, self._reader, batch.rows)
-                if waiting is not None:
-                    yield self._ready(*waiting)
-                waiting = batch, started
-            if waiting is not None:
-                last, waiting = waiting, None
-                yield self._ready(*last)
+            while fetching is not None:
+                fetched, fetching = fetching.result(), None
+                if fetched is None:
+                    return
+                batch, found = fetched
+                fetching = self._thread.submit(self._fetch, batches)
+                if found is not _MISSED:
+                    self.handler.prefetched(batch.rows, found)
+                yield batch
         finally:
-            self.held_back = waiting is not None
+            self.held_back = self._settle(fetching)
 
-    def _ready(self, batch: PreparedBatch, look_up: Future[Any]) -> PreparedBatch:
-        """The batch, with its look-up handed to the handler if it could be made."""
+    def _fetch(self, batches: Iterator[PreparedBatch]) -> "_Fetched | None":
+        """In the thread: the next batch and its look-up (None at the end of the batches)."""
+        batch = next(batches, None)
+        if batch is None:
+            return None
         try:
-            found = look_up.result()
+            return batch, self.handler.look_up(self._reader, batch.rows)
         except OperationalError:  # a lock it would not wait for, or the connection gave way
-            return batch  # the handler looks it up on the import's own connection
-        self.handler.prefetched(batch.rows, found)
-        return batch
+            return batch, _MISSED  # the handler looks it up on the import's own connection
+
+    @staticmethod
+    def _settle(fetching: "Future[_Fetched | None] | None") -> bool:
+        """Waits for a read under way when the import stops (the caller closes `batches`
+        next, which must not run in two threads at once); True if it read a batch."""
+        if fetching is None:
+            return False
+        with interrupts_ignored():
+            try:
+                return fetching.result() is not None
+            except Exception:  # the import is stopping already; the reader's own error
+                return False  # leaves the file unread, which the pipeline reports
 
     def close(self) -> None:
         """Waits for a look-up under way (a few milliseconds), then closes its connection."""

@@ -41,7 +41,9 @@ class LastClaims:
     """
 
     def __init__(self) -> None:
-        self._db = sqlite3.connect("")  # "": a temporary on-disk database, private to us
+        # "": a temporary on-disk database, private to us; one thread at a time, not
+        # always its maker's (the look-ahead thread reads batches: lookahead.py)
+        self._db = sqlite3.connect("", check_same_thread=False)
         self._db.executescript(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -4000;"
             "CREATE TABLE claim (account TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID;"

@@ -28,7 +28,9 @@ class SeenKeys:
         """`hash_of`: str's own hash (64 bits, salted per process; this object never
         leaves its process); tests pass a poor one to make collisions happen."""
         self._hash = hash_of
-        self._db = sqlite3.connect("", isolation_level=None)  # "": a private temporary file
+        # "": a private temporary file. Used by one thread at a time, not always the one
+        # that made it: on PostgreSQL the look-ahead thread reads batches (lookahead.py)
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         self._db.executescript(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000;"
             "CREATE TABLE seen (hash INTEGER PRIMARY KEY, line INTEGER NOT NULL);"
