@@ -9,8 +9,9 @@ new database took 50 s instead of 4). So the look-ups must never be prepared.
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from custimport import db, repository
+from custimport import db, pg_copy, repository
 from helpers import seed_groups
 
 pytestmark = pytest.mark.postgres
@@ -32,3 +33,37 @@ def test_look_ups_run_many_times_are_never_prepared(tmp_path: Path, postgres_url
     finally:
         engine.dispose()
     assert prepared == []
+
+
+def test_an_import_looks_rows_up_by_index_while_the_table_has_no_statistics(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """A table that grew from empty to 100,000 rows without being analyzed yet (as in a
+    large first import): the planner chose to scan all of it for a batch's look-up. An
+    import's own connections probe the account number's index. (At 20,000 rows they
+    still read the whole table, through another index: no worse than the scan.)"""
+    seed_groups(tmp_path, postgres_url)
+    plain = db.make_engine(postgres_url)
+    importing = db.make_engine(postgres_url)
+    db.plan_for_key_lookups(importing)
+    try:
+        with plain.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO account (account_number, name, customer_group_id, created_at,"
+                " updated_at) SELECT 'A-' || n, 'Name', (SELECT min(id) FROM customer_group),"
+                " now(), now() FROM generate_series(1, 100000) AS n"
+            )
+        numbers = [f"A-{n}" for n in range(1, 2001)]
+        assert "Seq Scan on account" in _plan(plain, numbers)  # what went wrong before
+        assert "Seq Scan on account" not in _plan(importing, numbers)
+        assert "uq_account_account_number" in _plan(importing, numbers)
+    finally:
+        plain.dispose()
+        importing.dispose()
+
+
+def _plan(engine: Engine, numbers: list[str]) -> str:
+    """The plan of the account look-up for these numbers, planned for them (unprepared)."""
+    sql = "EXPLAIN " + repository.ACCOUNT_SELECT.format(keys="= ANY(%b)")
+    with engine.connect() as conn:
+        return "\n".join(row[0] for row in pg_copy.fetch_planned_now(conn, sql, (numbers,)))
