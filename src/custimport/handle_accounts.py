@@ -320,7 +320,8 @@ class AccountHandler:
         return group
 
     def _unknown_group(self, name: str) -> RowFailure:
-        known = {g.name.lower(): g.name for g in self.groups.values()}
+        # a copy first (one C call): the look-ahead thread may add groups meanwhile
+        known = {g.name.lower(): g.name for g in list(self.groups.values())}
         close = get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)
         hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
         return RowFailure("customer_group", f"unknown customer group {name!r}{hint}")
