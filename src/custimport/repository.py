@@ -80,11 +80,11 @@ def _insert_sql(conn: Connection, table: str, columns: Sequence[str], on_conflic
 def _insert_or_copy(
     conn: Connection, table: str, rows: list[dict[str, Any]], on_conflict: bool
 ) -> int:
-    """`_insert_many`, or for a PostgreSQL batch COPY with the same contract."""
-    if not copies(conn, rows):
-        return _insert_many(conn, table, rows, on_conflict)
+    """`_insert_tuples` for rows given as dicts (the columns of the first row)."""
+    if not rows:
+        return 0
     columns = list(rows[0])
-    return copy_rows(conn, table, columns, map(_values_of(columns), rows), on_conflict)
+    return _insert_tuples(conn, table, columns, list(map(_values_of(columns), rows)), on_conflict)
 
 
 def _insert_tuples(
@@ -94,7 +94,8 @@ def _insert_tuples(
     rows: list[tuple[Any, ...]],
     on_conflict: bool,
 ) -> int:
-    """`_insert_or_copy` for rows that are tuples in `columns` order already."""
+    """INSERT (ON CONFLICT DO NOTHING when asked), or for a PostgreSQL batch COPY with
+    the same contract; rows are tuples in `columns` order. Returns rows written."""
     if not rows:
         return 0
     if copies(conn, rows):
