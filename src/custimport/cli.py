@@ -6,6 +6,7 @@ class below routes any first argument that is not a command to `import`.
 
 import os
 import sys
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -28,13 +29,60 @@ EXIT_SIGPIPE = 141  # what a shell reports for a writer whose reader went away
 GROUP_OPTIONS = {"--help", "-h", "--version", "--install-completion", "--show-completion"}
 
 
+# Typer's own (private) copy of click raises these for option errors; its public
+# BadParameter derives from them, which is how they are reached without importing it.
+_USAGE_ERROR_BASES = {"ClickException", "Abort"}
+_TYPER_ERRORS = tuple(c for c in typer.BadParameter.__mro__ if c.__name__ in _USAGE_ERROR_BASES)
+
+
 class DefaultImportGroup(TyperGroup):
-    """Make `import` the default command: `custimport FILE …` means `custimport import FILE …`."""
+    """Make `import` the default command: `custimport FILE …` means `custimport import FILE …`.
+
+    It also prints option errors (a missing `--model`, `--batch-size 0`) as one
+    `Error:` line with exit 2, like every other usage problem (SPEC §12.8), instead
+    of Typer's usage text and boxed message.
+    """
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in GROUP_OPTIONS:
             args = ["import", *args]
         return super().parse_args(ctx, args)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+        except typer.Abort:
+            reporting.error("aborted")
+            sys.exit(1)
+        except Exception as exc:
+            if not isinstance(exc, _TYPER_ERRORS):
+                raise
+            if type(exc).__name__ == "NoArgsIsHelpError":  # the help was shown: no error
+                sys.stderr.write(exc.format_message() if hasattr(exc, "format_message") else "")
+            else:
+                reporting.error(_option_error_text(exc))
+            sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _option_error_text(exc: Exception) -> str:
+    """Typer's message, with a pointer to the help of the command it concerns."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    context = getattr(exc, "ctx", None)
+    where = f"; see `{context.command_path} --help`" if context is not None else ""
+    return f"{message.rstrip('.')}{where}"
 
 
 app = typer.Typer(
@@ -166,14 +214,16 @@ def import_command(
         sheet=sheet,
     )
     sinks = reporting.FileSinks(spec.name, error_log, rejects, datetime.now())
+    _guarded(sinks.check_locations)
     reporter = reporting.Reporter(sinks, show_progress=not quiet and not json_report)
     try:
         report = _guarded(lambda: run_import(request, reporter))
     finally:
         reporter.close()
     with interrupts_ignored():
-        if report.aborted:
-            reporting.error(report.aborted)
+        for problem in (report.stopped_reading, report.aborted):
+            if problem:
+                reporting.error(problem)
         if json_report:
             reporting.print_json(reporting.report_json(report, sinks))
         elif not quiet:

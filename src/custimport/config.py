@@ -27,7 +27,14 @@ def resolve_database_url(flag_value: str | None) -> str:
 
 def masked_url(url: str) -> str:
     """The URL as it may be shown to a person: any password replaced by ***, including a
-    `password` query parameter (which libpq and psycopg accept too)."""
+    `password` query parameter (which libpq and psycopg accept too), and whatever stands
+    before the last `@` of a URL whose password holds an unencoded `@`."""
+    if raw_password(url) is not None and _at_signs(url) > 1:
+        scheme, _, rest = url.partition("://")
+        authority, _, tail = rest.partition("?")
+        user = authority[: authority.rindex("@")].split(":", 1)[0]
+        url = f"{scheme}://{user}:***@{authority[authority.rindex('@') + 1 :]}"
+        url += f"?{tail}" if tail else ""
     try:
         parsed = make_url(url)
         if "password" in parsed.query:
@@ -38,13 +45,44 @@ def masked_url(url: str) -> str:
 
 
 def url_secrets(url: str) -> list[str]:
-    """Every password the URL holds, so that messages can be scrubbed of them."""
+    """Every password the URL holds, so that messages can be scrubbed of them; for a
+    password with an unencoded `@`, also its pieces (a driver names one as a host)."""
+    found: list[str] = []
+    raw = raw_password(url)
+    if raw:
+        found += [raw, *(piece for piece in raw.split("@") if len(piece) >= 3)]
     try:
         parsed = make_url(url)
     except Exception:
-        return []
-    found = [parsed.password] if parsed.password else []
+        return found
+    if parsed.password:
+        found.append(str(parsed.password))
     query_password = parsed.query.get("password")
     if isinstance(query_password, str) and query_password:
         found.append(query_password)
-    return [str(secret) for secret in found]
+    return sorted(set(found), key=len, reverse=True)  # longest first: no piece left behind
+
+
+def raw_password(url: str) -> str | None:
+    """The password as written between `user:` and the LAST `@` of the authority, or None.
+
+    SQLAlchemy splits at the first `@`, so `app:Sup3r@Secret@host` would show `Secret`
+    as part of the host; read this way, all of `Sup3r@Secret` counts as the secret.
+    """
+    _, separator, rest = url.partition("://")
+    authority = rest.partition("?")[0]
+    if not separator or "@" not in authority:
+        return None
+    userinfo = authority[: authority.rindex("@")]
+    if "/" in userinfo.partition(":")[0] or ":" not in userinfo:
+        return None  # an `@` in a path (sqlite:///a@b.db), or no password
+    return userinfo.split(":", 1)[1]
+
+
+def _at_signs(url: str) -> int:
+    return url.partition("://")[2].partition("?")[0].count("@")
+
+
+def has_unencoded_at(url: str) -> bool:
+    """A password holding a raw `@`: the URL cannot mean what its writer meant."""
+    return raw_password(url) is not None and _at_signs(url) > 1

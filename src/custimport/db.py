@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from custimport.config import default_database_path, masked_url, url_secrets
+from custimport.config import default_database_path, has_unencoded_at, masked_url, url_secrets
 from custimport.errors import DatabaseError, MigrationBlockedError, SchemaBehindError
 
 # psycopg logs a warning of its own when a connection dies in the middle of a batch;
@@ -59,6 +59,11 @@ def make_engine(url: str) -> Engine:
             "not a valid database URL (special characters in a password must be URL-encoded, "
             "e.g. @ as %40 and / as %2F)"
         ) from None
+    if has_unencoded_at(url):
+        raise DatabaseError(
+            f"the password in the database URL {masked_url(url)} holds an unencoded @: "
+            "write it as %40 (and / as %2F, : as %3A)"
+        )
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite:
         _check_sqlite_location(parsed.database)

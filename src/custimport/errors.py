@@ -33,6 +33,12 @@ class SchemaBehindError(DatabaseError):
     """The database schema is at an older revision; it is never migrated implicitly."""
 
 
+class ReportFileError(Exception):
+    """The error log or rejects file could not be written mid-import (a full disk): the
+    import stops, and its report says what was committed (not a usage error: rows may
+    have been written)."""
+
+
 class ImportInterrupted(Exception):
     """SIGINT or SIGTERM arrived during an import; carries the exit code to use."""
 

@@ -36,6 +36,7 @@ class ImportReport:
     interrupted_exit: int | None = None
     aborted: str | None = None  # the database failed mid-import (one line, no password)
     cut_short: bool = False
+    stopped_reading: str | None = None  # the file could not be read to its end: where, why
     unknown_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     source: SourceInfo | None = None
@@ -45,7 +46,8 @@ class ImportReport:
     def exit_code(self) -> int:
         if self.interrupted_exit is not None:
             return self.interrupted_exit
-        return 1 if self.counts.failed or self.cut_short or self.aborted else 0
+        trouble = self.cut_short or self.aborted or self.stopped_reading
+        return 1 if self.counts.failed or trouble else 0
 
 
 class Observer(Protocol):

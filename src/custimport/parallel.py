@@ -27,6 +27,7 @@ PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 @dataclass(frozen=True)
 class _Finished:
     unread: bool  # the worker stopped before the end of the file (--max-errors)
+    stopped: str | None  # the file could not be read to its end: where and why
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class BackgroundPreparer:
         self.settings = settings
         self.unread = False
         self.finished = False
+        self.stopped: str | None = None  # the reader could not go on: where and why
 
     def batches(self) -> Generator[PreparedBatch, None, None]:
         context = multiprocessing.get_context("spawn")  # no inherited database connections
@@ -80,6 +82,7 @@ class BackgroundPreparer:
             elif isinstance(item, _Finished):
                 self.finished = True
                 self.unread = item.unread
+                self.stopped = item.stopped
                 return
             else:
                 raise WorkerFailed(item.message)
@@ -107,7 +110,7 @@ def _work(sender: Connection, settings: PreparerSettings) -> None:
         with bulk_gc(), open_source(**settings.source_options) as source:
             for batch in preparer.batches(source, lambda: False, lambda: 0):
                 sender.send(batch)
-            sender.send(_Finished(preparer.unread))
+            sender.send(_Finished(preparer.unread, preparer.stopped))
     except (BrokenPipeError, ConnectionResetError):
         return  # the importer is gone or stopped reading
     except Exception as exc:  # anything else is reported by the importer, in one line

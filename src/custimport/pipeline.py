@@ -12,11 +12,12 @@ from contextlib import suppress
 from typing import Any
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from custimport import db
 from custimport.batch_writer import BatchWriter
-from custimport.batches import Handler
+from custimport.batches import BatchResult, Handler
+from custimport.errors import ReportFileError
 from custimport.job import ImportReport, Observer
 from custimport.lookahead import Lookahead, ahead_handler
 from custimport.mapping import ColumnMap
@@ -66,7 +67,10 @@ class Pipeline:
         self.retrying = False  # rows taken from `deferred` are being written again
         self.keep_one_transaction = self.request.atomic or self.request.dry_run
         unguarded = conn.dialect.name == "sqlite" and not self.keep_one_transaction
+        # --max-errors needs a savepoint per batch, to take back the rows after the Nth failure
+        unguarded = unguarded and self.request.max_errors is None
         self.writer = BatchWriter(conn, handler, unguarded)
+        self.cut_at_limit = False  # rows after the Nth failed row were taken back, unread
         self.database_failures = 0
         self.ahead = ahead_handler(conn, handler)  # the handler, if look-ups run ahead
         self.held_back = False  # the look-ahead had read a batch that was never written
@@ -89,24 +93,25 @@ class Pipeline:
         except KeyboardInterrupt:
             self._abandon_batch_in_flight()
             self.report.interrupted_exit = EXIT_SIGINT
-            return
-        except DBAPIError as exc:
-            if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
-                raise
-            # the connection or the database gave way: what was committed stays, say so
+        except SQLAlchemyError as exc:
+            # the connection or the database gave way (lost, full, read-only, a privilege
+            # revoked): what was committed stays, and the report says so (SPEC §12.1)
             self._abandon_batch_in_flight()
             self.report.aborted = db.describe_db_error(exc, self.request.database_url)
-            return
-        except WorkerFailed as exc:
+        except (WorkerFailed, ReportFileError) as exc:
             self._abandon_batch_in_flight()
-            self.report.aborted = f"reading the file failed: {exc}"
+            self.report.aborted = str(exc)
+        except Exception as exc:  # a bug: still report what was committed, then say so
+            self._abandon_batch_in_flight()
+            self.report.aborted = f"internal error ({type(exc).__name__}): {exc}; please report it"
 
     def _abandon_batch_in_flight(self) -> None:
         """Roll back what is not committed; batches before it were (unless one transaction)."""
-        with suppress(DBAPIError):  # a lost connection: the server rolled back for us
+        with suppress(SQLAlchemyError):  # a lost connection: the server rolled back for us
             self.conn.rollback()
         if self.uncommitted.read or self.deferred or self.retrying:  # read, not accounted for
             self.report.completed = False
+        self.uncommitted = Counts()
         self.report.committed = not self.keep_one_transaction
 
     def _write_all(self, source: RowSource) -> None:
@@ -116,6 +121,7 @@ class Pipeline:
             background = BackgroundPreparer(self.settings)
             self._consume(background.batches())
             unread = background.unread
+            self.report.stopped_reading = background.stopped
         else:
             preparer = Preparer(self.settings)
             try:
@@ -124,11 +130,13 @@ class Pipeline:
                 )
                 stopped = self._consume(batches)
                 unread = preparer.unread or (stopped and preparer.more_rows())
+                self.report.stopped_reading = preparer.stopped
             finally:
                 preparer.close()
-        unread = unread or self.held_back
-        self.report.completed = not unread
-        self.report.cut_short = unread and self.stop.exit_code is None
+        stopped_reading = self.report.stopped_reading is not None
+        unread = unread or self.held_back or self.cut_at_limit
+        self.report.completed = not (unread or stopped_reading)
+        self.report.cut_short = unread and self.stop.exit_code is None and not stopped_reading
 
     def _consume(self, batches: Generator[PreparedBatch, None, None]) -> bool:
         """Write batches until they end or a stop is due; True when it stopped early."""
@@ -160,8 +168,13 @@ class Pipeline:
             return None
 
     def _too_many_failures(self) -> bool:
+        allowance = self._failure_allowance()
+        return allowance is not None and allowance <= 0
+
+    def _failure_allowance(self) -> int | None:
+        """How many more rows may fail under --max-errors (None: no limit)."""
         limit = self.request.max_errors
-        return limit is not None and self.report.counts.failed >= limit
+        return None if limit is None else limit - self.report.counts.failed
 
     def _write(
         self,
@@ -172,11 +185,17 @@ class Pipeline:
     ) -> None:
         """Write one batch and account for it; failed rows are final at once, the others
         count once their transaction commits."""
+        allowance = self._failure_allowance()
+        if allowance is not None:
+            rows, failures = self._cut(rows, failures, sorted(failures, key=_line), allowance)
         for failure in failures:
             self.handler.note_failure(failure.data, failure.line_no)
+        if allowance is not None:
+            rows, failures, result = self._write_within(rows, failures, final, wire, allowance)
+        else:
+            result = self.writer.write(rows, final, wire) if rows else None
         row_by_row = False
-        if rows:
-            result = self.writer.write(rows, final, wire)
+        if result is not None:
             if result.replayed:  # it stands for everything since the last commit
                 self.uncommitted = Counts()
                 self.deferred.truncate(self.deferred_at_commit)
@@ -186,19 +205,62 @@ class Pipeline:
             failures = sorted(failures + result.failures, key=lambda failure: failure.line_no)
             row_by_row = result.row_by_row
         for failure in failures:
-            self.observer.row_failed(failure)
-        self.report.counts.failed += len(failures)
+            self.observer.row_failed(failure)  # logged first: a failed row is in the log
+            self.report.counts.failed += 1
         due = time.monotonic() - self.last_commit >= COMMIT_EVERY_S
         if not self.keep_one_transaction and (due or row_by_row):
             self._commit()
 
+    def _write_within(
+        self,
+        rows: list[PendingRow],
+        failures: list[FailedRow],
+        final: bool,
+        wire: bytes | None,
+        allowance: int,
+    ) -> tuple[list[PendingRow], list[FailedRow], BatchResult | None]:
+        """--max-errors N means N (SPEC §12.9): the batch is written in a savepoint, and if
+        its failures, found while validating or by the database, pass the allowance, it is
+        taken back and written again without the rows after the last allowed failure,
+        which then count as unread."""
+        while True:
+            savepoint = self.conn.begin_nested()
+            result = self.writer.write(rows, final, wire) if rows else None
+            found = sorted(failures + (result.failures if result else []), key=_line)
+            if len(found) <= allowance:
+                savepoint.commit()
+                return rows, failures, result
+            savepoint.rollback()
+            rows, failures = self._cut(rows, failures, found, allowance)
+            wire = None
+
+    def _cut(
+        self,
+        rows: list[PendingRow],
+        failures: list[FailedRow],
+        found: list[FailedRow],
+        allowance: int,
+    ) -> tuple[list[PendingRow], list[FailedRow]]:
+        """The rows and failures up to the last failure allowed (sorted `found`)."""
+        if len(found) <= allowance:
+            return rows, failures
+        self.cut_at_limit = True
+        last = found[allowance - 1].line_no if allowance > 0 else found[0].line_no - 1
+        return [r for r in rows if r.line_no <= last], [f for f in failures if f.line_no <= last]
+
     def _commit(self) -> None:
-        """Commit, and only then count the rows as created, updated, unchanged or skipped."""
+        """Commit, and only then count the rows as created, updated, unchanged or skipped:
+        a commit that fails (a full disk) leaves them uncounted (SPEC §12.1)."""
         with self.stop.shield():
+            committed = False
             try:
                 self.conn.commit()
+                committed = True
+            except KeyboardInterrupt:  # it came after the commit itself had returned
+                committed = not self.conn.in_transaction()
+                raise
             finally:
-                if not self.conn.in_transaction():  # committed, even if interrupted after
+                if committed:
                     self.report.counts.merge(self.uncommitted)
                     self.uncommitted = Counts()
                     self.writer.committed()
@@ -249,3 +311,9 @@ class Pipeline:
             self._commit()
             report.committed = True
         report.interrupted_exit = self.stop.exit_code
+        if self.deferred:  # rows waiting for a parent when a stop came: read, never settled
+            report.completed = False
+
+
+def _line(failure: FailedRow) -> int:
+    return failure.line_no

@@ -125,6 +125,7 @@ class Preparer:
         self.failures = 0  # failed rows handed out so far
         self.rows_read = 0
         self.unread = False  # rows were left unread (a stop, or --max-errors)
+        self.stopped: str | None = None  # the reader could not go on: where and why
         self._iterator: Iterator[RawRow] = iter(())
         self._positions: list[tuple[str, int]] = []  # of the mapped columns, once reading
 
@@ -151,6 +152,7 @@ class Preparer:
             if self.unread or self._limit_reached(other_failures()):
                 self.unread = self.unread or self.more_rows()
                 return
+        self.stopped = source.stopped
         if self.held is not None:
             yield from self._held_claims(source.bytes_read(), interrupted)
 

@@ -97,6 +97,9 @@ class RowSource:
         self._last = 0
         self._done = False
         self._closed = False
+        # set by the format reader when it cannot go on before the end of the file (a JSON
+        # syntax error, a broken workbook): where and why; the rows after it are unread
+        self.stopped: str | None = None
 
     def __iter__(self) -> Iterator[RawRow]:
         yield from self._rows

@@ -9,6 +9,8 @@ import csv
 import json
 import os
 import sys
+import tempfile
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -19,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from custimport.config import masked_url
+from custimport.errors import ReportFileError, UsageError
 from custimport.exporter import ExportResult
 from custimport.importer import ImportReport
 from custimport.inspection import Inspection
@@ -68,7 +71,30 @@ class FileSinks:
         self._rejects_writer: Any = None
         self.source: SourceInfo | None = None
 
+    def check_locations(self) -> None:
+        """Before anything is imported: the error log and rejects file could be created
+        where they are meant to go (SPEC §12.3), or a UsageError says why not."""
+        _check_creatable(self._log_target, "error log")
+        if self._rejects_target is not None:
+            _check_creatable(self._rejects_target, "rejects file")
+
     def write_failure(self, result: FailedRow) -> None:
+        """Log one failed row, flushed at once so that a full disk shows on the row it
+        concerns; a ReportFileError stops the import (its report still comes)."""
+        try:
+            self._log_failure(result)
+        except OSError as exc:
+            raise _file_error("error log", self.error_log or self._log_target, exc) from None
+        if self._rejects_target is None:
+            return
+        try:
+            self._write_reject(result)
+            assert self._rejects_file is not None
+            self._rejects_file.flush()
+        except OSError as exc:
+            raise _file_error("rejects file", self.rejects or self._rejects_target, exc) from None
+
+    def _log_failure(self, result: FailedRow) -> None:
         if self._log is None:
             self._log, self.error_log = exclusive_open(self._log_target)
             where = self.source.path if self.source else "?"
@@ -82,8 +108,7 @@ class FileSinks:
         lines = [f"line {result.line_no}", f"  data: {json.dumps(data, ensure_ascii=False)}"]
         lines += [f"  error: {field}: {message}" for field, message in result.errors]
         self._log.write("\n".join(lines) + "\n")
-        if self._rejects_target is not None:
-            self._write_reject(result)
+        self._log.flush()
 
     def _write_reject(self, result: FailedRow) -> None:
         if self._rejects_file is None:
@@ -98,7 +123,27 @@ class FileSinks:
     def close(self) -> None:
         for handle in (self._log, self._rejects_file):
             if handle is not None:
-                handle.close()
+                with suppress(OSError):  # flushed after every row: nothing is lost here
+                    handle.close()
+
+
+def _file_error(what: str, path: Path, exc: OSError) -> ReportFileError:
+    return ReportFileError(f"cannot write the {what} {path}: {exc.strerror or exc}")
+
+
+def _check_creatable(target: Path, what: str) -> None:
+    """Create and remove a file beside `target`: what really happens, whoever runs us
+    (as root, permission bits say nothing; a path under a regular file, a read-only
+    mount or a missing folder only show when tried)."""
+    folder = target.parent
+    if not folder.is_dir():
+        reason = "does not exist" if not folder.exists() else "is not a folder"
+        raise UsageError(f"cannot create the {what} {target}: {folder} {reason}")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".custimport-probe-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot create the {what} in {folder}: {exc.strerror or exc}") from None
 
 
 class Reporter:
@@ -159,6 +204,8 @@ def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
         "contacts": {"created": counts.contacts_created, "updated": counts.contacts_updated},
         "unknown_columns": report.unknown_columns,
         "warnings": report.warnings,
+        "stopped_reading": report.stopped_reading,
+        "aborted": report.aborted,
         "error_log": str(sinks.error_log) if sinks.error_log else None,
         "rejects": str(sinks.rejects) if sinks.rejects else None,
         "duration_s": round(report.duration_s, 3),
@@ -204,6 +251,8 @@ def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
             f"Stopped early after {report.request.max_errors} failed rows (--max-errors); "
             "the rest of the file was not read."
         )
+    if report.stopped_reading:
+        lines.append(f"Not read to the end: {report.stopped_reading}")
     if report.aborted:
         lines.append(
             "The database failed during the import: the batches committed before it are counted."
