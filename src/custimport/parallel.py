@@ -12,7 +12,7 @@ import pickle
 import signal
 import sys
 import types
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -22,6 +22,7 @@ from custimport.readers import SourceInfo, open_source
 
 # Below this size a second process costs more than it saves.
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+POLL_S = 0.1  # how often the writer, waiting for a batch, looks at the stop flag
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,11 @@ class BackgroundPreparer:
         self.finished = False
         self.stopped: str | None = None  # the reader could not go on: where and why
 
-    def batches(self) -> Generator[PreparedBatch, None, None]:
+    def batches(
+        self, interrupted: Callable[[], bool] = lambda: False
+    ) -> Generator[PreparedBatch, None, None]:
+        """The worker's batches in order; a stop while waiting for one (the worker may be
+        scanning the whole file first) ends them within POLL_S, the rest unread."""
         context = multiprocessing.get_context("spawn")  # no inherited database connections
         receiver, sender = context.Pipe(duplex=False)
         worker = context.Process(target=_work, args=(sender, self.settings), daemon=True)
@@ -60,7 +65,7 @@ class BackgroundPreparer:
             worker.start()
         sender.close()  # the worker holds the only writing end: its death ends our reads
         try:
-            yield from self._receive(receiver)
+            yield from self._receive(receiver, interrupted)
         finally:
             receiver.close()
             if worker.is_alive():
@@ -69,8 +74,13 @@ class BackgroundPreparer:
             if not self.finished:
                 self.unread = True  # stopped early: rows were left unread
 
-    def _receive(self, receiver: Connection) -> Iterator[PreparedBatch]:
+    def _receive(
+        self, receiver: Connection, interrupted: Callable[[], bool]
+    ) -> Iterator[PreparedBatch]:
         while True:
+            while not receiver.poll(POLL_S):
+                if interrupted():
+                    return
             try:
                 wire = receiver.recv_bytes()
             except EOFError:

@@ -119,7 +119,7 @@ class Pipeline:
         parallel = self.request.parallel
         if parallel or (parallel is None and worth_it(source.info)):
             background = BackgroundPreparer(self.settings)
-            self._consume(background.batches())
+            self._consume(background.batches(lambda: self.stop.exit_code is not None))
             unread = background.unread
             self.report.stopped_reading = background.stopped
         else:

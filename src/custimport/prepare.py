@@ -137,9 +137,10 @@ class Preparer:
         `other_failures` counts rows that failed later, in the database, towards --max-errors.
         """
         if self.two_passes:
-            self.last_claims = self._last_primary_claims()
+            self.last_claims = self._last_primary_claims(interrupted)
         if self.contested is not None and self.settings.primary_claim_columns is not None:
-            self.contested.scan(self.settings.source_options, *self.settings.primary_claim_columns)
+            columns = self.settings.primary_claim_columns
+            self.contested.scan(self.settings.source_options, *columns, interrupted)
         self._iterator = iter(source)
         self._positions = cell_positions(source.info.header, self.columns_by_field)
         # a batch's rows are taken in one C-level call; a stop is noticed between batches
@@ -167,7 +168,7 @@ class Preparer:
                 return
             yield PreparedBatch(rows, rows_read=self.rows_read, bytes_read=bytes_read)
 
-    def _last_primary_claims(self) -> LastClaims:
+    def _last_primary_claims(self, interrupted: Callable[[], bool]) -> LastClaims:
         """The line of the last valid row of each account whose is_primary is true.
 
         Under --max-errors a Contact file with an is_primary column is prepared twice:
@@ -178,7 +179,7 @@ class Preparer:
         claims = LastClaims()
         try:
             with open_source(**self.settings.source_options) as source:
-                for batch in first.batches(source, lambda: False, lambda: 0):
+                for batch in first.batches(source, interrupted, lambda: 0):
                     claims.record(
                         [
                             (r.data["account"], r.line_no)

@@ -20,10 +20,10 @@ known before the first write: that mode reads and validates the file twice
 import sqlite3
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import pairwise
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from custimport.readers import open_source
 from custimport.rows import PendingRow
@@ -88,20 +88,29 @@ class ContestedAccounts:
     def __init__(self) -> None:
         self._contested = array("q")  # sorted hashes of accounts claimed more than once
 
-    def scan(self, source_options: dict[str, Any], account: str, is_primary: str) -> None:
-        """Find the contested accounts of the file `source_options` opens."""
+    def scan(
+        self,
+        source_options: dict[str, Any],
+        account: str,
+        is_primary: str,
+        interrupted: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Find the contested accounts of the file `source_options` opens; a stop asked
+        for meanwhile ends the scan early (the import then stops before its first row)."""
         with open_source(**source_options) as source:
             header = source.info.header
             pick = itemgetter(header.index(account), header.index(is_primary))
             if source.cell_lists is not None:  # CSV/TSV: cells as parsed, no RawRow each
                 width = len(header)
                 pairs: Iterable[tuple[str, str]] = (
-                    pick(cells) for cells in source.cell_lists if len(cells) == width
+                    pick(cells)
+                    for cells in heeding(source.cell_lists, interrupted)
+                    if len(cells) == width
                 )
-            else:
+            else:  # a JSON object may lack either key: that row claims nothing
                 pairs = (
-                    (raw.values[account], raw.values[is_primary])
-                    for raw in source
+                    (raw.values.get(account, ""), raw.values.get(is_primary, ""))
+                    for raw in heeding(source, interrupted)
                     if raw.error is None
                 )
             claims = (acc for acc, flag in pairs if flag.strip().lower() in TRUE_WORDS)
@@ -155,3 +164,16 @@ class HeldClaims:
     def close(self) -> None:
         self._rows.close()
         self._last.close()
+
+
+T = TypeVar("T")
+HEED_EVERY = 8192  # rows between two looks at the stop flag: well under a millisecond
+
+
+def heeding(items: Iterable[T], interrupted: Callable[[], bool]) -> Iterator[T]:
+    """`items`, ending early once `interrupted()` says so (SPEC §12.5: a signal is acted on
+    within a second in every stage, a scan of the whole file included)."""
+    for count, item in enumerate(items, 1):
+        if count % HEED_EVERY == 0 and interrupted():
+            return
+        yield item
