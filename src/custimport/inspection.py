@@ -5,7 +5,7 @@ read; the header is matched to fields with the import's own mapping rules, for t
 asked for or, without one, for each model (the best fit is shown).
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from custimport.mapping import (
     normalise,
     require_columns,
 )
-from custimport.readers import RawRow, SourceInfo, open_source
+from custimport.readers import RawRow, RowSource, SourceInfo, open_source
 from custimport.schemas import MODELS, ModelSpec
 
 SAMPLE_ROWS = 5
@@ -61,6 +61,8 @@ class RowStats:
     rows_with_errors: int = 0
     sample: list[RawRow] = field(default_factory=list)
     first_errors: list[RawRow] = field(default_factory=list)
+    # where and why reading ended before the end of the file (RowSource.stopped), or None
+    stopped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,11 @@ def _best(fits: list[ModelFit]) -> ModelFit | None:
     return best if best.matched else None
 
 
-def _read_all(rows: Iterable[RawRow]) -> RowStats:
+def _read_all(source: RowSource) -> RowStats:
+    """Count and sample the rows; a reader that stopped early has ended normally and says
+    where in `stopped`, which `inspect` shows as it shows rows that cannot be read."""
     stats = RowStats()
-    for row in rows:
+    for row in source:
         stats.rows += 1
         if len(stats.sample) < SAMPLE_ROWS:
             stats.sample.append(row)
@@ -160,4 +164,5 @@ def _read_all(rows: Iterable[RawRow]) -> RowStats:
             stats.rows_with_errors += 1
             if len(stats.first_errors) < SAMPLE_ROWS:
                 stats.first_errors.append(row)
+    stats.stopped = source.stopped
     return stats

@@ -11,7 +11,6 @@ lives in `readers_text`, and each format in its own module (`readers_csv`, `read
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,6 @@ from typing import BinaryIO
 
 from custimport.errors import InputFileError
 from custimport.readers_text import (
-    ESCAPE,
     SAMPLE_SIZE,
     SURROGATE,
     SUSPECT,
@@ -28,6 +26,7 @@ from custimport.readers_text import (
     TextStream,
     checked_codec,
     choose_encoding,
+    sample_text,
 )
 
 __all__ = ["RawRow", "RowSource", "SourceInfo", "open_source"]
@@ -73,10 +72,19 @@ class SourceInfo:
     size_bytes: int
 
 
+StopProbe = Callable[[], str | None]
+
+
 class RowSource:
     """An open input: `info` is known up front, rows stream lazily on iteration.
 
     Use it as a context manager so the file is closed even when an import stops early.
+
+    `stopped` is None unless the reader could not go on before the end of the file (a JSON
+    syntax error, a sheet whose XML breaks, bytes the codec gives up on): then it is one
+    line saying where and why, set by the time iteration ends, which ends normally. The
+    row where reading broke, if there is one, has been yielded as a failed row; the rows
+    after it were never read, so the import is not complete (SPEC §12.1).
     """
 
     def __init__(
@@ -86,8 +94,12 @@ class RowSource:
         position: Callable[[], int],
         close: Callable[[], None],
         cell_lists: Iterator[list[str]] | None = None,
+        stopped: StopProbe | None = None,
     ) -> None:
         self.info = info
+        # asked in order once the rows end, the first reason wins: the decoder's comes
+        # before the parser's, which only stopped where the failed decoder left it
+        self.stop_probes = [stopped] if stopped is not None else []
         self._rows = rows
         # CSV/TSV: the parser's own lists of cells, for a scan that needs no RawRow (the
         # rows and these are one stream: use one or the other)
@@ -104,6 +116,10 @@ class RowSource:
     def __iter__(self) -> Iterator[RawRow]:
         yield from self._rows
         self._done = True
+        for probe in self.stop_probes:
+            self.stopped = self.stopped or probe()
+        if self.stopped is not None:  # printable whatever the file held
+            self.stopped = SURROGATE.sub("\ufffd", self.stopped)
 
     def bytes_read(self) -> int:
         """Bytes consumed so far: monotonic, and exactly the file size once iteration ends."""
@@ -177,7 +193,7 @@ def _open_text(
     path: Path, raw: BinaryIO, size: int, fmt: str, codec: str, delim: str | None, head: bytes
 ) -> RowSource:
     whole = len(head) == size
-    sample = codecs.getincrementaldecoder(codec)(ESCAPE).decode(head, final=whole)
+    sample = sample_text(path, codec, head, whole=whole)
     if not whole:  # the last line may be cut short
         sample = sample[: max(sample.rfind("\n"), sample.rfind("\r")) + 1]
     sample = sample.removeprefix("\ufeff")
@@ -186,6 +202,19 @@ def _open_text(
     if fmt == "auto":
         fmt = _format_from_content(path, sample)
     stream = TextStream(raw, codec)
+    try:
+        source = _open_format(path, stream, size, fmt, delim, sample)
+    except InputFileError:
+        if stream.stopped is not None:  # no header because the decoder gave up before it
+            raise InputFileError(f"{path}: {stream.stopped}") from None
+        raise
+    source.stop_probes.insert(0, lambda: stream.stopped)
+    return source
+
+
+def _open_format(
+    path: Path, stream: TextStream, size: int, fmt: str, delim: str | None, sample: str
+) -> RowSource:
     if fmt in ("json", "jsonl"):
         from custimport.readers_json import open_json, open_jsonl
 
@@ -284,8 +313,10 @@ def cell_problem(header: list[str], cells: list[str], encoding: str) -> str | No
 
 
 def failed_row(line_no: int, cells: list[str], error: str) -> RawRow:
-    """A row that cannot be used; undecodable bytes show as U+FFFD so the rejects file is text."""
-    return RawRow(line_no, {}, [SURROGATE.sub("\ufffd", cell) for cell in cells], error)
+    """A row that cannot be used; undecodable bytes show as U+FFFD so the rejects file and the
+    error log are text (a message may quote the file: a key with a bad byte, say)."""
+    cells = [SURROGATE.sub("\ufffd", cell) for cell in cells]
+    return RawRow(line_no, {}, cells, SURROGATE.sub("\ufffd", error))
 
 
 def float_text(value: float) -> str:

@@ -94,14 +94,77 @@ def choose_encoding(
     codec = requested or bom
     if not (codec and codecs.lookup(codec).name.startswith(("utf-16", "utf-32"))):
         _refuse_binary(head, path)
+    if requested:
+        _refuse_unusable_codec(path, codec or requested, head, whole=len(head) == size)
     if codec:
         return codec
     sample = head
     if head.isascii() and len(head) < size:
         sample += _later_samples(raw, size)  # a cp1252 file's first é may come late
-    if _decoded(sample, "utf-8", final=len(head) == size) is not None:
+    if _decoded(sample, "utf-8", final=len(head) == size) is not None or _damaged_utf8(sample):
         return "utf-8"
     return _guess_legacy(sample)
+
+
+def sample_text(path: Path, codec: str, head: bytes, *, whole: bool) -> str:
+    """The first bytes decoded as the whole file will be; a codec that cannot is refused."""
+    try:
+        return codecs.getincrementaldecoder(codec)(ESCAPE).decode(head, final=whole)
+    except Exception as exc:  # a codec is foreign code: whatever it raises
+        raise InputFileError(_cannot_read_as(path, codec, exc)) from None
+
+
+def _refuse_unusable_codec(path: Path, codec: str, head: bytes, *, whole: bool) -> None:
+    """Exit 2 before anything is written for a codec the file cannot be read with (§12.3).
+
+    The classes: a decoder that raises UnicodeError that is not a decode error (UTF-16 or
+    UTF-32 without a BOM, `undefined`), one that refuses the error handler that fails
+    single rows (`idna`, `punycode`), and one that cannot decode a file chunk by chunk
+    (no incremental decoder, or one that loses a character split between chunks).
+    """
+    try:
+        factory = codecs.getincrementaldecoder(codec)
+    except LookupError:
+        raise InputFileError(f"{path}: cannot be read as '{codec}': {_NO_PIECES}") from None
+    sample_text(path, codec, head, whole=whole)
+    piece = head[:_PIECES_CHECKED]
+    try:
+        decoder = factory(ESCAPE)
+        in_pieces = "".join(decoder.decode(piece[n : n + 1]) for n in range(len(piece)))
+        at_once = factory(ESCAPE).decode(piece)
+    except Exception as exc:  # as in sample_text
+        raise InputFileError(_cannot_read_as(path, codec, exc)) from None
+    if in_pieces != at_once:
+        raise InputFileError(f"{path}: cannot be read as '{codec}': {_NO_PIECES}")
+
+
+_NO_PIECES = "the codec cannot decode a file piece by piece"
+_PIECES_CHECKED = 1024  # bytes decoded one at a time to see that the decoder keeps its state
+
+
+def _cannot_read_as(path: Path, codec: str, exc: Exception) -> str:
+    reason = str(exc) or type(exc).__name__
+    if "error handling" in reason:  # idna, punycode: only 'strict', so one bad byte would stop
+        reason = "the codec only decodes strictly, it cannot fail single rows (it is not for files)"
+    elif "BOM" in reason and codecs.lookup(codec).name in ("utf-16", "utf-32"):
+        name = codecs.lookup(codec).name
+        reason += f" (name the byte order: {name}-le or {name}-be)"
+    return f"{path}: cannot be read as '{codec}': {reason}"
+
+
+def _damaged_utf8(sample: bytes) -> bool:
+    """UTF-8 with a few bad bytes: more valid multi-byte characters than undecodable bytes.
+
+    Legacy text almost never forms a valid multi-byte sequence (an accented capital followed
+    by a symbol from 0x80-0xBF), while each of its accented letters among ASCII is a byte
+    that does not decode; so a sample with at least as many valid sequences as bad bytes is
+    a UTF-8 file with damage, whose bad bytes fail their rows, rather than cp1252, which
+    would garble every one of its characters silently (`Müller` read as `MÃ¼ller`).
+    """
+    text = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode(sample)
+    bad = len(SURROGATE.findall(text))
+    valid = len(_NON_ASCII.findall(text)) - bad
+    return valid > 0 and bad <= valid
 
 
 def _refuse_binary(head: bytes, path: Path) -> None:
@@ -193,9 +256,14 @@ class TextStream:
     Decoding here rather than through TextIOWrapper means one scan per chunk tells whether a
     NUL or an undecodable byte exists at all, so rows pay for those checks only after one has
     been seen (`suspect` never goes back to False), and `position` is a counter, not a syscall.
+
+    A decoder that gives up part-way (a codec that passed the check of the first 64 KB, then
+    raised something the error handler cannot turn into a failed row) ends the text there:
+    `stopped` says where, and the half line before the failed chunk is dropped, never
+    passed on as a row with its values cut short.
     """
 
-    __slots__ = ("_decoder", "_raw", "encoding", "position", "suspect")
+    __slots__ = ("_decoder", "_raw", "encoding", "position", "stopped", "suspect")
 
     def __init__(self, raw: BinaryIO, encoding: str) -> None:
         self._raw = raw
@@ -203,6 +271,7 @@ class TextStream:
         self.encoding = encoding
         self.position = 0
         self.suspect = False
+        self.stopped: str | None = None
 
     def close(self) -> None:
         self._raw.close()
@@ -211,8 +280,17 @@ class TextStream:
         """Decoded chunks, in order; the last one flushes the decoder."""
         while True:
             data = self._raw.read(CHUNK_SIZE)
+            try:
+                text = self._decoder.decode(data, final=not data)
+            except Exception as exc:  # a codec is foreign code: whatever it raises
+                end = self.position + len(data)
+                self.stopped = (
+                    f"reading stopped between bytes {self.position:,} and {end:,}: the "
+                    f"{self.encoding} decoder failed ({exc or type(exc).__name__}); the rest "
+                    "of the file was not read"
+                )
+                return
             self.position += len(data)
-            text = self._decoder.decode(data, final=not data)
             if "\x00" in text or (not text.isascii() and SURROGATE.search(text)):
                 self.suspect = True
             if text:
@@ -235,7 +313,7 @@ class TextStream:
             # The last piece may be half a line, or a \r whose \n is in the next chunk.
             pending = "" if lines[-1].endswith("\n") else lines.pop()
             yield lines
-        if pending:
+        if pending and self.stopped is None:
             yield [pending]
 
     def _eof(self) -> Iterator[str]:

@@ -1,18 +1,23 @@
 """XLSX input through openpyxl's read-only mode, which streams the sheet XML row by row.
 
-Cells become the text the user typed or saw: 42.0 -> "42", an account number stored as the
-number 123 with format "00000" -> "00123", a date -> "2024-03-01". Reading the formatted
-display value would be closer still, but openpyxl does not render number formats.
+What each cell says (typed text, numbers, dates, a formula saved without its value, which
+fails its row rather than clearing a field) is `readers_xlsx_cells`; the zip is checked for
+bombs and damage before openpyxl opens it (`readers_xlsx_archive`).
+
+A sheet whose XML breaks part-way (found only by parsing) cannot be resumed: openpyxl's
+row generator is dead after an exception. The rows read so far stand, `stopped` says after
+which sheet row and why, and the rest is reported as unread (SPEC §12.1).
 """
 
 from __future__ import annotations
 
-import re
 import warnings
+import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from openpyxl import load_workbook
 
@@ -23,15 +28,14 @@ from custimport.readers import (
     SourceInfo,
     cell_problem,
     failed_row,
-    float_text,
     header_names,
 )
+from custimport.readers_xlsx_archive import check_workbook_archive
+from custimport.readers_xlsx_cells import cell_text, unusable_problem, unusable_seen
 
 # openpyxl warns about workbook features it does not keep (data validation, extensions);
 # they do not affect cell values, and in a CLI they would only be noise on stderr.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
-
-_ZERO_PADDED = re.compile(r"0+")
 
 
 def open_xlsx(path: Path, size: int, sheet: str | None, *, expected: bool) -> RowSource:
@@ -40,6 +44,7 @@ def open_xlsx(path: Path, size: int, sheet: str | None, *, expected: bool) -> Ro
     `expected` says the user asked for a workbook; otherwise this is a zip found by content,
     and failing to open it means the file is simply not text.
     """
+    check_workbook_archive(path)
     handle = path.open("rb")  # a file object: openpyxl refuses names not ending in .xlsx
     try:
         workbook = load_workbook(handle, read_only=True, data_only=True)
@@ -77,17 +82,68 @@ def _pick_sheet(path: Path, workbook: Any, name: str | None) -> Any:
 def _open_sheet(path: Path, size: int, worksheet: Any, close: Any) -> RowSource:
     expected_rows = worksheet.max_row  # from the sheet's <dimension>, for progress only
     worksheet.reset_dimensions()  # some writers store a wrong one, which would cut rows off
-    rows = _nonempty_rows(worksheet.iter_rows())
+    breakage = _Breakage()
+    rows = _nonempty_rows(breakage.guard(worksheet.iter_rows()))
     first = next(rows, None)
+    if breakage.reason is not None:
+        raise InputFileError(f"{path}: cannot read sheet '{worksheet.title}': {breakage.reason}")
     if first is None:
         raise InputFileError(f"{path}: sheet '{worksheet.title}' is empty: no header row")
     header_cells = first[1]
     while header_cells and not header_cells[-1]:
         header_cells.pop()
+    problem = unusable_problem(first[0], header_cells, None)
+    if problem is not None:
+        raise InputFileError(f"{path}: header {problem}")
     header = header_names(header_cells, path)
     progress = _Progress(size, expected_rows)
+    progress.row = first[0]  # until a row follows, reading can only stop after the header
     info = SourceInfo(path, "xlsx", None, None, header, size)
-    return RowSource(info, _sheet_rows(rows, header, progress), progress.position, close)
+    rows_read = _sheet_rows(rows, header, progress)
+    return RowSource(
+        info, rows_read, progress.position, close, stopped=lambda: breakage.stop(progress.row)
+    )
+
+
+class _Breakage:
+    """Ends the sheet's rows at the first exception openpyxl raises part-way, and says why.
+
+    Only openpyxl's own iteration is guarded (our code's bugs still surface as such); any
+    exception there means the file, not the program, is broken: expat's ParseError for XML,
+    zlib.error, EOFError or BadZipFile for the compressed data, IndexError for a shared
+    string that does not exist, ValueError for a number that is not one.
+    """
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def guard(self, cell_rows: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+        while True:
+            try:
+                cells = next(cell_rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # see the class docstring
+                self.reason = _broken(exc)
+                return
+            yield cells
+
+    def stop(self, last_row: int) -> str | None:
+        if self.reason is None:
+            return None
+        return (
+            f"reading stopped after sheet row {last_row:,}: {self.reason}; "
+            "the rest of the sheet was not read"
+        )
+
+
+def _broken(exc: Exception) -> str:
+    if isinstance(exc, ParseError):
+        return f"the sheet's XML is broken ({exc})"
+    if isinstance(exc, zipfile.BadZipFile | zlib.error | EOFError):
+        detail = str(exc) or "its compressed data ends early"
+        return f"the workbook's compressed data is damaged ({detail})"
+    return f"the sheet cannot be read ({type(exc).__name__}: {exc})"
 
 
 class _Progress:
@@ -117,8 +173,15 @@ def _sheet_rows(
     rows: Iterator[tuple[int, list[str]]], header: list[str], progress: _Progress
 ) -> Iterator[RawRow]:
     width = len(header)
+    unusable = unusable_seen()
     for row_no, texts in rows:
         progress.row = row_no
+        if unusable != unusable_seen():  # a cell that cannot be imported came by: this row's?
+            unusable = unusable_seen()
+            problem = unusable_problem(row_no, texts, header)
+            if problem is not None:
+                yield failed_row(row_no, texts, problem)
+                continue
         if len(texts) > width:
             if any(texts[width:]):
                 found = max(n for n, text in enumerate(texts, 1) if text)
@@ -131,30 +194,3 @@ def _sheet_rows(
             yield failed_row(row_no, texts, problem)
         else:
             yield RawRow(row_no, dict(zip(header, texts, strict=True)), texts)
-
-
-def cell_text(cell: Any) -> str:
-    """The value as the user typed it; number formats matter only for zero padding."""
-    value = cell.value
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return _number_text(value, cell.number_format)
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time() else value.isoformat()
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return str(value)
-    return str(value)
-
-
-def _number_text(value: float, number_format: str | None) -> str:
-    text = float_text(value) if isinstance(value, float) else str(value)
-    if number_format and _ZERO_PADDED.fullmatch(number_format) and text.isdigit():
-        return text.zfill(len(number_format))
-    return text

@@ -27,6 +27,7 @@ INSPECT_KEYS = {
     "size_bytes",
     "rows",
     "rows_with_errors",
+    "stopped_reading",
     "model",
     "model_guessed",
     "columns",

@@ -617,7 +617,8 @@ def test_fails_a_json_element_that_is_not_an_object(tmp_path: Path) -> None:
         ("[1, 2]", "element 1 must be a JSON object, found a number"),
         (
             "[{oops}]",
-            "element 1 is not valid JSON: Expecting property name enclosed in double quotes",
+            "element 1 is not valid JSON: Expecting property name enclosed in double quotes "
+            "(line 1, column 3)",
         ),
     ],
 )
@@ -629,17 +630,33 @@ def test_refuses_json_that_is_not_an_array_of_objects(
 
 
 def test_reports_invalid_json_mid_file_as_a_row_error_then_stops(tmp_path: Path) -> None:
-    _, rows = read(write(tmp_path, "a.json", '[{"id": 1}, {"id": 2} {"id": 3}, {"id": 4}]'))
+    path = write(tmp_path, "a.json", '[{"id": 1}, {"id": 2} {"id": 3}, {"id": 4}]')
+    with open_source(path) as source:
+        rows = list(source)
+    detail = "invalid JSON: expected ',' or ']' after an element, found '{'"
     assert numbered(rows) == [
         (1, ["1"], None),
         (2, ["2"], None),
-        (3, [], "invalid JSON: expected ',' or ']' after an element, found '{'"),
+        (3, [], f"{detail} (line 1, column 23)"),
     ]
+    assert source.stopped == (
+        f"reading stopped at element 3 (line 1, column 23): {detail}; "
+        "the rest of the file was not read"
+    )
 
 
 def test_reports_a_json_file_cut_off_inside_the_array(tmp_path: Path) -> None:
-    _, rows = read(write(tmp_path, "a.json", '[{"id": 1}, {"id": 2'))
-    assert numbered(rows) == [(1, ["1"], None), (2, [], "invalid JSON: Expecting ',' delimiter")]
+    with open_source(write(tmp_path, "a.json", '[{"id": 1}, {"id": 2')) as source:
+        rows = list(source)
+    detail = "the file ends inside this element, as if the file was cut short"
+    assert numbered(rows) == [
+        (1, ["1"], None),
+        (2, [], f"invalid JSON: {detail} (line 1, column 21)"),
+    ]
+    assert (
+        source.stopped
+        == f"reading stopped at element 2 (line 1, column 21): invalid JSON: {detail}"
+    )
 
 
 def test_reads_an_empty_json_array_as_no_columns_and_no_rows(tmp_path: Path) -> None:
