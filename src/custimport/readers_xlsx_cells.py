@@ -44,6 +44,7 @@ _NO_VALUE = (
     "is a formula saved without its value: open and save the file in a spreadsheet program "
     "first, so that the values are stored"
 )
+_ERROR_VALUE = "holds the spreadsheet error {}, not a value: correct the formula or clear the cell"
 _INEXACT = (
     "is the number {}, too large for a spreadsheet to keep every digit of: format the column "
     "as text and type the value again"
@@ -82,7 +83,10 @@ _parse_cell = WorkSheetParser.parse_cell  # called directly: cheaper than super(
 class _ValueAwareParser(WorkSheetParser):  # type: ignore[misc]
     def parse_cell(self, element: Any) -> dict[str, Any]:
         cell: dict[str, Any] = _parse_cell(self, element)
-        if cell["value"] is None and self.data_only and element.get("t") != "str":
+        if element.get("t") == "e" and cell["value"] is not None:  # #N/A, #REF!, #DIV/0!
+            text = str(cell["value"])
+            cell["value"] = UnusableCell(text, _ERROR_VALUE.format(text))
+        elif cell["value"] is None and self.data_only and element.get("t") != "str":
             formula = element.find(_FORMULA_TAG)
             if formula is not None:
                 cell["value"] = UnusableCell("=" + (formula.text or ""), _NO_VALUE)

@@ -403,6 +403,23 @@ def test_reads_a_formula_by_the_value_saved_with_it(tmp_path: Path) -> None:
     assert numbered(rows) == [(2, ["A1", "2", "X", "", "end"], None)]
 
 
+def test_fails_a_row_whose_cell_holds_a_spreadsheet_error(tmp_path: Path) -> None:
+    """#N/A is what a failed formula shows, not a value: stored as text it would change the
+    row silently (SPEC §12.2)."""
+    row = ["A1", '<c r="B2" t="e"><f>VLOOKUP(1,Z:Z,2)</f><v>#N/A</v></c>', "end"]
+    sheet = raw.sheet_xml([["id", "name", "last"], row, ["A2", "fine", "end"]])
+    _, rows = read_all(raw.write_workbook(tmp_path / "a.xlsx", sheet))
+    assert numbered(rows) == [
+        (
+            2,
+            ["A1", "#N/A", "end"],
+            "column 'name' (cell B2) holds the spreadsheet error #N/A, not a value: correct "
+            "the formula or clear the cell",
+        ),
+        (3, ["A2", "fine", "end"], None),
+    ]
+
+
 def test_fails_a_workbook_number_too_large_to_hold_every_digit(tmp_path: Path) -> None:
     """Excel stores every number as a double: an account number of 17 digits has lost some
     already, and must not become `1.2345678901234568e+16` (the JSON rule, for workbooks)."""
