@@ -1,9 +1,18 @@
 """Parent accounts within an account import (SPEC §4).
 
 A parent may be in the database, in the same batch (linked after the insert), or
-later in the file (the row waits for the end). A self-reference or a cycle, old
-links and new ones together, fails every row involved; a row whose parent failed
-says which line did.
+later in the file (the row waits for the end, see waiting_rows). A self-reference
+or a cycle, old links and new ones together, fails every row involved; a row whose
+parent failed says which line did.
+
+Every step here is linear in the batch (SPEC §12.4): rows that must wait take the
+rows waiting on them along in one pass, and cycles are found by walking each link
+once (parents.cycle_members). A forward chain of 20,000 accounts took 5 s and a
+cycle of 20,000 took 87 s when each row was walked from, and rows were dropped
+until nothing changed. Links stored in the database are walked only when a batch
+changes a stored account's parent, one query per level of the stored ancestry
+above the batch (it was one per account), so a batch costs what the hierarchy
+above it is deep.
 """
 
 from collections.abc import Hashable, Sequence
@@ -14,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from custimport import repository
 from custimport.batches import Plan, RowFailure, Write
-from custimport.parents import leads_back
+from custimport.parents import cycle_members
 from custimport.repository import AccountRef, Stamp, StoredAccount
 from custimport.rows import FailedRow, PendingRow, failed
 
@@ -40,6 +49,7 @@ class AccountBatch:
     now: Stamp
     writes: dict[str, AccountWrite] = field(default_factory=dict)
     parent_numbers: dict[str, str] = field(default_factory=dict)  # number → parent in batch
+    unrooted: int = 0  # writes whose parents in the batch never reach a root: on a cycle
 
 
 @dataclass
@@ -98,29 +108,37 @@ class ParentLinks:
 
     def link_in_batch(self, batch: AccountBatch, plan: Plan[AccountWrite], final: bool) -> None:
         """Parents created by this batch link after the insert; others wait for the file's end."""
+        if not batch.parent_numbers:
+            return
         for number, parent in batch.parent_numbers.items():
             batch.writes[number].parent_in_batch = parent
         self._drop_orphans(batch, plan, final)
+        _parents_first(batch)
 
     def _drop_orphans(self, batch: AccountBatch, plan: Plan[AccountWrite], final: bool) -> None:
-        """Rows whose parent is not created by this batch: deferred, or failed at the end."""
-        settled = False
-        while not settled:
-            settled = True
-            for write in list(batch.writes.values()):
-                parent = write.parent_in_batch
-                if parent is None:
-                    continue
-                parent_write = batch.writes.get(parent)
-                if parent_write is not None and parent_write.account_id is None:
-                    continue
-                del batch.writes[write.number]
-                settled = False
-                if final or parent in self.failed_lines:
-                    message = self.missing(parent)
-                    plan.failures.append(self.fail(write.row, "parent_account", message))
-                else:
-                    plan.deferred.append(write.row)
+        """Rows whose parent is not created by this batch: deferred, or failed at the end,
+        and the rows of the batch waiting on them with them (one pass, parents first)."""
+        waiting: dict[str, list[AccountWrite]] = {}  # parent number → writes created below it
+        dropped: list[AccountWrite] = []
+        for write in batch.writes.values():
+            parent = write.parent_in_batch
+            if parent is None:
+                continue
+            parent_write = batch.writes.get(parent)
+            if parent_write is not None and parent_write.account_id is None:
+                waiting.setdefault(parent, []).append(write)
+            else:
+                dropped.append(write)
+        for write in dropped:  # grows as it is walked: a dropped row takes its children along
+            del batch.writes[write.number]
+            parent = write.parent_in_batch
+            assert parent is not None
+            if final or parent in self.failed_lines:
+                message = self.missing(parent)
+                plan.failures.append(self.fail(write.row, "parent_account", message))
+            else:
+                plan.deferred.append(write.row)
+            dropped.extend(waiting.pop(write.number, ()))
 
     def missing(self, parent: str) -> str:
         line = self.failed_lines.get(parent)
@@ -130,9 +148,35 @@ class ParentLinks:
 
     def fail_cycles(self, conn: Connection, batch: AccountBatch, plan: Plan[AccountWrite]) -> None:
         """Fail every row whose new parent link would close a cycle (SPEC §4)."""
+        if not batch.unrooted and not any(map(_relinks, batch.writes.values())):
+            return  # only new accounts get parents, and none is under a cycle of the batch
+        links = self._new_links(batch)
+        if not links:
+            return
+        # the database alone holds no cycle and cannot reach accounts being created: its
+        # links matter only when this batch changes an existing account's parent
+        updates_links = any(isinstance(node, int) for node in links)
+        stored = _stored_links(conn, links) if updates_links else {}
+
+        def parent_of(node: Hashable) -> Hashable | None:
+            return links[node] if node in links else stored.get(node)
+
+        in_cycle = [node for node in cycle_members(links, parent_of) if node in links]
+        if not in_cycle:
+            return
+        by_node = {_node_of(write): write for write in batch.writes.values()}
+        for node in sorted(in_cycle, key=lambda node: by_node[node].row.line_no):
+            write = by_node[node]
+            del batch.writes[write.number]
+            plan.failures.append(self.fail(write.row, "parent_account", cycle_message(write.row)))
+        self._drop_orphans(batch, plan, final=True)
+
+    @staticmethod
+    def _new_links(batch: AccountBatch) -> dict[Hashable, Hashable | None]:
+        """The parent links this batch sets, by account (number if created, else id)."""
         links: dict[Hashable, Hashable | None] = {}
         for write in batch.writes.values():
-            node: Hashable = write.account_id if write.account_id is not None else write.number
+            node = _node_of(write)
             if write.parent_in_batch is not None:
                 links[node] = write.parent_in_batch
             elif "parent_account_id" in write.columns:  # new accounts too: X → old → X
@@ -141,35 +185,21 @@ class ParentLinks:
                     # a new account without a parent ends every walk as an absent link
                     # does, and was most of a million-account import's links
                     links[node] = parent_id
-        if not links:
-            return
-        updates_links = any(isinstance(node, int) for node in links)
-        db_parents: dict[int, int | None] = {}
+        return links
 
-        def parent_of(node: Hashable) -> Hashable | None:
-            if node in links:
-                return links[node]
-            if not updates_links or not isinstance(node, int):
-                return None  # the database alone holds no cycle and cannot reach new accounts
-            if node not in db_parents:
-                db_parents.update(repository.parent_ids(conn, [node]))
-            return db_parents.get(node)
-
-        in_cycle = [node for node, start in links.items() if leads_back(node, start, parent_of)]
-        for node in in_cycle:
-            write = self._write_for(batch, node)
-            del batch.writes[write.number]
-            parent = write.row.data.get("parent_account")
-            message = f"parent account {parent!r} would make a cycle of parent accounts"
-            plan.failures.append(self.fail(write.row, "parent_account", message))
-        if in_cycle:
-            self._drop_orphans(batch, plan, final=True)
+    # --- rows that waited for the end of the file (waiting_rows) -----------------------
 
     @staticmethod
-    def _write_for(batch: AccountBatch, node: Hashable) -> AccountWrite:
-        if isinstance(node, str):
-            return batch.writes[node]
-        return next(w for w in batch.writes.values() if w.account_id == node)
+    def link_of(data: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(account number, parent's account number) of a row that waited for its parent."""
+        return data.get("account_number"), data.get("parent_account")
+
+    def fail_waiting(self, row: PendingRow, on_cycle: bool) -> FailedRow:
+        """A waiting row on a cycle of waiting rows, or waiting on one (its parent failed
+        just before it, so the message names that row's line)."""
+        parent = row.data.get("parent_account") or ""
+        message = cycle_message(row) if on_cycle else self.missing(parent)
+        return self.fail(row, "parent_account", message)
 
     def write_links(self, conn: Connection, writes: Sequence[AccountWrite]) -> None:
         """Link children to parents this write inserts (or, row by row, an earlier row did)."""
@@ -185,3 +215,56 @@ class ParentLinks:
                     raise RowFailure("parent_account", self.missing(parent))
         now = writes[0].columns["updated_at"]
         repository.set_parents(conn, linked, now)
+
+
+def cycle_message(row: PendingRow) -> str:
+    return (
+        f"parent account {row.data.get('parent_account')!r} would make a cycle of parent accounts"
+    )
+
+
+def _relinks(write: AccountWrite) -> bool:
+    """A stored account whose parent this write changes: the database's links then count."""
+    return write.account_id is not None and (
+        write.parent_in_batch is not None or "parent_account_id" in write.columns
+    )
+
+
+def _node_of(write: AccountWrite) -> Hashable:
+    """An account in the link graph: its id if it is stored, its number if it is created."""
+    return write.account_id if write.account_id is not None else write.number
+
+
+def _stored_links(
+    conn: Connection, links: dict[Hashable, Hashable | None]
+) -> dict[Hashable, Hashable | None]:
+    """The database's parent links above the stored parents that `links` names, up to
+    their roots or to an account that `links` re-links: one query per level, not per
+    account (an id gone meanwhile ends its walk)."""
+    stored: dict[Hashable, Hashable | None] = {}
+    level = {p for p in links.values() if isinstance(p, int) and p not in links}
+    while level:
+        found = repository.parent_ids(conn, sorted(level))
+        stored.update(dict.fromkeys(level))
+        stored.update(found.items())
+        level = {p for p in found.values() if p is not None and p not in links and p not in stored}
+    return stored
+
+
+def _parents_first(batch: AccountBatch) -> None:
+    """Order the batch's writes so a parent it creates comes before its children: a batch
+    written row by row (after the database refused one) links each row as it goes."""
+    below: dict[str, list[AccountWrite]] = {}
+    ordered: list[AccountWrite] = []
+    for write in batch.writes.values():
+        if write.parent_in_batch is None:
+            ordered.append(write)
+        else:
+            below.setdefault(write.parent_in_batch, []).append(write)
+    if not below:
+        return
+    for write in ordered:  # grows as it is walked
+        ordered.extend(below.pop(write.number, ()))
+    left = [write for writes in below.values() for write in writes]  # on a cycle: failed next
+    batch.writes = {write.number: write for write in ordered + left}
+    batch.unrooted = len(left)

@@ -1,4 +1,8 @@
-"""CustomerGroup rows (SPEC §4): key = name, case-insensitive; group_type required on create."""
+"""CustomerGroup rows (SPEC §4): key = name, case-insensitive; group_type required on create.
+
+An update writes the fields its row has: every column of a CSV file, and of a JSON
+object only its keys (SPEC §3), so a missing group_type leaves the stored one alone.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,6 +16,7 @@ from custimport.batches import LostRace, Plan, Write
 from custimport.db_errors import describe_row_error
 from custimport.keys import group_key, group_row_key
 from custimport.rows import Outcome, PendingRow, failed
+from custimport.schemas import absent_message
 
 
 @dataclass(slots=True)
@@ -44,8 +49,9 @@ class GroupHandler:
             elif self.mode == "create_only":
                 plan.counts.skip("already exists")
             else:
+                # the row's own fields (not the file's columns): a JSON object may lack one
                 columns: dict[str, Any] = {
-                    f: row.data.get(f) for f in ("name", "group_type") if f in self.present
+                    f: row.data[f] for f in ("name", "group_type") if f in row.data
                 }
                 if all(getattr(current, c) == v for c, v in columns.items()):
                     plan.counts.unchanged += 1
@@ -59,7 +65,9 @@ class GroupHandler:
     def _plan_create(self, row: PendingRow, plan: Plan[GroupWrite], now: Any) -> None:
         if self.mode == "update_only":
             plan.counts.skip("not found")
-        elif row.data.get("group_type") is None:
+        elif "group_type" not in row.data:
+            plan.failures.append(failed(row, "group_type", absent_message("group_type")))
+        elif row.data["group_type"] is None:
             plan.failures.append(
                 failed(row, "group_type", "is required to create a customer group")
             )

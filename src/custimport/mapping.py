@@ -142,8 +142,15 @@ def record_from(
 ) -> dict[str, str | None]:
     """{field: trimmed text, or None for an empty cell} for the mapped columns of one row.
 
-    The readers give every readable row a value for every header column."""
-    return {f: values[c].strip() or None for f, c in columns_by_field.items()}
+    A JSON object without one of the file's keys is a row without that column (SPEC §3):
+    its field is left out of the record, not set to None, so an update leaves the stored
+    value alone (the handlers see a record shorter than the file's mapped fields). Every
+    other reader gives every readable row every column, and pays nothing for the check.
+    """
+    try:
+        return {f: values[c].strip() or None for f, c in columns_by_field.items()}
+    except KeyError:
+        return {f: values[c].strip() or None for f, c in columns_by_field.items() if c in values}
 
 
 def cell_positions(

@@ -6,6 +6,7 @@ second (see COMMIT_EVERY_S), after a batch that had to be written row by row, an
 the end, unless --atomic or --dry-run keep one transaction to the end.
 """
 
+import tempfile
 import time
 from collections.abc import Generator
 from contextlib import suppress
@@ -26,7 +27,7 @@ from custimport.prepare import PreparedBatch, Preparer, PreparerSettings, source
 from custimport.readers import RowSource
 from custimport.rows import Counts, FailedRow, PendingRow
 from custimport.signals import EXIT_SIGINT, StopFlag
-from custimport.spill import SpilledRows
+from custimport.waiting_rows import WaitingRows, WaitingSpill
 
 # Commit about once a second rather than after every batch: on this machine's disk a
 # SQLite commit (an fsync) took 20 ms, a fifth of the time of a 100,000-contact import.
@@ -62,7 +63,7 @@ class Pipeline:
             self.request.max_errors,
             source_options(report.source, self.request.sheet),
         )
-        self.deferred = SpilledRows()  # rows whose parent comes later in the file
+        self.deferred = WaitingSpill(handler)  # rows whose parent comes later in the file
         self.deferred_at_commit = self.deferred.mark()
         self.retrying = False  # rows taken from `deferred` are being written again
         self.keep_one_transaction = self.request.atomic or self.request.dry_run
@@ -81,8 +82,9 @@ class Pipeline:
         try:
             self._run(source)
         finally:
-            self.deferred.close()
-            self.writer.close()
+            for spill in (self.deferred, self.writer):  # throwaway files: a full disk
+                with suppress(OSError):  # that failed their last write fails closing too
+                    spill.close()
 
     def _run(self, source: RowSource) -> None:
         try:
@@ -101,6 +103,10 @@ class Pipeline:
         except (WorkerFailed, ReportFileError) as exc:
             self._abandon_batch_in_flight()
             self.report.aborted = str(exc)
+        except OSError as exc:  # the import's own temporary files: a full disk, a size limit
+            self._abandon_batch_in_flight()
+            where = tempfile.gettempdir()
+            self.report.aborted = f"cannot write temporary files in {where}: {exc.strerror or exc}"
         except Exception as exc:  # a bug: still report what was committed, then say so
             self._abandon_batch_in_flight()
             self.report.aborted = f"internal error ({type(exc).__name__}): {exc}; please report it"
@@ -187,7 +193,7 @@ class Pipeline:
         count once their transaction commits."""
         allowance = self._failure_allowance()
         if allowance is not None:
-            rows, failures = self._cut(rows, failures, sorted(failures, key=_line), allowance)
+            rows, failures = self._cut(rows, failures, failures, allowance, final)
         for failure in failures:
             self.handler.note_failure(failure.data, failure.line_no)
         if allowance is not None:
@@ -202,6 +208,8 @@ class Pipeline:
             self.uncommitted.merge(result.counts)
             self.deferred.extend(result.deferred)
             self.database_failures += len(result.failures)
+            for failure in result.failures:  # rows waiting on it can name its line
+                self.handler.note_failure(failure.data, failure.line_no)
             failures = sorted(failures + result.failures, key=lambda failure: failure.line_no)
             row_by_row = result.row_by_row
         for failure in failures:
@@ -226,12 +234,12 @@ class Pipeline:
         while True:
             savepoint = self.conn.begin_nested()
             result = self.writer.write(rows, final, wire) if rows else None
-            found = sorted(failures + (result.failures if result else []), key=_line)
+            found = failures + (result.failures if result else [])
             if len(found) <= allowance:
                 savepoint.commit()
                 return rows, failures, result
             savepoint.rollback()
-            rows, failures = self._cut(rows, failures, found, allowance)
+            rows, failures = self._cut(rows, failures, found, allowance, final)
             wire = None
 
     def _cut(
@@ -240,12 +248,25 @@ class Pipeline:
         failures: list[FailedRow],
         found: list[FailedRow],
         allowance: int,
+        final: bool,
     ) -> tuple[list[PendingRow], list[FailedRow]]:
-        """The rows and failures up to the last failure allowed (sorted `found`)."""
+        """The rows and failures up to the last failure allowed among `found`, in the
+        batch's order: the file's, or parents first for rows that waited (`final`), whose
+        failures not among `rows` (a cycle's) come first."""
         if len(found) <= allowance:
             return rows, failures
         self.cut_at_limit = True
-        last = found[allowance - 1].line_no if allowance > 0 else found[0].line_no - 1
+        position = {row.line_no: n for n, row in enumerate(rows)}
+        if final:
+            ranked = sorted(found, key=lambda f: position.get(f.line_no, -1))
+            kept = {f.line_no for f in ranked[:allowance]}
+            if allowance > 0:
+                end = position.get(ranked[allowance - 1].line_no, -1) + 1
+            else:
+                end = max(position.get(ranked[0].line_no, 0), 0)
+            return rows[:end], [f for f in failures if f.line_no in kept]
+        ranked = sorted(found, key=_line)
+        last = ranked[allowance - 1].line_no if allowance > 0 else ranked[0].line_no - 1
         return [r for r in rows if r.line_no <= last], [f for f in failures if f.line_no <= last]
 
     def _commit(self) -> None:
@@ -268,34 +289,34 @@ class Pipeline:
         self.last_commit = time.monotonic()
 
     def _write_deferred(self) -> None:
-        """Rows whose parent came later in the file: retry while that helps, then fail the rest."""
-        size = self.request.batch_size
-        while self.deferred:
-            waiting = self._take_deferred()
-            self.retrying = True
-            try:
-                for rows in waiting.chunks(size):
-                    self._write(rows, [])
-                if len(self.deferred) == len(waiting):
-                    # no progress: what is left waits on a cycle or a missing parent; one
-                    # batch, so that a cycle is seen whole
-                    last = self._take_deferred()
-                    try:
-                        self._write([r for rows in last.chunks(size) for r in rows], [], True)
-                    finally:
-                        last.close()
-                    self.retrying = False
-                    return
-            finally:
-                waiting.close()
-            self.retrying = False
+        """Rows whose parent came later in the file, settled in one pass, parents first
+        (waiting_rows). A stop or --max-errors is noticed between its batches; rows left
+        then were read but never accounted for, so the import is not complete."""
+        if not self.deferred or self._too_many_failures():  # left waiting: see _finish
+            return
+        waiting = self._take_deferred()
+        self.retrying = True  # until every waiting row is written or failed
+        settle = WaitingRows(self.handler, self.request.batch_size)
+        batches = settle.batches(waiting, lambda: self.stop.exit_code is not None)
+        try:
+            for rows, failures in batches:
+                self._write(rows, failures, final=True)
+                if self.stop.exit_code is not None or self._too_many_failures():
+                    break
+        finally:
+            batches.close()
+            waiting.close()
+        if settle.left:  # still `retrying`: the report says the import did not complete
+            self.report.cut_short = self.report.cut_short or self.stop.exit_code is None
+            return
+        self.retrying = False
 
-    def _take_deferred(self) -> SpilledRows:
+    def _take_deferred(self) -> WaitingSpill:
         """The waiting rows, replaced by an empty spill. Committed first: a replay of the
         batches since the last commit must not add rows to a spill that is gone."""
         if not self.keep_one_transaction:
             self._commit()
-        taken, self.deferred = self.deferred, SpilledRows()
+        taken, self.deferred = self.deferred, WaitingSpill(self.handler)
         self.deferred_at_commit = self.deferred.mark()
         return taken
 
@@ -311,7 +332,7 @@ class Pipeline:
             self._commit()
             report.committed = True
         report.interrupted_exit = self.stop.exit_code
-        if self.deferred:  # rows waiting for a parent when a stop came: read, never settled
+        if self.deferred or self.retrying:  # rows left waiting for a parent: never settled
             report.completed = False
 
 

@@ -3,10 +3,13 @@
 A row arrives as {field: stripped text or None}; `validate_row` returns clean
 values or every error of the row, each with its field (SPEC §4). Required-ness
 is checked here only for columns present in the file: whether a missing column
-matters depends on create versus update, which the row handlers decide.
+matters depends on create versus update, which the row handlers decide. The same
+holds for one row: a JSON object without a key leaves that field out of its record
+(SPEC §3), and only the fields that find the row (a group's name, a contact's
+account) fail it here, because no mode can do without them.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, get_args
@@ -134,12 +137,25 @@ NOT_EMPTY = {
     "Account": ("name", "customer_group"),
     "Contact": ("account", "first_name", "last_name"),
 }
+# Fields without which a row cannot even be looked up: a row that lacks the key (a JSON
+# object; a CSV file without the column stops before the first row) fails validation.
+NEEDED_IN_EVERY_ROW = {"CustomerGroup": ("name",), "Account": (), "Contact": ("account",)}
 PRIMARY_CONTACT_FIELDS = (
     "primary_contact_first_name",
     "primary_contact_last_name",
     "primary_contact_email",
     "primary_contact_phone",
 )
+
+
+def absent_message(field_name: str) -> str:
+    """The error of a row that lacks a field it needs (its file has the column)."""
+    return f"required column '{field_name}' is missing from this row"
+
+
+def absent_errors(data: Mapping[str, Any], needed: Iterable[str]) -> list[FieldError]:
+    """One error for each needed field that this row (a JSON object) does not have."""
+    return [(f, absent_message(f)) for f in needed if f not in data]
 
 
 def model_spec(name: str) -> ModelSpec | None:
@@ -157,6 +173,8 @@ class BatchValidator:
 
     def __init__(self, spec: ModelSpec, present: frozenset[str]) -> None:
         self.spec = spec
+        self.width = len(present)  # a record with fewer fields is a JSON object without a key
+        self.needed = tuple(f for f in NEEDED_IN_EVERY_ROW[spec.name] if f in present)
         self.adapter: TypeAdapter[list[dict[str, Any]]] = TypeAdapter(
             list[_row_type(spec, present)]  # type: ignore[misc,arg-type]
         )
@@ -176,10 +194,26 @@ class BatchValidator:
             for i, values in zip(good, clean_good, strict=True):
                 clean[i] = values
         check_parent = self.spec is ACCOUNT
-        return [
+        results = [
             (values, bad.get(i) or (_account_rules(values) if check_parent else []))
             for i, values in enumerate(clean)
         ]
+        # one C-level pass finds a batch with a short record; CSV and XLSX never have one
+        if self.needed and records and min(map(len, records)) < self.width:
+            self._fail_absent(records, results)
+        return results
+
+    def _fail_absent(
+        self,
+        records: list[dict[str, str | None]],
+        results: list[tuple[dict[str, Any], list[FieldError]]],
+    ) -> None:
+        """Add an error for each needed field a record lacks, beside its other errors."""
+        for i, record in enumerate(records):
+            absent = absent_errors(record, self.needed)
+            if absent:
+                values, errors = results[i]
+                results[i] = (values, [*errors, *absent])
 
 
 def _row_type(spec: ModelSpec, present: frozenset[str]) -> Any:
