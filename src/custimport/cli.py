@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 from custimport import __version__, db, reporting
 from custimport.config import DEFAULT_BATCH_SIZE, masked_url, resolve_database_url
 from custimport.errors import SchemaBehindError, UsageError
-from custimport.exporter import ExportRequest, OutputClosedError, run_export
+from custimport.exporter import ExportInterrupted, ExportRequest, OutputClosedError, run_export
 from custimport.importer import MODES, ImportRequest, run_import
 from custimport.inspection import InspectRequest, inspect_file
 from custimport.schemas import MODELS, ModelSpec, model_spec
@@ -261,6 +261,9 @@ def export_command(
     except OutputClosedError:
         _silence_stdout()
         raise typer.Exit(EXIT_SIGPIPE) from None
+    except ExportInterrupted as exc:
+        reporting.error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
     if not quiet:
         reporting.print_export_done(result)
 

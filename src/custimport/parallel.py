@@ -113,8 +113,8 @@ def _bare_main() -> Iterator[None]:
 
 
 def _work(sender: Connection, settings: PreparerSettings) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the importer decides
+        signal.signal(signum, signal.SIG_IGN)
     preparer = Preparer(settings)
     try:
         with bulk_gc(), open_source(**settings.source_options) as source:

@@ -23,6 +23,7 @@ from rich.text import Text
 from custimport.config import masked_url
 from custimport.errors import ReportFileError, UsageError
 from custimport.exporter import ExportResult
+from custimport.formulas import escaped_cells
 from custimport.importer import ImportReport
 from custimport.inspection import Inspection
 from custimport.readers import SourceInfo
@@ -111,14 +112,16 @@ class FileSinks:
         self._log.flush()
 
     def _write_reject(self, result: FailedRow) -> None:
+        """One failed row as CSV. Users open this file in a spreadsheet to fix it, so cells
+        that would run as formulas are escaped as in exports; importing it reverses that."""
         if self._rejects_file is None:
             assert self._rejects_target is not None
             self._rejects_file, self.rejects = exclusive_open(self._rejects_target)
             self._rejects_writer = csv.writer(self._rejects_file)
             header = self.source.header if self.source else []
-            self._rejects_writer.writerow([*header, "error"])
+            self._rejects_writer.writerow(escaped_cells([*header, "error"]))
         message = "; ".join(f"{field}: {text}" for field, text in result.errors)
-        self._rejects_writer.writerow([*result.cells, message])
+        self._rejects_writer.writerow(escaped_cells([*result.cells, message]))
 
     def close(self) -> None:
         for handle in (self._log, self._rejects_file):
@@ -329,6 +332,7 @@ def inspection_json(inspection: Inspection) -> dict[str, Any]:
         },
         "sample": [inspection.sample_values(row) for row in stats.sample],
         "read_errors": [{"line": row.line_no, "error": row.error} for row in stats.first_errors],
+        "stopped_reading": stats.stopped,
     }
 
 
@@ -365,6 +369,8 @@ def _inspection_notes(inspection: Inspection) -> list[str]:
     if inspection.unused_mapping_keys:
         keys = ", ".join(inspection.unused_mapping_keys)
         notes.append(f"The mapping names columns the file does not have: {keys}")
+    if stats.stopped:
+        notes.append(f"Not read to the end: {stats.stopped}")
     notes += [f"Line {row.line_no} cannot be read: {row.error}" for row in stats.first_errors]
     if stats.rows_with_errors > len(stats.first_errors):
         notes.append(f"… and {stats.rows_with_errors - len(stats.first_errors):,} more")

@@ -69,3 +69,33 @@ def interrupts_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+EXIT_SIGHUP = 129  # what a shell reports for a command ended by SIGHUP (128 + 1)
+
+
+@contextmanager
+def trapped_hangup(flag: StopFlag) -> Iterator[None]:
+    """SIGHUP (the terminal or ssh session went away) sets `flag` like SIGTERM, exit 129.
+
+    Use inside `trapped_signals()`: its default would end the process at once, leaving a
+    half-written export file behind. A SIGHUP already ignored (`nohup`) stays ignored, and
+    a stop already asked for keeps its exit status.
+    """
+
+    def on_hangup(_signum: int, _frame: FrameType | None) -> None:
+        if flag.exit_code is None:
+            flag.exit_code = EXIT_SIGHUP
+
+    try:
+        previous = signal.getsignal(signal.SIGHUP)
+        trapped = previous not in (signal.SIG_IGN, None)  # None: set outside Python
+        if trapped:
+            signal.signal(signal.SIGHUP, on_hangup)
+    except ValueError:  # not the main thread: leave signals alone
+        trapped = False
+    try:
+        yield
+    finally:
+        if trapped:
+            signal.signal(signal.SIGHUP, previous)

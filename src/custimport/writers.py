@@ -2,38 +2,50 @@
 
 Every writer streams: a row is written as it arrives, the JSON array included, and XLSX goes
 through openpyxl's write-only mode. Each writes values in the form the readers read back as
-the same text, which is what makes export → import report every row `unchanged`.
+the same text, which is what makes export → import report every row `unchanged` (SPEC
+§12.6); a value it cannot write so stops it with `UnwritableValueError` (see `writable`).
+CSV and TSV cells that a spreadsheet would run as formulas get the escape of `formulas`
+(SPEC §12.7).
 """
 
 import csv
 import io
 import itertools
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from custimport.errors import UsageError
+from custimport.formulas import escaped_cells
+from custimport.writable import (
+    XLSX_MAX_CHARS,
+    XLSX_UNFIT,
+    Row,
+    UnwritableValueError,
+    checked,
+    import_problem,
+    refuse,
+    text_problem,
+    xlsx_problem,
+)
+
+__all__ = ["FORMATS", "XLSX_MAX_CHARS", "Row", "UnwritableValueError", "Written", "write_rows"]
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl")
 BY_EXTENSION = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx"}
 BY_EXTENSION |= {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-Row = Sequence[str | None]
 _JSON = json.JSONEncoder(ensure_ascii=False)
-
-
-class UnwritableValueError(UsageError):
-    """A value the chosen format cannot hold (a control character in XLSX)."""
 
 
 @dataclass
 class Written:
-    """What a writer did: rows written, and values it had to change (XLSX line breaks)."""
+    """What a writer did."""
 
     rows: int = 0
-    carriage_returns: int = 0
 
 
 def format_for(requested: str | None, path: Path | None) -> str:
@@ -55,9 +67,24 @@ def misleading_name(fmt: str, path: Path) -> bool:
 
 
 def write_rows(
-    fmt: str, out: BinaryIO, columns: Sequence[str], rows: Iterable[Row], title: str = "Sheet"
+    fmt: str,
+    out: BinaryIO,
+    columns: Sequence[str],
+    rows: Iterable[Row],
+    title: str = "Sheet",
+    max_lengths: Sequence[int | None] | None = None,
 ) -> Written:
-    """Write the header and every row to `out` in `fmt`; `title` names the XLSX sheet."""
+    """Write the header and every row to `out` in `fmt`; `title` names the XLSX sheet.
+
+    Raises `UnwritableValueError` at the first value the readers would not read back as
+    written, or, given `max_lengths` (per column; None: no limit), that import would not
+    store as it is.
+    """
+    if max_lengths is None:
+        rows = checked(columns, rows, text_problem, [sys.maxsize] * len(columns), False)
+    else:
+        limits = [n or sys.maxsize for n in max_lengths]
+        rows = checked(columns, rows, import_problem(limits), limits, True)
     if fmt == "xlsx":
         return _write_xlsx(out, columns, rows, title)
     with _text(out) as text:
@@ -80,14 +107,15 @@ def _write_delimited(
 ) -> Written:
     """csv quotes a value holding the line terminator (`\\n`) but not a lone `\\r`, which the
     reader takes for a line break; a row with one is written fully quoted instead. Rows are
-    formatted a block at a time and the block searched once, which keeps the check cheap."""
+    formatted a block at a time and the block searched once, which keeps the check cheap.
+    Cells a spreadsheet would run as formulas are escaped (`formulas.escaped_cells`)."""
     plain = csv.writer(text, delimiter=sep, lineterminator="\n")
     quoted = csv.writer(text, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    plain.writerow(columns)
+    plain.writerow(escaped_cells(columns))
     block = io.StringIO()
     staged = csv.writer(block, delimiter=sep, lineterminator="\n")
     written = Written()
-    for chunk in _chunks(rows):
+    for chunk in _chunks(map(escaped_cells, rows)):
         block.seek(0)
         block.truncate()
         staged.writerows(chunk)
@@ -146,32 +174,32 @@ _TEXT_WRITERS: dict[str, Callable[[TextIO, Sequence[str], Iterable[Row]], Writte
 def _write_xlsx(out: BinaryIO, columns: Sequence[str], rows: Iterable[Row], title: str) -> Written:
     """Every value a text cell, so `00123` stays `00123` and `=x` or `#N/A` stay text.
 
-    XML turns a carriage return into a line feed on reading, so a `\\r` cannot survive a
-    workbook: it is written as the line feed it would become, and counted.
+    Whatever stops the export part-way (a value XLSX cannot hold, the database, a signal, a
+    full disk) also discards openpyxl's half-written sheet (`_discard`).
     """
     from openpyxl import Workbook
-    from openpyxl.utils.exceptions import IllegalCharacterError
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title)
-    sheet.append(list(columns))
     written = Written()
-    for row in rows:
-        try:
-            sheet.append([_xlsx_cell(sheet, value, written) for value in row])
-        except IllegalCharacterError:
-            raise _unwritable(columns, row, written.rows + 2) from None
-        written.rows += 1
-    workbook.save(out)
+    try:
+        sheet.append(list(columns))
+        for record, row in enumerate(rows, 1):
+            for value in row:
+                if value and (len(value) > XLSX_MAX_CHARS or XLSX_UNFIT.search(value)):
+                    refuse(record, columns, row, lambda v, _: xlsx_problem(v))
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
+            written.rows += 1
+        workbook.save(out)
+    except BaseException:
+        _discard(sheet)
+        raise
     return written
 
 
-def _xlsx_cell(sheet: Any, value: str | None, written: Written) -> Any:
+def _xlsx_cell(sheet: Any, value: str | None) -> Any:
     if not value:
         return None
-    if "\r" in value:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-        written.carriage_returns += 1
     if value[0] in "=#":  # openpyxl would store "=…" as a formula and "#N/A" as an error
         from openpyxl.cell import WriteOnlyCell
 
@@ -181,14 +209,18 @@ def _xlsx_cell(sheet: Any, value: str | None, written: Written) -> Any:
     return value
 
 
-def _unwritable(columns: Sequence[str], row: Row, sheet_row: int) -> UnwritableValueError:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+def _discard(sheet: Any) -> None:
+    """Close openpyxl's half-written sheet and delete its temporary file.
 
-    column = next(
-        (c for c, v in zip(columns, row, strict=True) if v and ILLEGAL_CHARACTERS_RE.search(v)),
-        "?",
-    )
-    return UnwritableValueError(
-        f"row {sheet_row}, column '{column}': the value holds a control character that XLSX "
-        "cannot store; export as csv, tsv, json or jsonl instead"
-    )
+    A write-only sheet streams its XML through a generator into a temporary file of its own.
+    Left to the garbage collector after a failure, the generator finishes its XML into a file
+    closed by then, and Python prints that error's traceback ("Exception ignored in …")
+    after our one-line error. The file holds the rows written so far, personal data: it is
+    deleted now rather than when the process exits.
+    """
+    with suppress(Exception):  # already closed, or closing fails on a full disk: go on
+        sheet.close()
+    writer = getattr(sheet, "_writer", None)
+    if writer is not None:
+        with suppress(Exception):  # already deleted by a save that got that far
+            writer.cleanup()

@@ -40,8 +40,8 @@ CONTACT_COLUMNS = [
     "is_primary",
 ]
 GROUPS = [["Særlige kunder", "INDIVIDUAL"], ['Comma, "Quoted" & Co', "business"]]
-# 00123's parent 00456 comes later in the file, and 00456's parent ZZ-9 later still, so the
-# children get the lower ids and are exported before their parents.
+# 00123's parent 00456 comes later in the file, and 00456's parent ZZ-9 later still: forward
+# references, which the import resolves (their batch creates the parents first).
 # fmt: off
 ACCOUNTS = [
     ["00123", 'Quote "Q" Ltd, Comma', "", "Enterprise", "00456", "", "", "line 1\nline 2", "", "", "", ""],
@@ -143,15 +143,17 @@ def test_export_writes_the_import_columns_with_keys_for_references(
     ) == [("Wile",)]
 
 
-def test_records_are_in_id_order_so_children_may_precede_their_parents(
+def test_records_are_in_id_order_and_a_batch_creates_parents_before_their_children(
     tmp_path: Path, db_url: str
 ) -> None:
+    """Export follows ids; a batch inserts the parents it creates first (so a batch written
+    row by row links each child as it goes), whatever their order in the file."""
     load_everything(tmp_path, db_url)
     text = export(db_url, "Account", tmp_path / "accounts.csv").read_text(encoding="utf-8")
     numbers = [row["account_number"] for row in csv.DictReader(io.StringIO(text))]
     by_id = fetch(db_url, "SELECT account_number FROM account ORDER BY id")
     assert numbers == [number for (number,) in by_id]
-    assert numbers.index("00123") < numbers.index("00456") < numbers.index("ZZ-9")
+    assert numbers.index("ZZ-9") < numbers.index("00456") < numbers.index("00123")
 
 
 def natural_contents(db_url: str) -> dict[str, list[tuple[object, ...]]]:
@@ -189,9 +191,11 @@ def test_an_export_rebuilds_the_same_data_in_an_empty_database(
     assert natural_contents(fresh) == natural_contents(db_url)
 
 
-def test_carriage_returns_survive_text_formats_and_xlsx_says_it_cannot_keep_them(
+def test_carriage_returns_survive_text_formats_and_xlsx_refuses_them(
     tmp_path: Path, db_url: str
 ) -> None:
+    """XLSX would turn a carriage return into a line feed, which the import would then
+    write back as a change: it refuses the value instead (SPEC §12.6)."""
     import_ok(EXAMPLES / "customer_groups.csv", "CustomerGroup", db_url)
     rows = [
         ["CR-1", "Windows\r\nlines", "", "Partners", "", "", "", "a\rb", "", "", "", ""],
@@ -204,13 +208,10 @@ def test_carriage_returns_survive_text_formats_and_xlsx_says_it_cannot_keep_them
         assert import_ok(path, "Account", db_url)["unchanged"] == 2, fmt
     assert snapshot(db_url) == before
     run = cli("export", "--model", "Account", "--db", db_url, "-o", tmp_path / "out.xlsx")
-    assert run.exit_code == 0
-    assert "2 values held carriage returns" in run.stderr
-    rows_after = import_ok(tmp_path / "out.xlsx", "Account", db_url)
-    assert (rows_after["updated"], rows_after["unchanged"]) == (1, 1)
-    assert fetch(db_url, "SELECT name, description FROM account WHERE account_number = 'CR-1'") == [
-        ("Windows\nlines", "a\nb")
-    ]
+    assert run.exit_code == 2
+    assert run.stderr.startswith("Error: row 2 (account_number 'CR-1'), column 'name'")
+    assert "carriage return" in run.stderr
+    assert not (tmp_path / "out.xlsx").exists()
 
 
 def test_a_control_character_stops_an_xlsx_export_and_leaves_no_file(
@@ -221,7 +222,9 @@ def test_a_control_character_stops_an_xlsx_export_and_leaves_no_file(
     import_ok(write_csv(tmp_path / "a.csv", ACCOUNT_COLUMNS, rows), "Account", db_url)
     run = cli("export", "--model", "Account", "--db", db_url, "-o", tmp_path / "out.xlsx")
     assert run.exit_code == 2
-    assert run.stderr.startswith("Error: row 2, column 'name': the value holds a control")
+    assert run.stderr.startswith(
+        "Error: row 2 (account_number 'V-1'), column 'name': the value holds a control character"
+    )
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("out", ".out"))) == []
     csv_path = export(db_url, "Account", tmp_path / "out.csv")
     assert import_ok(csv_path, "Account", db_url)["unchanged"] == 1

@@ -84,13 +84,6 @@ def test_xlsx_keeps_every_value_as_text() -> None:
     ]
 
 
-def test_xlsx_turns_carriage_returns_into_line_feeds_and_counts_them() -> None:
-    out = io.BytesIO()
-    result = write_rows("xlsx", out, COLUMNS, [("1", "a\r\nb", "c\rd"), ("2", "x", None)])
-    assert (result.rows, result.carriage_returns) == (2, 2)
-    assert read_back("xlsx", out.getvalue())[0] == {"number": "1", "name": "a\nb", "note": "c\nd"}
-
-
 def test_xlsx_refuses_a_control_character_naming_row_and_column() -> None:
     with pytest.raises(UnwritableValueError, match=r"row 3, column 'note': the value holds"):
         written("xlsx", [("1", "ok", None), ("2", "ok", "bell\x07")])
