@@ -8,6 +8,7 @@ found inside the installed package (or the source tree) and run from code.
 """
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from custimport import db_access
 from custimport.config import default_database_path, has_unencoded_at, masked_url, url_secrets
 from custimport.errors import DatabaseError, MigrationBlockedError, SchemaBehindError
 
@@ -37,6 +39,14 @@ SQLITE_CACHE_KIB = 32 * 1024
 # so a test keeps this equal to the scripts' head.
 SCHEMA_HEAD = "0002"
 APP_TABLES = frozenset({"customer_group", "account", "contact"})
+# Text goes to and from PostgreSQL as UTF-8 whatever the database's own encoding. Left to
+# the server's, a LATIN1 database made psycopg encode each value itself, and a character
+# LATIN1 lacks raised UnicodeEncodeError in the client, past every row's error handling
+# (an import ended with "internal error"); the server now refuses that one row with its
+# own error. A SQL_ASCII database has no encoding at all, and psycopg returned its text as
+# bytes (`db upgrade`, import and export failed with TypeError); as UTF-8 it stores and
+# returns exactly what it was given.
+SERVER_TEXT = {"client_encoding": "utf8"}
 
 
 def migrations_path() -> Path:
@@ -70,7 +80,7 @@ def make_engine(url: str) -> Engine:
     connect_args: dict[str, Any] = (
         {"timeout": SQLITE_BUSY_TIMEOUT_S}
         if is_sqlite
-        else {"application_name": "custimport", "connect_timeout": 15}
+        else {"application_name": "custimport", "connect_timeout": 15, **SERVER_TEXT}
     )
     try:
         engine = create_engine(parsed, connect_args=connect_args)
@@ -224,10 +234,13 @@ def _use_write_ahead_log(engine: Engine) -> None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create a brand-new database's schema; refuse one that is behind (SPEC §2)."""
+    """Create a brand-new database's schema; refuse one that is behind (SPEC §2), or whose
+    tables the search_path finds in another schema (db_access.check_search_path)."""
     with engine.connect() as connection:
         tables = set(inspect(connection).get_table_names())
         revision = current_revision(connection)
+        if revision is not None:
+            db_access.check_search_path(connection)
         connection.rollback()
     if not tables & APP_TABLES and revision is None:
         upgrade(engine)
@@ -245,6 +258,14 @@ def ensure_schema(engine: Engine) -> None:
         )
 
 
+def check_writable(engine: Engine, model: str, mode: str) -> None:
+    """Refuse, before the first row, a database that would refuse this import's writes: a
+    read-only one, or a role without the privileges `model` in `mode` needs (SPEC §12.3).
+    Raises DatabaseError with one line and no password."""
+    with translated_errors(engine.url.render_as_string(hide_password=False)):
+        db_access.check_writable(engine, model, mode)
+
+
 @contextmanager
 def translated_errors(url: str) -> Iterator[None]:
     """Turn driver errors on connect into one line without the password."""
@@ -260,4 +281,18 @@ def describe_db_error(exc: BaseException, url: str) -> str:
     first_line = text.splitlines()[0] if text else type(exc).__name__
     for secret in url_secrets(url):
         first_line = first_line.replace(secret, "***")
-    return f"cannot use the database {masked_url(url)}: {first_line}"
+    return f"cannot use the database {masked_url(url)}: {first_line}{_read_only_mount(url)}"
+
+
+def _read_only_mount(url: str) -> str:
+    """A hint when a SQLite file's folder is on a read-only file system: SQLite then says
+    only "unable to open database file" (a WAL database needs to write beside it)."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite" or not parsed.database:
+            return ""
+        folder = Path(parsed.database.removeprefix("file:").split("?")[0]).expanduser().parent
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (ArgumentError, ValueError, OSError):
+        return ""
+    return " (its folder is on a read-only file system)" if read_only else ""

@@ -30,7 +30,7 @@ from custimport.mapping import (
 from custimport.pipeline import Pipeline
 from custimport.prepare import bulk_gc
 from custimport.readers import RowSource, open_source
-from custimport.signals import interrupts_ignored, trapped_signals
+from custimport.signals import interrupts_ignored, trapped_hangup, trapped_signals
 
 __all__ = ["MODES", "ImportReport", "ImportRequest", "Observer", "run_import"]
 
@@ -62,6 +62,7 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
         try:
             with db.translated_errors(request.database_url):
                 db.ensure_schema(engine)
+                db.check_writable(engine, request.spec.name, request.mode)
             report = ImportReport(request, source=source.info)
             report.unknown_columns = column_map.unknown_columns
             observer.started(source.info)
@@ -77,7 +78,12 @@ def _import_rows(
     engine: Any, source: RowSource, column_map: ColumnMap, report: ImportReport, observer: Observer
 ) -> None:
     try:
-        with trapped_signals() as stop, _closing(engine.connect()) as conn, bulk_gc():
+        with (
+            trapped_signals() as stop,
+            trapped_hangup(stop),
+            _closing(engine.connect()) as conn,
+            bulk_gc(),
+        ):
             handler = HANDLERS[report.request.spec.name](
                 conn, report.request.mode, column_map.present_fields
             )

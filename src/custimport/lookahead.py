@@ -24,15 +24,24 @@ for their lock behind this import's open transaction, and the second connection'
 SELECT queues behind them, while the import waits for that SELECT: a deadlock the
 server cannot see (a hung import, seen when a table was dropped during one). The
 batch is then looked up on the import's own connection.
+
+The second connection is only ever a help. If it cannot be had, or is lost at any
+moment (ended by an administrator, or by the role's idle_session_timeout while the
+import waited for a lock), the import goes on without it: each batch is then looked
+up on the import's own connection, as before there was a look-ahead. A lost
+connection is discarded, never asked again (SQLAlchemy would refuse every later use
+of it until a rollback, which ended an import with exit 2 and no report).
 """
 
 import sys
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any, Protocol, runtime_checkable
 
+from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from custimport.prepare import PreparedBatch
 from custimport.rows import PendingRow
@@ -76,13 +85,7 @@ class Lookahead:
 
     def __init__(self, conn: Connection, handler: LooksAhead) -> None:
         self.handler = handler
-        self._reader = conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            if conn.dialect.name == "postgresql":
-                self._reader.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-        except BaseException:
-            self._reader.close()
-            raise
+        self._reader = _open_reader(conn.engine)  # None: the import goes on without it
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custimport-lookup")
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(SWITCH_INTERVAL_S, self._switch_interval))
@@ -111,10 +114,21 @@ class Lookahead:
         batch = next(batches, None)
         if batch is None:
             return None
+        return batch, self._look_up(batch.rows)
+
+    def _look_up(self, rows: list[PendingRow]) -> Any:
+        """The handler's look-up on the second connection, or _MISSED: the handler then
+        looks the rows up on the import's own connection."""
+        reader = self._reader
+        if reader is None:
+            return _MISSED
         try:
-            return batch, self.handler.look_up(self._reader, batch.rows)
-        except OperationalError:  # a lock it would not wait for, or the connection gave way
-            return batch, _MISSED  # the handler looks it up on the import's own connection
+            return self.handler.look_up(reader, rows)
+        except SQLAlchemyError:  # a lock it would not wait for, or the connection gave way
+            if not _usable(reader):
+                self._reader = None
+                _discard(reader)
+            return _MISSED
 
     @staticmethod
     def _settle(fetching: "Future[_Fetched | None] | None") -> bool:
@@ -133,4 +147,41 @@ class Lookahead:
         with interrupts_ignored():
             self._thread.shutdown(wait=True, cancel_futures=True)
             sys.setswitchinterval(self._switch_interval)
-            self._reader.close()
+            if self._reader is not None:
+                _discard(self._reader, invalidate=False)
+
+
+def _open_reader(engine: Engine) -> Connection | None:
+    """The second connection (autocommit, reads only), or None when it is refused."""
+    try:
+        reader = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    except SQLAlchemyError:  # a server or pooler that allows one connection per client
+        return None
+    try:
+        if engine.dialect.name == "postgresql":
+            reader.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+    except SQLAlchemyError:
+        _discard(reader)
+        return None
+    return reader
+
+
+def _usable(reader: Connection) -> bool:
+    """Whether a connection whose statement failed can still be asked (a lock timeout
+    leaves it so; a terminated session does not)."""
+    try:
+        if reader.invalidated or reader.closed:
+            return False
+        driver = reader.connection.driver_connection
+    except SQLAlchemyError:
+        return False
+    return not (getattr(driver, "closed", False) or getattr(driver, "broken", False))
+
+
+def _discard(reader: Connection, invalidate: bool = True) -> None:
+    """Close the connection. A lost one is invalidated first: handed back to the pool,
+    its reset would fail and the pool would log a traceback on stderr."""
+    with suppress(SQLAlchemyError):
+        if invalidate and not reader.closed:
+            reader.invalidate()
+        reader.close()

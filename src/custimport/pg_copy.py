@@ -11,20 +11,21 @@ its errors are wrapped here into the exceptions SQLAlchemy raises for its own
 statements. SQLite keeps executemany: it is in-process and already fast.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Boolean, DateTime, Integer, String
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import StatementError
 from sqlalchemy.types import TypeEngine
 
+from custimport.db_errors import as_sqlalchemy_error, copy_position, note_refused_row
 from custimport.models import Base
+from custimport.pg_rule_check import note_rule
 
 if TYPE_CHECKING:
     import psycopg
-    from sqlalchemy.engine.interfaces import DBAPIModule
 
 
 def copies(conn: Connection, rows: Sequence[Any]) -> bool:
@@ -36,7 +37,7 @@ def copy_rows(
     conn: Connection,
     table: str,
     columns: Sequence[str],
-    values: Iterable[Sequence[Any]],
+    values: Sequence[Sequence[Any]],
     taken_key_is_race: bool,
 ) -> int:
     """COPY `values` into `table` in the connection's transaction; returns rows written.
@@ -45,7 +46,9 @@ def copy_rows(
     ON CONFLICT DO NOTHING (`taken_key_is_race`), a key taken meanwhile returns 0, which
     callers already read as a lost race; they must then raise (LostRace does), because
     the failed COPY has aborted the savepoint. Any other error is raised as SQLAlchemy
-    raises it for its own statements.
+    raises it for its own statements, noting which of `values` the server refused (its
+    context says `COPY account, line 38`): callers pass rows in the order of their
+    writes, at most one each, so the batch writer can split the batch there.
     """
     import psycopg  # loaded only on PostgreSQL: SQLite imports should not pay for it
 
@@ -61,10 +64,20 @@ def copy_rows(
     except psycopg.errors.UniqueViolation as error:
         if taken_key_is_race:
             return 0
-        raise _as_sqlalchemy_error(conn, error, statement) from error
+        raise _refused(conn, error, statement, len(values)) from error
     except psycopg.Error as error:
-        raise _as_sqlalchemy_error(conn, error, statement) from error
+        wrapped = _refused(conn, error, statement, len(values))
+        note_rule(wrapped, error, driver, table, columns, values)
+        raise wrapped from error
     return written
+
+
+def _refused(conn: Connection, error: "psycopg.Error", statement: str, rows: int) -> StatementError:
+    wrapped = as_sqlalchemy_error(conn, error, statement)
+    position = copy_position(wrapped)
+    if position is not None:
+        note_refused_row(wrapped, position[1], rows)
+    return wrapped
 
 
 @cache
@@ -110,30 +123,4 @@ def fetch_planned_now(
             cursor.execute(statement, params, prepare=False)
             return cursor.fetchall()
     except psycopg.Error as error:
-        raise _as_sqlalchemy_error(conn, error, statement) from error
-
-
-def _as_sqlalchemy_error(
-    conn: Connection, error: "psycopg.Error", statement: str
-) -> StatementError:
-    """`error` wrapped the way Connection wraps errors of the statements it runs itself.
-
-    COPY goes around SQLAlchemy, but the batch writer tells a refused row
-    (IntegrityError) from a lost connection (OperationalError, connection_invalidated)
-    by SQLAlchemy's classes, and describe_row_error reads the driver's error in `.orig`.
-    A connection the driver reports dead is invalidated, as Connection would do.
-    """
-    dialect = conn.dialect
-    gone = dialect.is_disconnect(cast("DBAPIModule.Error", error), conn.connection, None)
-    wrapped = DBAPIError.instance(
-        statement,
-        None,
-        error,
-        dialect.loaded_dbapi.Error,
-        hide_parameters=conn.engine.hide_parameters,
-        connection_invalidated=gone,
-        dialect=dialect,
-    )
-    if gone:
-        conn.invalidate(error)
-    return wrapped
+        raise as_sqlalchemy_error(conn, error, statement) from error

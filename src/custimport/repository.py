@@ -12,13 +12,15 @@ On PostgreSQL, batches of new accounts and contacts go in with COPY instead
 importer owns the transaction, the row handlers own the semantics.
 """
 
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from operator import itemgetter
+from operator import itemgetter, length_hint
 from typing import Any, NamedTuple, TypeAlias
 
 from sqlalchemy.engine import Connection
 
+from custimport.db_errors import as_sqlalchemy_error, note_refused_row
 from custimport.keys import group_key
 from custimport.models import utcnow
 from custimport.pg_copy import copies, copy_rows, fetch_planned_now
@@ -44,11 +46,34 @@ def stored_now(conn: Connection) -> Stamp:
     return now
 
 
-def _executemany(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> int:
-    """Run `sql` once per row through the driver's executemany; returns rows affected."""
+def _executemany(
+    conn: Connection, sql: str, rows: list[tuple[Any, ...]], in_write_order: bool = True
+) -> int:
+    """Run `sql` once per row through the driver's executemany; returns rows affected.
+
+    `in_write_order`: the rows follow the batch's writes in order, at most one each. On
+    SQLite a refused row is then noted on the error (db_errors.note_refused_row), so the
+    batch writer can split the batch at it: sqlite3 runs the rows as it takes them from
+    the iterator, so the refused one is the last it took.
+    """
     if not rows:
         return 0
-    return int(conn.exec_driver_sql(sql, rows).rowcount)
+    if conn.dialect.name != "sqlite":
+        return int(conn.exec_driver_sql(sql, rows).rowcount)
+    if not conn.in_transaction():
+        conn.begin()  # the recipe's BEGIN IMMEDIATE (db.py); the driver itself never begins
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    taking = iter(rows)
+    try:
+        cursor.executemany(sql, taking)
+        return int(cursor.rowcount)
+    except sqlite3.Error as error:
+        wrapped = as_sqlalchemy_error(conn, error, sql)
+        if in_write_order:
+            note_refused_row(wrapped, len(rows) - length_hint(taking) - 1, len(rows))
+        raise wrapped from error
+    finally:
+        cursor.close()
 
 
 def _values_of(columns: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -420,4 +445,4 @@ def demote_primaries(conn: Connection, account_ids: Sequence[int], now: Stamp) -
         f"UPDATE contact SET is_primary = false, updated_at = {ph} "
         f"WHERE account_id = {ph} AND is_primary"
     )
-    _executemany(conn, sql, [(now, account_id) for account_id in account_ids])
+    _executemany(conn, sql, [(now, account_id) for account_id in account_ids], False)

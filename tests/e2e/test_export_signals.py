@@ -125,13 +125,21 @@ def data_files(export: Export, *, zipping: bool = False) -> list[Path]:
     return parts
 
 
+def _size(path: Path) -> int:
+    """0 for a file that is gone: openpyxl's temporary sheet may vanish between look-ups."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def wait_until_growing(export: Export, files: Callable[[], list[Path]]) -> None:
     """Poll until the files exist and are seen to grow; fail if the export ends first."""
     deadline = time.monotonic() + 120
     first: int | None = None
     while time.monotonic() < deadline:
         assert export.process.poll() is None, f"the export ended first: {export.finish()}"
-        size = sum(p.stat().st_size for p in files() if p.exists())
+        size = sum(map(_size, files()))
         if first is not None and size > first:
             return
         if size > 0 and first is None:

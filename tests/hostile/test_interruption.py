@@ -279,8 +279,10 @@ def interrupt(
             process.kill()
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_sigint_and_sigterm_commit_the_batch_in_flight_report_and_exit(
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
+def test_sigint_sigterm_and_sighup_commit_the_batch_in_flight_report_and_exit(
     tmp_path: Path, db_url: str, kill_file: Path, signum: int, code: int
 ) -> None:
     seed(tmp_path, db_url)
