@@ -1,4 +1,4 @@
-"""Alembic environment: run with a connection handed over by custimport.db, or from alembic.ini."""
+"""Alembic environment: run on a connection handed over by custimport.store.db, or alembic.ini."""
 
 from logging.config import fileConfig
 

@@ -9,20 +9,24 @@ import sys
 from collections.abc import Sequence
 from contextlib import suppress
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from custimport import __version__, db, reporting
 from custimport.config import DEFAULT_BATCH_SIZE, masked_url, resolve_database_url
 from custimport.errors import SchemaBehindError, UsageError
-from custimport.exporter import ExportInterrupted, ExportRequest, OutputClosedError, run_export
-from custimport.importer import MODES, ImportRequest, run_import
-from custimport.inspection import InspectRequest, inspect_file
+from custimport.report import console, files, progress, summary
+from custimport.report import inspection as inspection_report
 from custimport.schemas import MODELS, ModelSpec, model_spec
+from custimport.service.export_job import ExportRequest
+from custimport.service.exporting import ExportInterrupted, OutputClosedError, run_export
+from custimport.service.importing import MODES, ImportRequest, run_import
+from custimport.service.inspecting import InspectRequest, inspect_file
 from custimport.signals import interrupts_ignored
+from custimport.store import db
 
 EXIT_USAGE = 2
 EXIT_SIGPIPE = 141  # what a shell reports for a writer whose reader went away
@@ -62,7 +66,7 @@ class DefaultImportGroup(TyperGroup):
                 args, prog_name, complete_var, False, windows_expand_args, **extra
             )
         except typer.Abort:
-            reporting.error("aborted")
+            console.error("aborted")
             sys.exit(1)
         except Exception as exc:
             if not isinstance(exc, _TYPER_ERRORS):
@@ -70,7 +74,7 @@ class DefaultImportGroup(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # the help was shown: no error
                 sys.stderr.write(exc.format_message() if hasattr(exc, "format_message") else "")
             else:
-                reporting.error(_option_error_text(exc))
+                console.error(_option_error_text(exc))
             sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
         if not standalone_mode:
             return result
@@ -123,7 +127,7 @@ SheetOption = Annotated[
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"custimport {__version__}")
+        typer.echo(f"custimport {installed_version()}")
         raise typer.Exit()
 
 
@@ -140,6 +144,14 @@ def root(
 
     Example: custimport accounts.csv --model Account
     """
+
+
+def installed_version() -> str:
+    """The version pip installed; a source tree never installed says 0.0.0."""
+    try:
+        return version("custimport")
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 def _model(value: str) -> ModelSpec:
@@ -213,9 +225,9 @@ def import_command(
         delimiter=delimiter,
         sheet=sheet,
     )
-    sinks = reporting.FileSinks(spec.name, error_log, rejects, datetime.now())
+    sinks = files.FileSinks(spec.name, error_log, rejects, datetime.now())
     _guarded(sinks.check_locations)
-    reporter = reporting.Reporter(sinks, show_progress=not quiet and not json_report)
+    reporter = progress.Reporter(sinks, show_progress=not quiet and not json_report)
     try:
         report = _guarded(lambda: run_import(request, reporter))
     finally:
@@ -223,13 +235,13 @@ def import_command(
     with interrupts_ignored():
         for problem in (report.stopped_reading, report.aborted):
             if problem:
-                reporting.error(problem)
+                console.error(problem)
         if json_report:
-            reporting.print_json(reporting.report_json(report, sinks))
+            summary.print_json(summary.report_json(report, sinks))
         elif not quiet:
-            reporting.print_summary(report, sinks)
+            summary.print_summary(report, sinks)
         if report.counts.failed and quiet and sinks.error_log:
-            reporting.error(f"{report.counts.failed} rows failed; see {sinks.error_log}")
+            console.error(f"{report.counts.failed} rows failed; see {sinks.error_log}")
     raise typer.Exit(report.exit_code)
 
 
@@ -262,10 +274,10 @@ def export_command(
         _silence_stdout()
         raise typer.Exit(EXIT_SIGPIPE) from None
     except ExportInterrupted as exc:
-        reporting.error(str(exc))
+        console.error(str(exc))
         raise typer.Exit(exc.exit_code) from None
     if not quiet:
-        reporting.print_export_done(result)
+        summary.print_export_done(result)
 
 
 def _silence_stdout() -> None:
@@ -302,9 +314,9 @@ def inspect_command(
     request = InspectRequest(file, spec, mapping, format, encoding, delimiter, sheet)
     inspection = _guarded(lambda: inspect_file(request))
     if json_output:
-        reporting.print_json(reporting.inspection_json(inspection))
+        summary.print_json(inspection_report.inspection_json(inspection))
     else:
-        reporting.print_inspection(inspection)
+        inspection_report.print_inspection(inspection)
 
 
 @db_app.command("upgrade")
@@ -356,13 +368,13 @@ def _guarded(call: Any) -> Any:
     try:
         return call()
     except SchemaBehindError as exc:
-        reporting.error(str(exc))
+        console.error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     except UsageError as exc:
-        reporting.error(str(exc))
+        console.error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     except OSError as exc:
-        reporting.error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        console.error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         raise typer.Exit(EXIT_USAGE) from None
 
 
@@ -371,8 +383,8 @@ def main() -> None:
     try:
         app(prog_name="custimport")
     except KeyboardInterrupt:
-        reporting.error("interrupted")
+        console.error("interrupted")
         sys.exit(130)
     except Exception as exc:  # a bug: say so in one line, without locals or secrets
-        reporting.error(f"internal error ({type(exc).__name__}): {exc}; please report it")
+        console.error(f"internal error ({type(exc).__name__}): {exc}; please report it")
         sys.exit(1)

@@ -4,7 +4,6 @@ import os
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from sqlalchemy.engine import make_url
 
 DATABASE_URL_ENV = "CUSTIMPORT_DATABASE_URL"
 DEFAULT_BATCH_SIZE = 2000
@@ -12,7 +11,7 @@ DEFAULT_BATCH_SIZE = 2000
 
 def default_database_path() -> Path:
     """The embedded SQLite file in the user's data directory (created on first use)."""
-    return Path(user_data_dir("custimport", appauthor=False)) / "custimport.db"
+    return Path(user_data_dir("custimport", appauthor=False)) / "custimport.store.db"
 
 
 def resolve_database_url(flag_value: str | None) -> str:
@@ -35,6 +34,8 @@ def masked_url(url: str) -> str:
         user = authority[: authority.rindex("@")].split(":", 1)[0]
         url = f"{scheme}://{user}:***@{authority[authority.rindex('@') + 1 :]}"
         url += f"?{tail}" if tail else ""
+    from sqlalchemy.engine import make_url  # here: the report package must not load SQLAlchemy
+
     try:
         parsed = make_url(url)
         if "password" in parsed.query:
@@ -51,6 +52,8 @@ def url_secrets(url: str) -> list[str]:
     raw = raw_password(url)
     if raw:
         found += [raw, *(piece for piece in raw.split("@") if len(piece) >= 3)]
+    from sqlalchemy.engine import make_url  # here: the report package must not load SQLAlchemy
+
     try:
         parsed = make_url(url)
     except Exception:

@@ -4,6 +4,9 @@ Every `UsageError` means "nothing was imported because of a usage or input probl
 (exit 2). Row-level problems are never exceptions: they are outcomes of the row.
 """
 
+# Why one row fails: (field, message). A row's problems are values, not exceptions.
+FieldError = tuple[str, str]
+
 
 class UsageError(Exception):
     """A problem with the command, its options or the input file as a whole (exit 2)."""

@@ -17,7 +17,7 @@ from typing import Annotated, Any, get_args
 from pydantic import BeforeValidator, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-FieldError = tuple[str, str]
+from custimport.errors import FieldError
 
 _EMAIL_PATTERN = (
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"

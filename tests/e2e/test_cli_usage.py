@@ -1,10 +1,10 @@
 """The command line itself: help, version, default command, usage errors (SPEC §2)."""
 
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from custimport import __version__
 from helpers import (
     ACCOUNTS_HEADER,
     EXAMPLES,
@@ -28,7 +28,7 @@ def test_every_command_has_help_text(command: list[str]) -> None:
 def test_version_is_printed() -> None:
     run = cli("--version")
     assert run.exit_code == 0
-    assert run.stdout.strip() == f"custimport {__version__}"
+    assert run.stdout.strip() == f"custimport {version('custimport')}"
 
 
 def test_file_first_means_import(tmp_path: Path, sqlite_url: str) -> None:
@@ -62,7 +62,7 @@ def test_missing_file_exits_2_and_creates_no_database(tmp_path: Path, sqlite_url
     assert run.exit_code == 2
     assert run.stderr.startswith("Error: ")
     assert len(run.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "custimport.db").exists()
+    assert not (tmp_path / "custimport.store.db").exists()
 
 
 def test_required_columns_missing_stop_before_any_row(tmp_path: Path, sqlite_url: str) -> None:

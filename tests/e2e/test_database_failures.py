@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from custimport import db
+from custimport.store import db
 from helpers import (
     ACCOUNTS_HEADER,
     COMMAND,

@@ -22,10 +22,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
-from custimport import db
-from custimport.batches import BatchResult, run_batch
-from custimport.handle_accounts import AccountHandler
-from custimport.rows import PendingRow
+from custimport.rows.accounts import AccountHandler
+from custimport.rows.contract import BatchResult
+from custimport.rows.outcomes import PendingRow
+from custimport.run.batches import run_batch
+from custimport.store import db
 from helpers import (
     ACCOUNTS_HEADER,
     COMMAND,

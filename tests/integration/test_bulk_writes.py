@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Connection
 
-from custimport import db, repository
+from custimport.store import db, repository
 from helpers import (
     ACCOUNTS_HEADER,
     CONTACTS_HEADER,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from custimport import db, repository
+from custimport.store import db, repository
 from helpers import (
     ACCOUNTS_HEADER,
     CONTACTS_HEADER,

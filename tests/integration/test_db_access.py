@@ -1,4 +1,4 @@
-"""What a role may do, found out before the first row (SPEC §12.3; db_access.py).
+"""What a role may do, found out before the first row (SPEC §12.3; store/access.py).
 
 The README lists the grants an importing role needs on PostgreSQL; these tests run
 those very statements (read from the README) and every model and mode with them, then
@@ -15,8 +15,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from custimport import db
 from custimport.errors import DatabaseError
+from custimport.store import db
 from helpers import (
     ACCOUNTS_HEADER,
     CONTACTS_HEADER,

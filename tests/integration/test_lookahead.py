@@ -15,13 +15,13 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import Connection
 
-from custimport import db, repository
-from custimport.account_parents import AccountDraft
-from custimport.batches import run_batch
-from custimport.handle_accounts import AccountHandler
-from custimport.lookahead import Lookahead, ahead_handler
-from custimport.prepare import PreparedBatch
-from custimport.rows import Outcome, PendingRow
+from custimport.rows.account_links import AccountDraft
+from custimport.rows.accounts import AccountHandler
+from custimport.rows.outcomes import Outcome, PendingRow
+from custimport.run.batches import run_batch
+from custimport.run.lookahead import Lookahead, ahead_handler
+from custimport.run.prepare import PreparedBatch
+from custimport.store import db, repository
 from helpers import ACCOUNTS_HEADER, account_row, fetch, run_import, seed_groups, write_csv
 
 PRESENT = frozenset({"account_number", "name", "customer_group"})

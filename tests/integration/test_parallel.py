@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from custimport.importer import ImportReport, ImportRequest, run_import
-from custimport.rows import FailedRow
+from custimport.rows.outcomes import FailedRow
 from custimport.schemas import ACCOUNT
+from custimport.service.importing import ImportReport, ImportRequest, run_import
 from helpers import ACCOUNTS_HEADER, account_row, execute, fetch, seed_groups, write_csv
 
 

@@ -25,10 +25,10 @@ from psycopg import sql
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 
-from custimport import db
-from custimport.lookahead import Lookahead
-from custimport.prepare import PreparedBatch
-from custimport.rows import PendingRow
+from custimport.rows.outcomes import PendingRow
+from custimport.run.lookahead import Lookahead
+from custimport.run.prepare import PreparedBatch
+from custimport.store import db
 from helpers import (
     ACCOUNTS_HEADER,
     COMMAND,

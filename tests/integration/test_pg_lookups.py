@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from custimport import db, pg_copy, repository
+from custimport.store import db, pg_copy, repository
 from helpers import seed_groups
 
 pytestmark = pytest.mark.postgres

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine
 
-from custimport import db
+from custimport.store import db
 from helpers import cli, execute, fetch, run_import, write_csv
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 from test_unchanged_rows import _plan, batches, stored  # noqa: F401  (stored: a fixture)
 
-from custimport.handle_accounts import CONTACT_FIELDS, AccountHandler
-from custimport.mapping import record_from
-from custimport.rows import PendingRow
+from custimport.rows.accounts import CONTACT_FIELDS, AccountHandler
+from custimport.rows.mapping import record_from
+from custimport.rows.outcomes import PendingRow
 from custimport.schemas import ACCOUNT, CONTACT, CUSTOMER_GROUP, BatchValidator
 
 ABSENT = "required column '{}' is missing from this row"

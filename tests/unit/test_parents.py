@@ -2,7 +2,7 @@
 
 from collections.abc import Hashable
 
-from custimport.parents import leads_back
+from custimport.rows.cycles import leads_back
 
 
 def walker(links: dict[Hashable, Hashable | None]):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import Float
 
 from custimport.models import Base
-from custimport.pg_copy import _binary_type, binary_types
+from custimport.store.pg_copy import _binary_type, binary_types
 
 
 @pytest.mark.parametrize("table", ["account", "contact"])

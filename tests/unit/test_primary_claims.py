@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from custimport.keys import contact_row_key
-from custimport.prepare import PreparedBatch, Preparer, PreparerSettings, source_options
-from custimport.primary_claims import SUPERSEDED, ContestedAccounts, HeldClaims, LastClaims
-from custimport.readers import open_source
-from custimport.rows import PendingRow
+from custimport.io.formats import open_source
+from custimport.rows.keys import SUPERSEDED, contact_row_key
+from custimport.rows.outcomes import PendingRow
+from custimport.run.prepare import PreparedBatch, Preparer, PreparerSettings, source_options
+from custimport.run.primary_claims import ContestedAccounts, HeldClaims, LastClaims
 from custimport.schemas import model_spec
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from custimport import readers_csv
 from custimport.errors import InputFileError
-from custimport.readers import RawRow, SourceInfo, open_source
+from custimport.io import csv_reader as readers_csv
+from custimport.io.formats import open_source
+from custimport.io.source import RawRow, SourceInfo
 
 
 def write(tmp_path: Path, name: str, content: str | bytes, encoding: str = "utf-8") -> Path:

@@ -20,9 +20,10 @@ from openpyxl import Workbook
 
 import raw_workbooks as raw
 from custimport.errors import InputFileError
-from custimport.inspection import InspectRequest, inspect_file
-from custimport.readers import RawRow, RowSource, open_source
-from custimport.readers_xlsx_archive import SHARED_STRINGS_MAX, check_workbook_archive
+from custimport.io.formats import open_source
+from custimport.io.source import RawRow, RowSource
+from custimport.io.xlsx_archive import SHARED_STRINGS_MAX, check_workbook_archive
+from custimport.service.inspecting import InspectRequest, inspect_file
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:

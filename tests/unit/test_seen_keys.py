@@ -1,6 +1,6 @@
 """Keys seen earlier in a file, kept in a temporary SQLite database."""
 
-from custimport.seen_keys import SeenKeys
+from custimport.run.seen_keys import SeenKeys
 
 
 def test_first_rows_of_a_key_are_remembered_and_later_ones_point_back() -> None:

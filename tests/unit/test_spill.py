@@ -1,7 +1,7 @@
 """Rows set aside on disk come back whole, in order, in chunks."""
 
-from custimport.rows import PendingRow
-from custimport.spill import SpilledRows
+from custimport.rows.outcomes import PendingRow
+from custimport.run.spill import SpilledRows
 
 
 def rows(lines: range) -> list[PendingRow]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from custimport.readers import open_source
-from custimport.writers import FORMATS, XLSX_MAX_CHARS, UnwritableValueError, write_rows
+from custimport.io.formats import open_source
+from custimport.io.writers import FORMATS, XLSX_MAX_CHARS, UnwritableValueError, write_rows
 
 COLUMNS = ("number", "name", "note")
 

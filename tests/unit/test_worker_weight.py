@@ -9,7 +9,7 @@ import subprocess
 import sys
 from multiprocessing import spawn
 
-from custimport.parallel import _bare_main
+from custimport.run.background import _bare_main
 
 
 def test_a_spawned_worker_is_not_told_to_import_the_parents_main_module() -> None:
@@ -26,7 +26,7 @@ def test_a_spawned_worker_is_not_told_to_import_the_parents_main_module() -> Non
 def test_what_the_worker_imports_leaves_out_the_database_and_the_command_line() -> None:
     code = (
         "import sys, pickle\n"
-        "import custimport.parallel, custimport.keys\n"
+        "import custimport.run.background, custimport.rows.keys\n"
         "heavy = {'sqlalchemy', 'typer', 'rich', 'psycopg'} & set(sys.modules)\n"
         "print(sorted(heavy))\n"
     )

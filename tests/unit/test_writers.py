@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from custimport.readers import open_source
-from custimport.writers import (
+from custimport.io.formats import open_source
+from custimport.io.writers import (
     FORMATS,
     UnwritableValueError,
     format_for,

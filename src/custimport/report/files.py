@@ -1,0 +1,136 @@
+"""The error log and the rejects file: where they go, checked before the import starts, and
+written entry by entry so that what the report names is on disk.
+
+Both hold personal data: they are created exclusively with mode 0600 and never
+overwrite an existing file (a `-2`, `-3`, … suffix is added instead).
+"""
+
+import csv
+import json
+import os
+import tempfile
+from contextlib import suppress
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from custimport.errors import ReportFileError, UsageError
+from custimport.io.formulas import escaped_cells
+from custimport.io.source import SourceInfo
+from custimport.rows.outcomes import FailedRow
+
+
+def exclusive_open(path: Path) -> tuple[IO[str], Path]:
+    """Create `path` (or `name-2.ext`, `name-3.ext`, …) exclusively, readable by the owner only."""
+    candidate, attempt = path, 1
+    while True:
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            attempt += 1
+            candidate = path.with_name(f"{path.stem}-{attempt}{path.suffix}")
+            continue
+        return os.fdopen(fd, "w", encoding="utf-8", newline=""), candidate
+
+
+def default_error_log_name(model: str, started: datetime) -> str:
+    return f"import_errors_{model}_{started:%Y%m%d-%H%M%S}.log"
+
+
+class FileSinks:
+    """The error log and rejects file, opened on the first failed row only."""
+
+    def __init__(
+        self, model: str, error_log: Path | None, rejects: Path | None, started: datetime
+    ) -> None:
+        name = default_error_log_name(model, started)
+        if error_log is None:
+            error_log = Path.cwd() / name
+        elif error_log.is_dir():
+            error_log = error_log / name
+        self.model = model
+        self.started = started
+        self._log_target = error_log
+        self._rejects_target = rejects
+        self.error_log: Path | None = None
+        self.rejects: Path | None = None
+        self._log: IO[str] | None = None
+        self._rejects_file: IO[str] | None = None
+        self._rejects_writer: Any = None
+        self.source: SourceInfo | None = None
+
+    def check_locations(self) -> None:
+        """Before anything is imported: the error log and rejects file could be created
+        where they are meant to go (SPEC §12.3), or a UsageError says why not."""
+        _check_creatable(self._log_target, "error log")
+        if self._rejects_target is not None:
+            _check_creatable(self._rejects_target, "rejects file")
+
+    def write_failure(self, result: FailedRow) -> None:
+        """Log one failed row, flushed at once so that a full disk shows on the row it
+        concerns; a ReportFileError stops the import (its report still comes)."""
+        try:
+            self._log_failure(result)
+        except OSError as exc:
+            raise _file_error("error log", self.error_log or self._log_target, exc) from None
+        if self._rejects_target is None:
+            return
+        try:
+            self._write_reject(result)
+            assert self._rejects_file is not None
+            self._rejects_file.flush()
+        except OSError as exc:
+            raise _file_error("rejects file", self.rejects or self._rejects_target, exc) from None
+
+    def _log_failure(self, result: FailedRow) -> None:
+        if self._log is None:
+            self._log, self.error_log = exclusive_open(self._log_target)
+            where = self.source.path if self.source else "?"
+            self._log.write(
+                f"# custimport error log: model {self.model}, file {where}, "
+                f"started {self.started:%Y-%m-%d %H:%M:%S}\n"
+            )
+        header = self.source.header if self.source else []
+        cells = result.cells
+        data: object = dict(zip(header, cells, strict=True)) if len(cells) == len(header) else cells
+        lines = [f"line {result.line_no}", f"  data: {json.dumps(data, ensure_ascii=False)}"]
+        lines += [f"  error: {field}: {message}" for field, message in result.errors]
+        self._log.write("\n".join(lines) + "\n")
+        self._log.flush()
+
+    def _write_reject(self, result: FailedRow) -> None:
+        """One failed row as CSV. Users open this file in a spreadsheet to fix it, so cells
+        that would run as formulas are escaped as in exports; importing it reverses that."""
+        if self._rejects_file is None:
+            assert self._rejects_target is not None
+            self._rejects_file, self.rejects = exclusive_open(self._rejects_target)
+            self._rejects_writer = csv.writer(self._rejects_file)
+            header = self.source.header if self.source else []
+            self._rejects_writer.writerow(escaped_cells([*header, "error"]))
+        message = "; ".join(f"{field}: {text}" for field, text in result.errors)
+        self._rejects_writer.writerow(escaped_cells([*result.cells, message]))
+
+    def close(self) -> None:
+        for handle in (self._log, self._rejects_file):
+            if handle is not None:
+                with suppress(OSError):  # flushed after every row: nothing is lost here
+                    handle.close()
+
+
+def _file_error(what: str, path: Path, exc: OSError) -> ReportFileError:
+    return ReportFileError(f"cannot write the {what} {path}: {exc.strerror or exc}")
+
+
+def _check_creatable(target: Path, what: str) -> None:
+    """Create and remove a file beside `target`: what really happens, whoever runs us
+    (as root, permission bits say nothing; a path under a regular file, a read-only
+    mount or a missing folder only show when tried)."""
+    folder = target.parent
+    if not folder.is_dir():
+        reason = "does not exist" if not folder.exists() else "is not a folder"
+        raise UsageError(f"cannot create the {what} {target}: {folder} {reason}")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".custimport-probe-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot create the {what} in {folder}: {exc.strerror or exc}") from None

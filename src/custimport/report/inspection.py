@@ -1,0 +1,114 @@
+"""What `inspect` found, as a table for people or JSON for programs."""
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from custimport.report.console import line, stdout
+from custimport.service.inspecting import Inspection
+
+SAMPLE_WIDTH = 30
+SAMPLE_MIN_WIDTH = 12
+
+
+def inspection_json(inspection: Inspection) -> dict[str, Any]:
+    source, fit, stats = inspection.source, inspection.fit, inspection.stats
+    columns = fit.columns if fit else dict.fromkeys(source.header, "unknown")
+    return {
+        "file": str(source.path),
+        "format": source.format,
+        "encoding": source.encoding,
+        "delimiter": source.delimiter,
+        "size_bytes": source.size_bytes,
+        "rows": stats.rows,
+        "rows_with_errors": stats.rows_with_errors,
+        "model": fit.model if fit else None,
+        "model_guessed": inspection.guessed,
+        "columns": [{"column": c, "field": f} for c, f in columns.items()],
+        "missing_required": fit.missing_required if fit else [],
+        "missing_required_message": fit.problem if fit else None,
+        "unknown_columns": [c for c, f in columns.items() if f == "unknown"],
+        "unused_mapping_keys": inspection.unused_mapping_keys,
+        "models": {
+            f.model: {"fits": f.fits, "missing_required": f.missing_required, "problem": f.problem}
+            for f in inspection.fits
+        },
+        "sample": [inspection.sample_values(row) for row in stats.sample],
+        "read_errors": [{"line": row.line_no, "error": row.error} for row in stats.first_errors],
+        "stopped_reading": stats.stopped,
+    }
+
+
+def print_inspection(inspection: Inspection) -> None:
+    source, fit, stats = inspection.source, inspection.fit, inspection.stats
+    details = [source.format]
+    if source.encoding:
+        details.append(f"encoding {source.encoding}")
+    if source.delimiter:
+        details.append(f"delimiter {_delimiter_name(source.delimiter)}")
+    line(f"File:    {source.path} ({source.size_bytes:,} bytes)")
+    line(f"Read as: {', '.join(details)}")
+    line(f"Rows:    {stats.rows:,} ({stats.rows_with_errors:,} cannot be read)")
+    if inspection.guessed:
+        best = f"{fit.model} (best fit; choose with --model)" if fit else "none matches a column"
+        line(f"Model:   {best}")
+        for each in inspection.fits:
+            line(f"  {each.model}: {each.problem or 'required columns present'}")
+    else:
+        line(f"Model:   {inspection.fits[0].model}")
+    stdout.print(_columns_table(inspection))
+    for note in _inspection_notes(inspection):
+        line(note)
+
+
+def _inspection_notes(inspection: Inspection) -> list[str]:
+    fit, stats = inspection.fit, inspection.stats
+    notes = []
+    if fit and fit.problem and not inspection.guessed:
+        notes.append(f"Cannot import as {fit.model}: {fit.problem}")
+    unknown = [c for c, f in fit.columns.items() if f == "unknown"] if fit else []
+    if unknown:
+        notes.append(f"Unknown columns (ignored on import): {', '.join(unknown)}")
+    if inspection.unused_mapping_keys:
+        keys = ", ".join(inspection.unused_mapping_keys)
+        notes.append(f"The mapping names columns the file does not have: {keys}")
+    if stats.stopped:
+        notes.append(f"Not read to the end: {stats.stopped}")
+    notes += [f"Line {row.line_no} cannot be read: {row.error}" for row in stats.first_errors]
+    if stats.rows_with_errors > len(stats.first_errors):
+        notes.append(f"… and {stats.rows_with_errors - len(stats.first_errors):,} more")
+    return notes
+
+
+def _columns_table(inspection: Inspection) -> Table:
+    """Column, field, then the first rows' values: transposed, because files are wider (a
+    dozen columns) than the sample is tall; as many sample rows as the terminal has room for."""
+    fit = inspection.fit
+    header = inspection.source.header
+    targets = [fit.columns.get(c, "unknown") if fit else "unknown" for c in header]
+    table = Table(header_style="bold")
+    table.add_column("column", no_wrap=True, min_width=min(max(map(len, header), default=6), 40))
+    table.add_column("field", no_wrap=True, min_width=max(map(len, targets), default=5))
+    used = sum(col.min_width or 0 for col in table.columns) + 7
+    room = max(1, (stdout.width - used) // (SAMPLE_MIN_WIDTH + 3))
+    sample = inspection.stats.sample[:room]
+    for row in sample:
+        table.add_column(f"line {row.line_no}", min_width=SAMPLE_MIN_WIDTH, max_width=SAMPLE_WIDTH)
+    values = [inspection.sample_values(row) for row in sample]
+    for column, target in zip(header, targets, strict=True):
+        style = "yellow" if target == "unknown" else "dim" if target == "ignored" else ""
+        cells = [_cell(v.get(column, "")) for v in values]
+        table.add_row(Text(column), Text(target, style=style), *cells)
+    return table
+
+
+def _cell(value: str) -> Text:
+    flat = value.replace("\r\n", "↵").replace("\n", "↵").replace("\r", "↵")
+    return Text(flat, overflow="ellipsis", no_wrap=True)
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {"\t": "tab", ",": "',' (comma)", ";": "';' (semicolon)", "|": "'|' (pipe)"}.get(
+        delimiter, repr(delimiter)
+    )

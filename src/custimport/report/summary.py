@@ -1,0 +1,116 @@
+"""How an import ended, for people (a table and status lines) and for programs (SPEC §6 JSON)."""
+
+import json
+import sys
+from typing import Any
+
+from rich.table import Table
+
+from custimport.config import masked_url
+from custimport.report.console import stderr, stdout
+from custimport.report.files import FileSinks
+from custimport.run.job import ImportReport
+from custimport.service.export_job import ExportResult
+
+
+def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
+    """The JSON report of SPEC §6, key for key."""
+    request = report.request
+    counts = report.counts
+    return {
+        "model": request.spec.name,
+        "mode": request.mode,
+        "file": str(request.path),
+        "dry_run": request.dry_run,
+        "completed": report.completed,
+        "committed": report.committed,
+        "rows": counts.rows(),
+        "contacts": {"created": counts.contacts_created, "updated": counts.contacts_updated},
+        "unknown_columns": report.unknown_columns,
+        "warnings": report.warnings,
+        "stopped_reading": report.stopped_reading,
+        "aborted": report.aborted,
+        "error_log": str(sinks.error_log) if sinks.error_log else None,
+        "rejects": str(sinks.rejects) if sinks.rejects else None,
+        "duration_s": round(report.duration_s, 3),
+    }
+
+
+def print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+def print_summary(report: ImportReport, sinks: FileSinks) -> None:
+    request, counts = report.request, report.counts
+    dry = " (dry run)" if request.dry_run else ""
+    stdout.print(
+        f"[bold]{request.spec.name} import[/bold], mode {request.mode}{dry}: {request.path}",
+        soft_wrap=True,
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    for name, value in counts.rows().items():
+        style = "red" if name == "failed" and value else None
+        table.add_row(name, f"{value:,}", style=style)
+    if request.spec.name == "Account":
+        table.add_row("contacts created", f"{counts.contacts_created:,}")
+        table.add_row("contacts updated", f"{counts.contacts_updated:,}")
+    stdout.print(table)
+    rate = counts.read / report.duration_s if report.duration_s > 0 else 0.0
+    stdout.print(f"Took {report.duration_s:.2f} s ({rate:,.0f} rows/s)")
+    stdout.print(f"Database: {masked_url(request.database_url)}", soft_wrap=True, markup=False)
+    for line in _status_lines(report, sinks):
+        stdout.print(line, soft_wrap=True, markup=False)
+
+
+def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
+    lines = []
+    if report.request.dry_run:
+        lines.append("Dry run: nothing was written to the database.")
+    elif report.request.atomic and not report.committed:
+        lines.append("Atomic import rolled back: nothing was written to the database.")
+    if report.cut_short:
+        lines.append(
+            f"Stopped early after {report.request.max_errors} failed rows (--max-errors); "
+            "the rest of the file was not read."
+        )
+    if report.stopped_reading:
+        lines.append(f"Not read to the end: {report.stopped_reading}")
+    if report.aborted:
+        lines.append(
+            "The database failed during the import: the batches committed before it are counted."
+            if report.committed
+            else "The database failed during the import: nothing was committed."
+        )
+    if report.interrupted_exit is not None:
+        lines.append(
+            "Interrupted: the batches before the interruption were committed."
+            if report.committed
+            else "Interrupted: nothing was committed."
+        )
+    if report.counts.skip_reasons:
+        reasons = ", ".join(f"{n:,} {why}" for why, n in sorted(report.counts.skip_reasons.items()))
+        lines.append(f"Skipped: {reasons}")
+    if report.unknown_columns:
+        lines.append(f"Ignored unknown columns: {', '.join(report.unknown_columns)}")
+    lines += [f"Warning: {w}" for w in report.warnings]
+    if sinks.error_log:
+        lines.append(f"Error log: {sinks.error_log}")
+    if sinks.rejects:
+        lines.append(f"Rejected rows: {sinks.rejects}")
+    return lines
+
+
+def print_export_done(result: ExportResult) -> None:
+    """One line on stderr (stdout may be the data itself), after any warnings."""
+    for warning in result.warnings:
+        stderr.print(f"Warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    where = str(result.request.output) if result.request.output else "stdout"
+    noun = "record" if result.rows == 1 else "records"
+    stderr.print(
+        f"Exported {result.rows:,} {result.request.spec.name} {noun} as {result.format} to {where}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -1,0 +1,402 @@
+"""Account rows (SPEC §4): key, group, parent links, and the INDIVIDUAL primary contact.
+
+Planning looks up a whole batch at once (accounts with their primary contact,
+parents, groups), decides every row, and hands the writes to `write`, which
+issues one executemany per kind. A parent that is neither in the database nor
+in this batch may still come later in the file: such rows are deferred and
+planned again at the end.
+
+A row writes and compares the fields it has: every column of a CSV file, and of a
+JSON object only its keys (SPEC §3), so an update leaves a missing key's field (the
+primary contact's and the parent included) alone; a create without name or
+customer_group fails.
+"""
+
+import secrets
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from difflib import get_close_matches
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from custimport.rows.account_links import AccountBatch, AccountDraft, AccountWrite, ParentLinks
+from custimport.rows.contract import LostRace, Plan, RowFailure
+from custimport.rows.keys import account_row_key
+from custimport.rows.outcomes import FailedRow, Outcome, PendingRow
+from custimport.schemas import PRIMARY_CONTACT_FIELDS, absent_errors
+from custimport.store import repository
+from custimport.store.db_errors import describe_row_error
+from custimport.store.key_columns import group_key
+from custimport.store.repository import AccountRef, Stamp, StoredAccount, StoredGroup
+
+ACCOUNT_FIELDS = ("name", "legal_name", "website", "industry", "description")
+CONTACT_FIELDS = {
+    "primary_contact_first_name": "first_name",
+    "primary_contact_last_name": "last_name",
+    "primary_contact_email": "email",
+    "primary_contact_phone": "phone",
+}
+INDIVIDUAL = "INDIVIDUAL"
+REQUIRED_ON_CREATE = ("name", "customer_group")
+
+
+def _tuple_getter(fields: Sequence[str]) -> Callable[[StoredAccount], tuple[Any, ...]]:
+    """A function giving those fields of a stored account as a tuple (itemgetter, in C)."""
+    positions = [StoredAccount._fields.index(f) for f in fields]
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda stored: (stored[only],)
+    return itemgetter(*positions) if positions else lambda stored: ()
+
+
+@dataclass(frozen=True)
+class RowFields:
+    """The fields a row has, with getters for their stored values, as tuples: what an
+    update writes and compares (one C-level comparison per row instead of a Python loop
+    over the columns; the update path is most of a re-import's time)."""
+
+    account: list[str]
+    stored: Callable[[StoredAccount], tuple[Any, ...]]
+    contact: list[str]  # primary_contact_*
+    stored_contact: Callable[[StoredAccount], tuple[Any, ...]]
+    group: bool
+    parent: bool
+
+    @classmethod
+    def of(cls, given: Collection[str]) -> "RowFields":
+        account = [f for f in ACCOUNT_FIELDS if f in given]
+        contact = [f for f in PRIMARY_CONTACT_FIELDS if f in given]
+        stored_contact = _tuple_getter([f"pc_{CONTACT_FIELDS[f]}" for f in contact])
+        group, parent = "customer_group" in given, "parent_account" in given
+        return cls(account, _tuple_getter(account), contact, stored_contact, group, parent)
+
+
+def generated_number() -> str:
+    return f"AUTO-{secrets.token_hex(10).upper()}"
+
+
+class AccountHandler:
+    def __init__(self, conn: Connection, mode: str, present: frozenset[str]) -> None:
+        self.mode = mode
+        self.present = present
+        self.groups = repository.all_groups(conn)
+        self._group_by_name: dict[str, StoredGroup] = {}  # the file's spellings, resolved
+        self.parents = ParentLinks("parent_account" in present)
+        self._prefetched: AccountDraft | None = None  # planned ahead in a thread (lookahead)
+        self._all = RowFields.of(present)  # a row with every column of the file
+        self._width = len(present)
+        self._shapes: dict[frozenset[str], RowFields] = {}  # rows with fewer, by their fields
+
+    key_of = staticmethod(account_row_key)
+
+    def _fields(self, data: dict[str, Any]) -> RowFields:
+        """This row's fields: the file's, or fewer for a JSON object without some keys.
+
+        A record holds the file's mapped fields or a subset, so one length test tells a
+        whole row (every CSV row) from one that lacks some, without a test per field. The
+        per-row paths make that test inline and call this only for the others: a call
+        each was 4% of planning a re-import's updates."""
+        if len(data) >= self._width:
+            return self._all
+        shape = frozenset(data)
+        fields = self._shapes.get(shape)
+        if fields is None:
+            fields = self._shapes[shape] = RowFields.of(shape)
+        return fields
+
+    def note_failure(self, data: dict[str, Any], line_no: int) -> None:
+        self.parents.note_failure(data, line_no)
+
+    def link_of(self, data: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(own key, parent's key) of a row that waited for its parent (waiting_rows)."""
+        return self.parents.link_of(data)
+
+    def fail_waiting(self, row: PendingRow, on_cycle: bool) -> FailedRow:
+        return self.parents.fail_waiting(row, on_cycle)
+
+    def describe(self, error: DBAPIError) -> tuple[str, str]:
+        """Contact constraints name the Account file's own column for the primary contact."""
+        field_name, message = describe_row_error(error)
+        if field_name in ("email", "is_primary"):
+            return "primary_contact_email" if field_name == "email" else "row", message
+        return field_name, message
+
+    # --- planning ------------------------------------------------------------------
+
+    def look_up(self, conn: Connection, rows: Sequence[PendingRow]) -> AccountDraft:
+        """Look the batch up and plan every row: on our own connection, or ahead on
+        another one in a thread (see lookahead), where it sees committed rows only."""
+        self._refresh_groups(conn, rows)
+        numbers = [r.data["account_number"] for r in rows if r.data.get("account_number")]
+        parent_numbers = {r.data["parent_account"] for r in rows if r.data.get("parent_account")}
+        return self.draft(
+            rows,
+            existing=repository.find_accounts(conn, numbers),
+            parents=repository.find_account_refs(conn, parent_numbers),
+            now=repository.stored_now(conn),
+        )
+
+    def draft(
+        self,
+        rows: Sequence[PendingRow],
+        existing: dict[str, StoredAccount],
+        parents: dict[str, AccountRef],
+        now: Stamp,
+    ) -> AccountDraft:
+        """Every row decided against what was looked up; no database is asked."""
+        batch = AccountBatch(existing, parents, now)
+        plan: Plan[AccountWrite] = Plan()
+        for row in rows:
+            self._plan_row(row, batch, plan)
+        return AccountDraft(rows, batch, plan)
+
+    def prefetched(self, rows: Sequence[PendingRow], found: AccountDraft) -> None:
+        self._prefetched = found
+
+    def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[AccountWrite]:
+        draft, self._prefetched = self._prefetched, None
+        if draft is not None and draft.rows is rows:  # made ahead for exactly these rows, once
+            self._plan_unseen_parents(conn, draft)
+        else:
+            draft = self.look_up(conn, rows)
+        batch, plan = draft.batch, draft.plan
+        self.parents.link_in_batch(batch, plan, final)
+        self.parents.fail_cycles(conn, batch, plan)
+        plan.writes = list(batch.writes.values())
+        return plan
+
+    def _plan_unseen_parents(self, conn: Connection, draft: AccountDraft) -> None:
+        """Plan again the rows whose parent a draft made ahead could not see.
+
+        Another connection sees committed rows only, and misses the parents this
+        import wrote since its last commit (most often, the batch just before). Left
+        alone, such a row would wait for the end of the file; asked on our own
+        connection, the parent is found and the row is planned as a full look-up
+        would have planned it.
+        """
+        batch = draft.batch
+        unseen = set(batch.parent_numbers.values()) - batch.parents.keys() - batch.writes.keys()
+        found = repository.find_account_refs(conn, unseen) if unseen else {}
+        if not found:
+            return
+        batch.parents.update(found)
+        for number in [n for n, parent in batch.parent_numbers.items() if parent in found]:
+            write = batch.writes.pop(number)
+            del batch.parent_numbers[number]
+            draft.plan.counts.ignored_contacts -= write.ignored_contact
+            self._plan_row(write.row, batch, draft.plan)
+        # file order, as a full look-up plans them: rows written one by one rely on it
+        batch.writes = dict(sorted(batch.writes.items(), key=lambda item: item[1].row.line_no))
+
+    def _plan_row(self, row: PendingRow, batch: AccountBatch, plan: Plan[AccountWrite]) -> None:
+        number = row.data.get("account_number")
+        current = batch.existing.get(number) if number else None
+        if current is None and self.mode == "update_only":
+            if number:
+                plan.counts.skip("not found")
+            else:
+                plan.failures.append(
+                    self._fail(row, "account_number", "is required in update_only mode")
+                )
+            return
+        if current is not None and self.mode == "create_only":
+            plan.counts.skip("already exists")
+            return
+        if current is not None and (group_type := self._unchanged(row.data, current, batch)):
+            plan.counts.unchanged += 1
+            plan.counts.ignored_contacts += group_type != INDIVIDUAL and self._has_contact_values(
+                row.data
+            )
+            return
+        # a JSON object without some keys (one length test first): a create needs them
+        short = current is None and len(row.data) < self._width
+        if short and (absent := absent_errors(row.data, REQUIRED_ON_CREATE)):
+            self.parents.note_failure(row.data, row.line_no)
+            plan.failures.append(FailedRow(row.line_no, absent, row.cells, row.data))
+            return
+        try:
+            write = (
+                self._create(row, batch) if current is None else self._update(row, current, batch)
+            )
+            # a JSON object without the key keeps its parent
+            whole = len(row.data) >= self._width
+            if self._all.parent if whole else self._fields(row.data).parent:
+                self.parents.resolve(write, current, batch)
+        except RowFailure as failure:
+            plan.failures.append(self._fail(row, failure.field_name, failure.message))
+            return
+        plan.counts.ignored_contacts += write.ignored_contact
+        if write.changed:
+            batch.writes[write.number] = write
+        else:
+            plan.counts.unchanged += 1
+
+    def _fail(self, row: PendingRow, field_name: str, message: str) -> FailedRow:
+        return self.parents.fail(row, field_name, message)
+
+    def _create(self, row: PendingRow, batch: AccountBatch) -> AccountWrite:
+        data = row.data
+        number = data.get("account_number") or generated_number()
+        group = self._group(data["customer_group"])
+        columns = dict(zip(ACCOUNT_FIELDS, map(data.get, ACCOUNT_FIELDS), strict=True))
+        columns.update(
+            account_number=number,
+            customer_group_id=group.id,
+            parent_account_id=None,
+            created_at=batch.now,
+            updated_at=batch.now,
+        )
+        write = AccountWrite(
+            row,
+            Outcome.CREATED,
+            generated_key=number != data.get("account_number"),
+            number=number,
+            columns=columns,
+            changed=True,
+        )
+        if group.group_type == INDIVIDUAL:
+            write.contact_insert = self._new_contact(data, batch.now, "")
+            write.contacts_created = 1
+        else:
+            write.ignored_contact = self._has_contact_values(data)
+        return write
+
+    def _update(self, row: PendingRow, current: StoredAccount, batch: AccountBatch) -> AccountWrite:
+        data = row.data
+        fields = self._all if len(data) >= self._width else self._fields(data)
+        values = tuple(map(data.get, fields.account))
+        columns = dict(zip(fields.account, values, strict=True))
+        write = AccountWrite(
+            row, Outcome.UPDATED, number=current.account_number, account_id=current.id
+        )
+        write.changed = values != fields.stored(current)
+        group_type = current.group_type
+        if fields.group:
+            group = self._group(data["customer_group"])
+            columns["customer_group_id"] = group.id
+            write.changed = write.changed or group.id != current.customer_group_id
+            group_type = group.group_type
+        if group_type == INDIVIDUAL:
+            write.changed |= self._plan_primary_contact(write, current, batch.now, fields)
+        else:
+            write.ignored_contact = self._has_contact_values(data)
+        write.columns = {**columns, "updated_at": batch.now}
+        return write
+
+    def _unchanged(
+        self, data: dict[str, Any], current: StoredAccount, batch: AccountBatch
+    ) -> str | None:
+        """The group type of a row that changes nothing, found without planning a write
+        (most rows of a re-imported file: a write each cost more than the look-up); None
+        when it changes something or this cannot tell, and `_update` decides.
+
+        Mirrors `_update`, `_plan_primary_contact` and `ParentLinks.resolve`;
+        tests/unit/test_unchanged_rows.py checks that both paths agree (and
+        tests/unit/test_absent_fields.py, for rows without some of the file's fields).
+        """
+        fields = self._all if len(data) >= self._width else self._fields(data)
+        if tuple(map(data.get, fields.account)) != fields.stored(current):
+            return None
+        group_type = current.group_type
+        if fields.group:
+            group = self._group_by_name.get(data.get("customer_group") or "")
+            if group is None or group.id != current.customer_group_id:
+                return None
+            group_type = group.group_type
+        if group_type == INDIVIDUAL and fields.contact:
+            if current.pc_id is None:
+                return None
+            if tuple(map(data.get, fields.contact)) != fields.stored_contact(current):
+                return None
+        if fields.parent and not self.parents.unchanged(data, current, batch):
+            return None
+        return group_type
+
+    def _plan_primary_contact(
+        self, write: AccountWrite, current: StoredAccount, now: Stamp, fields: RowFields
+    ) -> bool:
+        """Create or update the primary contact when the row has primary_contact_* columns.
+
+        Without them an update leaves the contact alone (SPEC §4 asks for the names on
+        update only when such a column is present), even for an account that has none
+        yet because its group became INDIVIDUAL after it was created.
+        """
+        data = write.row.data
+        if not fields.contact:
+            return False
+        if current.pc_id is None:
+            write.contact_insert = self._new_contact(
+                data, now, " (this INDIVIDUAL account has no primary contact yet)"
+            )
+            write.contacts_created = 1
+            return True
+        wanted = tuple(map(data.get, fields.contact))
+        if wanted == fields.stored_contact(current):
+            return False
+        for f in ("primary_contact_first_name", "primary_contact_last_name"):
+            if f in fields.contact and data[f] is None:
+                raise RowFailure(f, "is required for an account in an INDIVIDUAL group")
+        values = {CONTACT_FIELDS[f]: value for f, value in zip(fields.contact, wanted, strict=True)}
+        write.contact_update = {"id": current.pc_id, **values, "updated_at": now}
+        write.contacts_updated = 1
+        return True
+
+    def _new_contact(self, data: dict[str, Any], now: Stamp, why: str) -> dict[str, Any]:
+        for f in ("primary_contact_first_name", "primary_contact_last_name"):
+            if data.get(f) is None:
+                raise RowFailure(f, f"is required for an account in an INDIVIDUAL group{why}")
+        contact = dict(zip(CONTACT_FIELDS.values(), map(data.get, CONTACT_FIELDS), strict=True))
+        contact.update(
+            job_title=None, department=None, is_primary=True, created_at=now, updated_at=now
+        )
+        return contact
+
+    def _has_contact_values(self, data: dict[str, Any]) -> bool:
+        """primary_contact_* values given (and ignored: the group is not INDIVIDUAL)."""
+        # validated text is None or non-empty, so truthiness is "given" (and runs in C)
+        return any(map(data.get, self._all.contact))
+
+    # --- groups --------------------------------------------------------------------
+
+    def _refresh_groups(self, conn: Connection, rows: Sequence[PendingRow]) -> None:
+        """Groups created by another import since we started are found, once per batch."""
+        names = {r.data.get("customer_group") for r in rows} - self._group_by_name.keys()
+        wanted = {group_key(name) for name in names if name}
+        missing = sorted(wanted - self.groups.keys())
+        if missing:
+            self.groups.update(repository.find_groups(conn, missing))
+
+    def _group(self, name: str) -> StoredGroup:
+        group = self._group_by_name.get(name)
+        if group is None:
+            group = self.groups.get(group_key(name))
+            if group is None:
+                raise self._unknown_group(name)
+            self._group_by_name[name] = group
+        return group
+
+    def _unknown_group(self, name: str) -> RowFailure:
+        # a copy first (one C call): the look-ahead thread may add groups meanwhile
+        known = {g.name.lower(): g.name for g in list(self.groups.values())}
+        close = get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
+        return RowFailure("customer_group", f"unknown customer group {name!r}{hint}")
+
+    # --- writing -------------------------------------------------------------------
+
+    def write(self, conn: Connection, writes: Sequence[AccountWrite]) -> None:
+        creates = [w.columns for w in writes if w.account_id is None]
+        if repository.insert_accounts(conn, creates) < len(creates):
+            raise LostRace()
+        updates = [{**w.columns, "id": w.account_id} for w in writes if w.account_id is not None]
+        repository.update_accounts(conn, updates)
+        self.parents.write_links(conn, writes)
+        contacts = [
+            {**w.contact_insert, "account_number": w.number} for w in writes if w.contact_insert
+        ]
+        if repository.insert_contacts_of(conn, contacts) < len(contacts):
+            raise RowFailure("account_number", "the account vanished while it was being imported")
+        repository.update_contacts(conn, [w.contact_update for w in writes if w.contact_update])

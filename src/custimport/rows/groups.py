@@ -1,0 +1,90 @@
+"""CustomerGroup rows (SPEC §4): key = name, case-insensitive; group_type required on create.
+
+An update writes the fields its row has: every column of a CSV file, and of a JSON
+object only its keys (SPEC §3), so a missing group_type leaves the stored one alone.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from custimport.rows.contract import LostRace, Plan, Write
+from custimport.rows.keys import group_row_key
+from custimport.rows.outcomes import Outcome, PendingRow, failed
+from custimport.schemas import absent_message
+from custimport.store import repository
+from custimport.store.db_errors import describe_row_error
+from custimport.store.key_columns import group_key
+
+
+@dataclass(slots=True)
+class GroupWrite(Write):
+    group_id: int | None = None
+    columns: dict[str, Any] = field(default_factory=dict)
+
+
+class GroupHandler:
+    def __init__(self, conn: Connection, mode: str, present: frozenset[str]) -> None:
+        self.mode = mode
+        self.present = present
+
+    key_of = staticmethod(group_row_key)
+
+    def note_failure(self, data: dict[str, Any], line_no: int) -> None:
+        """Groups have no dependants within one file."""
+
+    def describe(self, error: DBAPIError) -> tuple[str, str]:
+        return describe_row_error(error)
+
+    def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[GroupWrite]:
+        existing = repository.find_groups(conn, [group_key(r.data["name"]) for r in rows])
+        now = repository.stored_now(conn)
+        plan: Plan[GroupWrite] = Plan()
+        for row in rows:
+            current = existing.get(group_key(row.data["name"]))
+            if current is None:
+                self._plan_create(row, plan, now)
+            elif self.mode == "create_only":
+                plan.counts.skip("already exists")
+            else:
+                # the row's own fields (not the file's columns): a JSON object may lack one
+                columns: dict[str, Any] = {
+                    f: row.data[f] for f in ("name", "group_type") if f in row.data
+                }
+                if all(getattr(current, c) == v for c, v in columns.items()):
+                    plan.counts.unchanged += 1
+                else:
+                    columns["updated_at"] = now
+                    plan.writes.append(
+                        GroupWrite(row, Outcome.UPDATED, group_id=current.id, columns=columns)
+                    )
+        return plan
+
+    def _plan_create(self, row: PendingRow, plan: Plan[GroupWrite], now: Any) -> None:
+        if self.mode == "update_only":
+            plan.counts.skip("not found")
+        elif "group_type" not in row.data:
+            plan.failures.append(failed(row, "group_type", absent_message("group_type")))
+        elif row.data["group_type"] is None:
+            plan.failures.append(
+                failed(row, "group_type", "is required to create a customer group")
+            )
+        else:
+            columns = {
+                "name": row.data["name"],
+                "name_key": group_key(row.data["name"]),
+                "group_type": row.data["group_type"],
+                "created_at": now,
+                "updated_at": now,
+            }
+            plan.writes.append(GroupWrite(row, Outcome.CREATED, columns=columns))
+
+    def write(self, conn: Connection, writes: Sequence[GroupWrite]) -> None:
+        creates = [w for w in writes if w.group_id is None]
+        if repository.insert_groups(conn, [w.columns for w in creates]) < len(creates):
+            raise LostRace()
+        updates = [{"id": w.group_id, **w.columns} for w in writes if w.group_id is not None]
+        repository.update_groups(conn, updates)

@@ -1,0 +1,60 @@
+"""What an import is asked to do, what it reports, and who watches it (SPEC §2, §6)."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from custimport.io.source import SourceInfo
+from custimport.rows.outcomes import Counts, FailedRow
+from custimport.schemas import ModelSpec
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    path: Path
+    spec: ModelSpec
+    database_url: str
+    mode: str = "create_update"
+    mapping_path: Path | None = None
+    dry_run: bool = False
+    atomic: bool = False
+    max_errors: int | None = None
+    batch_size: int = 2000
+    format: str = "auto"
+    encoding: str = "auto"
+    delimiter: str | None = None
+    sheet: str | None = None
+    parallel: bool | None = None  # prepare batches in a second process; None: by file size
+
+
+@dataclass
+class ImportReport:
+    request: ImportRequest
+    counts: Counts = field(default_factory=Counts)
+    completed: bool = False
+    committed: bool = False
+    interrupted_exit: int | None = None
+    aborted: str | None = None  # the database failed mid-import (one line, no password)
+    cut_short: bool = False
+    stopped_reading: str | None = None  # the file could not be read to its end: where, why
+    unknown_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    source: SourceInfo | None = None
+    duration_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted_exit is not None:
+            return self.interrupted_exit
+        trouble = self.cut_short or self.aborted or self.stopped_reading
+        return 1 if self.counts.failed or trouble else 0
+
+
+class Observer(Protocol):
+    """Reporting watches from the side: failed rows and progress."""
+
+    def started(self, source: SourceInfo) -> None: ...
+
+    def row_failed(self, failure: FailedRow) -> None: ...
+
+    def progress(self, bytes_read: int, rows_read: int) -> None: ...

@@ -1,0 +1,340 @@
+"""Prepared batches in, database writes out: every row accounted for, commits paced.
+
+Rows are counted as created, updated, unchanged or skipped once their transaction
+commits; failed rows are final (and logged) at once. A commit happens about once a
+second (see COMMIT_EVERY_S), after a batch that had to be written row by row, and at
+the end, unless --atomic or --dry-run keep one transaction to the end.
+"""
+
+import tempfile
+import time
+from collections.abc import Generator
+from contextlib import suppress
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from custimport.errors import ReportFileError
+from custimport.io.source import RowSource
+from custimport.rows.contract import BatchResult, Handler
+from custimport.rows.mapping import ColumnMap
+from custimport.rows.outcomes import Counts, FailedRow, PendingRow
+from custimport.run.background import BackgroundPreparer, WorkerFailed, worth_it
+from custimport.run.batch_writer import BatchWriter
+from custimport.run.job import ImportReport, Observer
+from custimport.run.lookahead import Lookahead, ahead_handler
+from custimport.run.prepare import PreparedBatch, Preparer, PreparerSettings, source_options
+from custimport.run.waiting_rows import WaitingRows, WaitingSpill
+from custimport.signals import EXIT_SIGINT, StopFlag
+from custimport.store import db
+
+# Commit about once a second rather than after every batch: on this machine's disk a
+# SQLite commit (an fsync) took 20 ms, a fifth of the time of a 100,000-contact import.
+# A batch that had to be written row by row is committed at once, so savepoints per
+# transaction stay bounded (PostgreSQL slows down past 64 of them).
+COMMIT_EVERY_S = 1.0
+
+
+class Pipeline:
+    """Prepared batches in, database writes out; accounts for every row and commits."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        handler: Handler[Any],
+        column_map: ColumnMap,
+        report: ImportReport,
+        observer: Observer,
+        stop: StopFlag,
+    ) -> None:
+        assert report.source is not None, "the source is opened before the pipeline"
+        self.conn = conn
+        self.handler = handler
+        self.report = report
+        self.request = report.request
+        self.observer = observer
+        self.stop = stop
+        self.settings = PreparerSettings(
+            self.request.spec,
+            column_map.columns_by_field,
+            handler.key_of,
+            self.request.batch_size,
+            self.request.max_errors,
+            source_options(report.source, self.request.sheet),
+        )
+        self.deferred = WaitingSpill(handler)  # rows whose parent comes later in the file
+        self.deferred_at_commit = self.deferred.mark()
+        self.retrying = False  # rows taken from `deferred` are being written again
+        self.keep_one_transaction = self.request.atomic or self.request.dry_run
+        unguarded = conn.dialect.name == "sqlite" and not self.keep_one_transaction
+        # --max-errors needs a savepoint per batch, to take back the rows after the Nth failure
+        unguarded = unguarded and self.request.max_errors is None
+        self.writer = BatchWriter(conn, handler, unguarded)
+        self.cut_at_limit = False  # rows after the Nth failed row were taken back, unread
+        self.database_failures = 0
+        self.ahead = ahead_handler(conn, handler)  # the handler, if look-ups run ahead
+        self.held_back = False  # the look-ahead had read a batch that was never written
+        self.uncommitted = Counts()  # rows written since the last commit
+        self.last_commit = time.monotonic()
+
+    def run(self, source: RowSource) -> None:
+        try:
+            self._run(source)
+        finally:
+            for spill in (self.deferred, self.writer):  # throwaway files: a full disk
+                with suppress(OSError):  # that failed their last write fails closing too
+                    spill.close()
+
+    def _run(self, source: RowSource) -> None:
+        try:
+            self._write_all(source)
+            if self.stop.exit_code is None:
+                self._write_deferred()
+            self._finish()
+        except KeyboardInterrupt:
+            self._abandon_batch_in_flight()
+            self.report.interrupted_exit = EXIT_SIGINT
+        except SQLAlchemyError as exc:
+            # the connection or the database gave way (lost, full, read-only, a privilege
+            # revoked): what was committed stays, and the report says so (SPEC §12.1)
+            self._abandon_batch_in_flight()
+            self.report.aborted = db.describe_db_error(exc, self.request.database_url)
+        except (WorkerFailed, ReportFileError) as exc:
+            self._abandon_batch_in_flight()
+            self.report.aborted = str(exc)
+        except OSError as exc:  # the import's own temporary files: a full disk, a size limit
+            self._abandon_batch_in_flight()
+            where = tempfile.gettempdir()
+            self.report.aborted = f"cannot write temporary files in {where}: {exc.strerror or exc}"
+        except Exception as exc:  # a bug: still report what was committed, then say so
+            self._abandon_batch_in_flight()
+            self.report.aborted = f"internal error ({type(exc).__name__}): {exc}; please report it"
+
+    def _abandon_batch_in_flight(self) -> None:
+        """Roll back what is not committed; batches before it were (unless one transaction)."""
+        with suppress(SQLAlchemyError):  # a lost connection: the server rolled back for us
+            self.conn.rollback()
+        if self.uncommitted.read or self.deferred or self.retrying:  # read, not accounted for
+            self.report.completed = False
+        self.uncommitted = Counts()
+        self.report.committed = not self.keep_one_transaction
+
+    def _write_all(self, source: RowSource) -> None:
+        """Read to the end, or until a signal or --max-errors says stop (rows left are unread)."""
+        parallel = self.request.parallel
+        if parallel or (parallel is None and worth_it(source.info)):
+            background = BackgroundPreparer(self.settings)
+            self._consume(background.batches(lambda: self.stop.exit_code is not None))
+            unread = background.unread
+            self.report.stopped_reading = background.stopped
+        else:
+            preparer = Preparer(self.settings)
+            try:
+                batches = preparer.batches(
+                    source, lambda: self.stop.exit_code is not None, lambda: self.database_failures
+                )
+                stopped = self._consume(batches)
+                unread = preparer.unread or (stopped and preparer.more_rows())
+                self.report.stopped_reading = preparer.stopped
+            finally:
+                preparer.close()
+        stopped_reading = self.report.stopped_reading is not None
+        unread = unread or self.held_back or self.cut_at_limit
+        self.report.completed = not (unread or stopped_reading)
+        self.report.cut_short = unread and self.stop.exit_code is None and not stopped_reading
+
+    def _consume(self, batches: Generator[PreparedBatch, None, None]) -> bool:
+        """Write batches until they end or a stop is due; True when it stopped early."""
+        lookahead = self._start_lookahead()
+        handed_out = lookahead.batches(batches) if lookahead is not None else batches
+        try:
+            for batch in handed_out:
+                self._write(batch.rows, batch.failures, wire=batch.wire)
+                self.observer.progress(batch.bytes_read, batch.rows_read)
+                if self.stop.exit_code is not None or self._too_many_failures():
+                    return True
+            return False
+        finally:
+            handed_out.close()
+            batches.close()
+            if lookahead is not None:
+                lookahead.close()
+                self.held_back = lookahead.held_back
+
+    def _start_lookahead(self) -> Lookahead | None:
+        """A look-ahead, if the handler takes one and a second connection can be had: a
+        server or a pooler may allow one connection only, and then the import goes on
+        without it."""
+        if self.ahead is None:
+            return None
+        try:
+            return Lookahead(self.conn, self.ahead)
+        except OperationalError:
+            return None
+
+    def _too_many_failures(self) -> bool:
+        allowance = self._failure_allowance()
+        return allowance is not None and allowance <= 0
+
+    def _failure_allowance(self) -> int | None:
+        """How many more rows may fail under --max-errors (None: no limit)."""
+        limit = self.request.max_errors
+        return None if limit is None else limit - self.report.counts.failed
+
+    def _write(
+        self,
+        rows: list[PendingRow],
+        failures: list[FailedRow],
+        final: bool = False,
+        wire: bytes | None = None,
+    ) -> None:
+        """Write one batch and account for it; failed rows are final at once, the others
+        count once their transaction commits."""
+        allowance = self._failure_allowance()
+        if allowance is not None:
+            rows, failures = self._cut(rows, failures, failures, allowance, final)
+        for failure in failures:
+            self.handler.note_failure(failure.data, failure.line_no)
+        if allowance is not None:
+            rows, failures, result = self._write_within(rows, failures, final, wire, allowance)
+        else:
+            result = self.writer.write(rows, final, wire) if rows else None
+        row_by_row = False
+        if result is not None:
+            if result.replayed:  # it stands for everything since the last commit
+                self.uncommitted = Counts()
+                self.deferred.truncate(self.deferred_at_commit)
+            self.uncommitted.merge(result.counts)
+            self.deferred.extend(result.deferred)
+            self.database_failures += len(result.failures)
+            for failure in result.failures:  # rows waiting on it can name its line
+                self.handler.note_failure(failure.data, failure.line_no)
+            failures = sorted(failures + result.failures, key=lambda failure: failure.line_no)
+            row_by_row = result.row_by_row
+        for failure in failures:
+            self.observer.row_failed(failure)  # logged first: a failed row is in the log
+            self.report.counts.failed += 1
+        due = time.monotonic() - self.last_commit >= COMMIT_EVERY_S
+        if not self.keep_one_transaction and (due or row_by_row):
+            self._commit()
+
+    def _write_within(
+        self,
+        rows: list[PendingRow],
+        failures: list[FailedRow],
+        final: bool,
+        wire: bytes | None,
+        allowance: int,
+    ) -> tuple[list[PendingRow], list[FailedRow], BatchResult | None]:
+        """--max-errors N means N (SPEC §12.9): the batch is written in a savepoint, and if
+        its failures, found while validating or by the database, pass the allowance, it is
+        taken back and written again without the rows after the last allowed failure,
+        which then count as unread."""
+        while True:
+            savepoint = self.conn.begin_nested()
+            result = self.writer.write(rows, final, wire) if rows else None
+            found = failures + (result.failures if result else [])
+            if len(found) <= allowance:
+                savepoint.commit()
+                return rows, failures, result
+            savepoint.rollback()
+            rows, failures = self._cut(rows, failures, found, allowance, final)
+            wire = None
+
+    def _cut(
+        self,
+        rows: list[PendingRow],
+        failures: list[FailedRow],
+        found: list[FailedRow],
+        allowance: int,
+        final: bool,
+    ) -> tuple[list[PendingRow], list[FailedRow]]:
+        """The rows and failures up to the last failure allowed among `found`, in the
+        batch's order: the file's, or parents first for rows that waited (`final`), whose
+        failures not among `rows` (a cycle's) come first."""
+        if len(found) <= allowance:
+            return rows, failures
+        self.cut_at_limit = True
+        position = {row.line_no: n for n, row in enumerate(rows)}
+        if final:
+            ranked = sorted(found, key=lambda f: position.get(f.line_no, -1))
+            kept = {f.line_no for f in ranked[:allowance]}
+            if allowance > 0:
+                end = position.get(ranked[allowance - 1].line_no, -1) + 1
+            else:
+                end = max(position.get(ranked[0].line_no, 0), 0)
+            return rows[:end], [f for f in failures if f.line_no in kept]
+        ranked = sorted(found, key=_line)
+        last = ranked[allowance - 1].line_no if allowance > 0 else ranked[0].line_no - 1
+        return [r for r in rows if r.line_no <= last], [f for f in failures if f.line_no <= last]
+
+    def _commit(self) -> None:
+        """Commit, and only then count the rows as created, updated, unchanged or skipped:
+        a commit that fails (a full disk) leaves them uncounted (SPEC §12.1)."""
+        with self.stop.shield():
+            committed = False
+            try:
+                self.conn.commit()
+                committed = True
+            except KeyboardInterrupt:  # it came after the commit itself had returned
+                committed = not self.conn.in_transaction()
+                raise
+            finally:
+                if committed:
+                    self.report.counts.merge(self.uncommitted)
+                    self.uncommitted = Counts()
+                    self.writer.committed()
+                    self.deferred_at_commit = self.deferred.mark()
+        self.last_commit = time.monotonic()
+
+    def _write_deferred(self) -> None:
+        """Rows whose parent came later in the file, settled in one pass, parents first
+        (waiting_rows). A stop or --max-errors is noticed between its batches; rows left
+        then were read but never accounted for, so the import is not complete."""
+        if not self.deferred or self._too_many_failures():  # left waiting: see _finish
+            return
+        waiting = self._take_deferred()
+        self.retrying = True  # until every waiting row is written or failed
+        settle = WaitingRows(self.handler, self.request.batch_size)
+        batches = settle.batches(waiting, lambda: self.stop.exit_code is not None)
+        try:
+            for rows, failures in batches:
+                self._write(rows, failures, final=True)
+                if self.stop.exit_code is not None or self._too_many_failures():
+                    break
+        finally:
+            batches.close()
+            waiting.close()
+        if settle.left:  # still `retrying`: the report says the import did not complete
+            self.report.cut_short = self.report.cut_short or self.stop.exit_code is None
+            return
+        self.retrying = False
+
+    def _take_deferred(self) -> WaitingSpill:
+        """The waiting rows, replaced by an empty spill. Committed first: a replay of the
+        batches since the last commit must not add rows to a spill that is gone."""
+        if not self.keep_one_transaction:
+            self._commit()
+        taken, self.deferred = self.deferred, WaitingSpill(self.handler)
+        self.deferred_at_commit = self.deferred.mark()
+        return taken
+
+    def _finish(self) -> None:
+        report = self.report
+        if self.request.dry_run or (
+            self.request.atomic and (report.counts.failed or not report.completed)
+        ):
+            self.conn.rollback()
+            report.counts.merge(self.uncommitted)  # what would have been written
+            report.committed = False
+        else:
+            self._commit()
+            report.committed = True
+        report.interrupted_exit = self.stop.exit_code
+        if self.deferred or self.retrying:  # rows left waiting for a parent: never settled
+            report.completed = False
+
+
+def _line(failure: FailedRow) -> int:
+    return failure.line_no

@@ -1,0 +1,120 @@
+"""The import service: check the file and mapping, open the database, run the pipeline.
+
+read → map → validate (prepare.py, maybe in a worker: run/background.py) → write (pipeline.py,
+batches.py, handle_*.py). Usage problems raise before any row is written; every row
+read ends in exactly one outcome. SIGINT and SIGTERM only set a flag: the batch in
+flight is finished and committed, and the import stops there.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from custimport.errors import DatabaseError, UsageError
+from custimport.io.formats import open_source
+from custimport.io.source import RowSource
+from custimport.rows.accounts import AccountHandler
+from custimport.rows.contacts import ContactHandler
+from custimport.rows.contract import Handler
+from custimport.rows.groups import GroupHandler
+from custimport.rows.mapping import (
+    ColumnMap,
+    build_column_map,
+    load_mapping_file,
+    require_columns,
+)
+from custimport.run.gc_pause import bulk_gc
+from custimport.run.job import ImportReport, ImportRequest, Observer
+from custimport.run.pipeline import Pipeline
+from custimport.signals import interrupts_ignored, trapped_hangup, trapped_signals
+from custimport.store import db
+
+__all__ = ["MODES", "ImportReport", "ImportRequest", "Observer", "run_import"]
+
+HANDLERS: dict[str, Callable[[Connection, str, frozenset[str]], Handler[Any]]] = {
+    "CustomerGroup": GroupHandler,
+    "Account": AccountHandler,
+    "Contact": ContactHandler,
+}
+MODES = ("create_only", "update_only", "create_update")
+
+
+def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
+    """Check the file and mapping, open the database, then import; usage problems raise."""
+    if request.mode not in MODES:
+        raise UsageError(f"unknown mode {request.mode!r}; use one of {', '.join(MODES)}")
+    mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
+    started = time.perf_counter()
+    with open_source(
+        request.path,
+        format=request.format,
+        encoding=request.encoding,
+        delimiter=request.delimiter,
+        sheet=request.sheet,
+    ) as source:
+        column_map = build_column_map(source.info.header, request.spec.fields, mapping)
+        require_columns(column_map, request.spec.required_columns(request.mode), source.info.header)
+        engine = db.make_engine(request.database_url)
+        db.plan_for_key_lookups(engine)
+        try:
+            with db.translated_errors(request.database_url):
+                db.ensure_schema(engine)
+                db.check_writable(engine, request.spec.name, request.mode)
+            report = ImportReport(request, source=source.info)
+            report.unknown_columns = column_map.unknown_columns
+            observer.started(source.info)
+            _import_rows(engine, source, column_map, report, observer)
+        finally:
+            with interrupts_ignored():
+                engine.dispose()
+    report.duration_s = time.perf_counter() - started
+    return report
+
+
+def _import_rows(
+    engine: Any, source: RowSource, column_map: ColumnMap, report: ImportReport, observer: Observer
+) -> None:
+    try:
+        with (
+            trapped_signals() as stop,
+            trapped_hangup(stop),
+            _closing(engine.connect()) as conn,
+            bulk_gc(),
+        ):
+            handler = HANDLERS[report.request.spec.name](
+                conn, report.request.mode, column_map.present_fields
+            )
+            pipeline = Pipeline(conn, handler, column_map, report, observer, stop)
+            pipeline.run(source)
+            _add_warnings(report)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(db.describe_db_error(exc, report.request.database_url)) from None
+
+
+@contextmanager
+def _closing(conn: Connection) -> Iterator[Connection]:
+    """The connection, closed with Ctrl-C ignored: the import has stopped by then, and a
+    Ctrl-C inside SQLAlchemy's pool makes it log a traceback (a second Ctrl-C sent just
+    as a stopped import closed its connection did)."""
+    try:
+        yield conn
+    finally:
+        with interrupts_ignored():
+            conn.close()
+
+
+def _add_warnings(report: ImportReport) -> None:
+    if report.counts.generated_keys:
+        report.warnings.append(
+            f"{report.counts.generated_keys} accounts had no account_number and got a "
+            "generated one: importing this file again will create them again"
+        )
+    ignored = report.counts.ignored_contacts
+    if ignored:
+        report.warnings.append(
+            f"primary_contact_* values were ignored on {ignored} rows whose group is not INDIVIDUAL"
+        )

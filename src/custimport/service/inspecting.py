@@ -1,0 +1,169 @@
+"""`custimport inspect`: how a file would be read and mapped, without any database.
+
+One full pass with the same reader the import uses counts the rows and the rows it cannot
+read; the header is matched to fields with the import's own mapping rules, for the model
+asked for or, without one, for each model (the best fit is shown).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from custimport.errors import MappingError, MissingColumnsError
+from custimport.io.formats import open_source
+from custimport.io.source import RawRow, RowSource, SourceInfo
+from custimport.rows.mapping import (
+    ColumnMap,
+    build_column_map,
+    load_mapping_file,
+    normalise,
+    require_columns,
+)
+from custimport.schemas import MODELS, ModelSpec
+
+SAMPLE_ROWS = 5
+MODE = "create_update"  # the import's default mode decides which columns are required
+UNKNOWN, IGNORED = "unknown", "ignored"
+
+
+@dataclass(frozen=True)
+class InspectRequest:
+    path: Path
+    spec: ModelSpec | None = None
+    mapping_path: Path | None = None
+    format: str = "auto"
+    encoding: str = "auto"
+    delimiter: str | None = None
+    sheet: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """How the header serves one model: its column map, or why it has none."""
+
+    model: str
+    columns: dict[str, str]  # column → field, "unknown" or "ignored", in header order
+    missing_required: list[str]
+    problem: str | None  # the import's message: missing columns (did you mean …) or mapping
+    bad_mapping: bool = False  # the mapping names a field this model does not have
+
+    @property
+    def fits(self) -> bool:
+        return self.problem is None
+
+    @property
+    def matched(self) -> int:
+        return sum(f not in (UNKNOWN, IGNORED) for f in self.columns.values())
+
+
+@dataclass
+class RowStats:
+    rows: int = 0
+    rows_with_errors: int = 0
+    sample: list[RawRow] = field(default_factory=list)
+    first_errors: list[RawRow] = field(default_factory=list)
+    # where and why reading ended before the end of the file (RowSource.stopped), or None
+    stopped: str | None = None
+
+
+@dataclass(frozen=True)
+class Inspection:
+    source: SourceInfo
+    fit: ModelFit | None  # the model asked for, else the best fit (None: no column matches)
+    guessed: bool  # True when no --model was given
+    fits: list[ModelFit]  # every model, for "which models could this file be"
+    unused_mapping_keys: list[str]
+    stats: RowStats
+
+    def sample_values(self, row: RawRow) -> dict[str, str]:
+        """A sample row as column → text (a row that failed to read keeps what it had)."""
+        return row.values or dict(zip(self.source.header, row.cells, strict=False))
+
+
+def inspect_file(request: InspectRequest) -> Inspection:
+    """Read the whole file once; usage problems (unreadable file, bad mapping) raise."""
+    mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
+    with open_source(
+        request.path,
+        format=request.format,
+        encoding=request.encoding,
+        delimiter=request.delimiter,
+        sheet=request.sheet,
+    ) as source:
+        header = source.info.header
+        specs = [request.spec] if request.spec else list(MODELS.values())
+        fits = [_fit(spec, header, mapping, strict=request.spec is not None) for spec in specs]
+        if all(fit.bad_mapping for fit in fits):
+            raise _no_model_takes(mapping or {}, fits)
+        stats = _read_all(source)
+    unused = [key for key in mapping or {} if key not in header]
+    chosen = fits[0] if request.spec else _best(fits)
+    return Inspection(source.info, chosen, request.spec is None, fits, unused, stats)
+
+
+def _fit(
+    spec: ModelSpec,
+    header: list[str],
+    mapping: Mapping[str, str | None] | None,
+    strict: bool,
+) -> ModelFit:
+    """The column map for one model; a mapping it cannot take is an error only if asked for."""
+    try:
+        column_map = build_column_map(header, spec.fields, mapping)
+    except MappingError as exc:
+        if strict:
+            raise
+        return ModelFit(spec.name, {c: UNKNOWN for c in header}, [], str(exc), bad_mapping=True)
+    required = spec.required_columns(MODE)
+    missing = [alts for alts in required if not any(f in column_map.columns_by_field for f in alts)]
+    problem = None
+    try:
+        require_columns(column_map, required, header)
+    except MissingColumnsError as exc:
+        problem = str(exc)
+    return ModelFit(
+        spec.name,
+        _columns(header, column_map),
+        [" or ".join(alts) for alts in missing],
+        problem,
+    )
+
+
+def _no_model_takes(mapping: Mapping[str, str | None], fits: list[ModelFit]) -> MappingError:
+    """Without --model a mapping is wrong only if every model refuses it; say why once."""
+    fields = {normalise(f) for spec in MODELS.values() for f in spec.fields}
+    for column, target in mapping.items():
+        if target is not None and normalise(target) not in fields:
+            return MappingError(
+                f"the mapping sends {column!r} to {target!r}, which is not a field of any model "
+                "(--model shows a model's fields)"
+            )
+    return MappingError(f"no model can take this mapping: {fits[0].problem}")
+
+
+def _columns(header: list[str], column_map: ColumnMap) -> dict[str, str]:
+    field_of = {column: f for f, column in column_map.columns_by_field.items()}
+    ignored = set(column_map.ignored_columns)
+    return {c: field_of.get(c, IGNORED if c in ignored else UNKNOWN) for c in header}
+
+
+def _best(fits: list[ModelFit]) -> ModelFit | None:
+    """The model whose required columns are present and that uses most columns."""
+    best = max(fits, key=lambda fit: (fit.fits, fit.matched))
+    return best if best.matched else None
+
+
+def _read_all(source: RowSource) -> RowStats:
+    """Count and sample the rows; a reader that stopped early has ended normally and says
+    where in `stopped`, which `inspect` shows as it shows rows that cannot be read."""
+    stats = RowStats()
+    for row in source:
+        stats.rows += 1
+        if len(stats.sample) < SAMPLE_ROWS:
+            stats.sample.append(row)
+        if row.error is not None:
+            stats.rows_with_errors += 1
+            if len(stats.first_errors) < SAMPLE_ROWS:
+                stats.first_errors.append(row)
+    stats.stopped = source.stopped
+    return stats
