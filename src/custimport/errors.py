@@ -39,12 +39,9 @@ class SchemaBehindError(DatabaseError):
 class ReportFileError(Exception):
     """The error log or rejects file could not be written mid-import (a full disk): the
     import stops, and its report says what was committed (not a usage error: rows may
-    have been written)."""
+    have been written). `logged`: the failed row it came with is in the error log (only
+    its rejects line could not be written), so it counts as failed."""
 
-
-class ImportInterrupted(Exception):
-    """SIGINT or SIGTERM arrived during an import; carries the exit code to use."""
-
-    def __init__(self, exit_code: int) -> None:
-        super().__init__(f"interrupted (exit {exit_code})")
-        self.exit_code = exit_code
+    def __init__(self, message: str, *, logged: bool = False) -> None:
+        super().__init__(message)
+        self.logged = logged

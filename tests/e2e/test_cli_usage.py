@@ -1,5 +1,9 @@
 """The command line itself: help, version, default command, usage errors (SPEC §2)."""
 
+import os
+import signal
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -159,3 +163,24 @@ def test_a_missing_folder_in_an_explicit_url_is_refused_and_not_created(tmp_path
     assert run.exit_code == 2
     assert run.stderr.strip() == f"Error: the database folder {tmp_path / 'typo'} does not exist"
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_ctrl_c_while_the_libraries_load_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    """The signal is sent once SQLAlchemy is seen to have loaded (`-X importtime` prints
+    each import as it completes), while the command line's modules are still loading.
+    The file is a named pipe nobody writes, so wherever the signal lands the command is
+    still waiting, never finished."""
+    never = tmp_path / "never.csv"
+    os.mkfifo(never)
+    command = [sys.executable, "-X", "importtime", "-m", "custimport", str(never), "-m", "Account"]
+    command += ["--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.split("|")[-1].strip() == "sqlalchemy":
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.stderr.read()
+    assert process.wait(timeout=60) == 130
+    said = [line for line in rest.splitlines() if not line.startswith("import time:")]
+    assert said == ["Error: interrupted"]

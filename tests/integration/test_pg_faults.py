@@ -269,9 +269,8 @@ class QueryingHandler:
         self.looked_up.append(rows[0].line_no)
         return rows[0].line_no
 
-    def prefetched(self, rows: list[PendingRow], found: Any) -> None:
-        assert found == rows[0].line_no
-        self.prefetched_for.append(rows[0].line_no)
+    def prefetched(self, found: Any) -> None:
+        self.prefetched_for.append(found)
 
 
 def numbered_batches(count: int) -> Iterator[PreparedBatch]:
@@ -610,6 +609,39 @@ def test_a_latin1_database_refuses_only_the_contact_rows_it_cannot_hold(
         ("Dee", "Lëe", False),
         ("Fay", "Ray", True),
     ]
+
+
+def test_a_latin1_database_fails_alone_a_row_whose_key_or_reference_it_cannot_hold(
+    tmp_path: Path, encoded_database: Callable[[str], str]
+) -> None:
+    """A key is looked up before it is written: the server refused that look-up, and the
+    whole import ended with nothing written. Each model, each key and reference field."""
+    url = encoded_database("LATIN1")
+    groups = [["Enterprise", "BUSINESS"], [f"Grp{SNOWMAN}", "BUSINESS"], ["Retail", "INDIVIDUAL"]]
+    run = run_import(
+        write_csv(tmp_path / "g.csv", ["name", "group_type"], groups), "CustomerGroup", url
+    )
+    assert (run.exit_code, run.rows["created"], run.rows["failed"]) == (1, 2, 1)
+    assert_refused_for_latin1(run.report, {3})
+    accounts = [
+        account_row("A-1", "Fine"),
+        account_row(f"A-2{SNOWMAN}", "Bad number"),
+        account_row("A-3", "Bad group", group=f"Ent{SNOWMAN}"),
+        account_row("A-4", "Bad parent", parent=f"P{SNOWMAN}"),
+        account_row("A-6", "Fine too", parent="A-1"),
+    ]
+    run = run_import(write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, accounts), "Account", url)
+    assert (run.exit_code, run.rows["created"], run.rows["failed"]) == (1, 2, 3), run.report
+    assert_refused_for_latin1(run.report, {3, 4, 5})
+    contacts = [
+        ["A-1", "Bo", "Ek", "bo@x.com", "", "no"],
+        [f"A-1{SNOWMAN}", "Cy", "Ek", "cy@x.com", "", "no"],
+    ]
+    run = run_import(write_csv(tmp_path / "c.csv", CONTACTS_HEADER, contacts), "Contact", url)
+    assert (run.exit_code, run.rows["created"], run.rows["failed"]) == (1, 1, 1), run.report
+    assert_refused_for_latin1(run.report, {3})
+    assert fetch(url, "SELECT account_number FROM account ORDER BY 1") == [("A-1",), ("A-6",)]
+    assert fetch(url, "SELECT email FROM contact") == [("bo@x.com",)]
 
 
 def test_a_sql_ascii_database_is_upgraded_imported_into_and_exported_from(

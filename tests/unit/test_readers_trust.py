@@ -82,6 +82,20 @@ def test_reads_a_longer_utf8_file_with_a_few_damaged_bytes_as_utf8(tmp_path: Pat
     assert rows[0].cells == ["0", "Jürgen Groß 0"]
 
 
+def test_a_damaged_byte_at_the_top_does_not_hide_utf8_further_down(tmp_path: Path) -> None:
+    """The first 64 KiB hold one undecodable byte and nothing else that is not ASCII; the
+    UTF-8 comes later. Judged on the top alone, the file was cp1252, and `Zoë` further
+    down was stored as `ZoÃ«` without a word. Judged on samples from the whole file, it is
+    UTF-8, and only the damaged row fails."""
+    lines = [b"account_number,name", b"A0,Caf\xe9"]
+    lines += [b"A%d,Name %d" % (n, n) for n in range(1, 8000)]
+    lines.append(b"Z1,Zo\xc3\xab Ltd")
+    source, rows = read_all(write(tmp_path, "late.csv", b"\n".join(lines) + b"\n"))
+    assert source.info.encoding == "utf-8"
+    assert [row.line_no for row in rows if row.error is not None] == [2]
+    assert rows[-1].cells == ["Z1", "Zoë Ltd"]
+
+
 def test_keeps_cp1252_when_undecodable_bytes_outnumber_chance_utf8_sequences(
     tmp_path: Path,
 ) -> None:

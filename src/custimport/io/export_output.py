@@ -1,4 +1,5 @@
-"""Where an export goes: stdout, or a private temporary file renamed into place when complete.
+"""Where an export goes: stdout or a device, or a private temporary file renamed into place
+when complete.
 
 Both are wrapped so that every write first looks at the stop flag of a signal (`heed`):
 XLSX's last stage, zipping the sheet, writes for seconds without a row in between, and must
@@ -9,6 +10,7 @@ the temporary file is deleted: it holds personal data, and its name (`.NAME.….
 import io
 import os
 import signal
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -51,8 +53,28 @@ def destination(
         except BrokenPipeError:
             raise OutputClosedError() from None
         return
+    if is_special_file(output):  # `-o /dev/null`, a named pipe: written into, never replaced
+        with output.open("wb") as handle:
+            yield _Heeding(handle, stop, output).as_binary()
+        return
     with _replacing(output, force) as handle:
         yield _Heeding(handle, stop, output).as_binary()
+
+
+def is_special_file(path: Path) -> bool:
+    """A character device or a named pipe, itself and not through a symbolic link.
+
+    Renaming a finished temporary file over `-o /dev/null`, as root, replaced the device
+    itself with a regular file holding the export; such a file is written into as a
+    stream, like stdout, and needs no --force (nothing in it is replaced). A symbolic
+    link is never followed to a device: one planted where an error log or export goes
+    must not make custimport write into /dev/mem or a stranger's pipe. Block devices
+    (disks) are never written into."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 class _Heeding(io.BufferedIOBase):

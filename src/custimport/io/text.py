@@ -99,8 +99,8 @@ def choose_encoding(
     if codec:
         return codec
     sample = head
-    if head.isascii() and len(head) < size:
-        sample += _later_samples(raw, size)  # a cp1252 file's first é may come late
+    if len(head) < size:  # a cp1252 file's first é may come late, and so may UTF-8's first ë
+        sample += _later_samples(raw, size)
     if _decoded(sample, "utf-8", final=len(head) == size) is not None or _damaged_utf8(sample):
         return "utf-8"
     return _guess_legacy(sample)

@@ -15,13 +15,20 @@ from pathlib import Path
 from typing import IO, Any
 
 from custimport.errors import ReportFileError, UsageError
+from custimport.io.export_output import is_special_file
 from custimport.io.formulas import escaped_cells
 from custimport.io.source import SourceInfo
 from custimport.rows.outcomes import FailedRow
 
 
-def exclusive_open(path: Path) -> tuple[IO[str], Path]:
-    """Create `path` (or `name-2.ext`, `name-3.ext`, …) exclusively, readable by the owner only."""
+def exclusive_open(path: Path, *, named: bool = False) -> tuple[IO[str], Path]:
+    """Create `path` (or `name-2.ext`, `name-3.ext`, …) exclusively, readable by the owner only.
+
+    A device or a named pipe the user `named` (`--error-log /dev/null`) is written into:
+    creating `/dev/null-2` beside it would put a file of personal data where nobody looks.
+    Never one that merely sits at a default name: someone else may have put it there."""
+    if named and is_special_file(path):
+        return path.open("a", encoding="utf-8", newline=""), path
     candidate, attempt = path, 1
     while True:
         try:
@@ -37,6 +44,10 @@ def default_error_log_name(model: str, started: datetime) -> str:
     return f"import_errors_{model}_{started:%Y%m%d-%H%M%S}.log"
 
 
+def default_rejects_name(model: str, started: datetime) -> str:
+    return f"import_rejects_{model}_{started:%Y%m%d-%H%M%S}.csv"
+
+
 class FileSinks:
     """The error log and rejects file, opened on the first failed row only."""
 
@@ -44,10 +55,14 @@ class FileSinks:
         self, model: str, error_log: Path | None, rejects: Path | None, started: datetime
     ) -> None:
         name = default_error_log_name(model, started)
+        self._log_named = error_log is not None and not error_log.is_dir()
         if error_log is None:
             error_log = Path.cwd() / name
         elif error_log.is_dir():
             error_log = error_log / name
+        self._rejects_named = rejects is not None and not rejects.is_dir()
+        if rejects is not None and rejects.is_dir():  # `--rejects .`: a name of ours in it
+            rejects = rejects / default_rejects_name(model, started)
         self.model = model
         self.started = started
         self._log_target = error_log
@@ -62,9 +77,11 @@ class FileSinks:
     def check_locations(self) -> None:
         """Before anything is imported: the error log and rejects file could be created
         where they are meant to go (SPEC §12.3), or a UsageError says why not."""
-        _check_creatable(self._log_target, "error log")
-        if self._rejects_target is not None:
-            _check_creatable(self._rejects_target, "rejects file")
+        if not (self._log_named and is_special_file(self._log_target)):
+            _check_creatable(self._log_target, "error log")
+        rejects = self._rejects_target
+        if rejects is not None and not (self._rejects_named and is_special_file(rejects)):
+            _check_creatable(rejects, "rejects file")
 
     def write_failure(self, result: FailedRow) -> None:
         """Log one failed row, flushed at once so that a full disk shows on the row it
@@ -80,11 +97,12 @@ class FileSinks:
             assert self._rejects_file is not None
             self._rejects_file.flush()
         except OSError as exc:
-            raise _file_error("rejects file", self.rejects or self._rejects_target, exc) from None
+            target = self.rejects or self._rejects_target
+            raise _file_error("rejects file", target, exc, logged=True) from None
 
     def _log_failure(self, result: FailedRow) -> None:
         if self._log is None:
-            self._log, self.error_log = exclusive_open(self._log_target)
+            self._log, self.error_log = exclusive_open(self._log_target, named=self._log_named)
             where = self.source.path if self.source else "?"
             self._log.write(
                 f"# custimport error log: model {self.model}, file {where}, "
@@ -103,7 +121,9 @@ class FileSinks:
         that would run as formulas are escaped as in exports; importing it reverses that."""
         if self._rejects_file is None:
             assert self._rejects_target is not None
-            self._rejects_file, self.rejects = exclusive_open(self._rejects_target)
+            self._rejects_file, self.rejects = exclusive_open(
+                self._rejects_target, named=self._rejects_named
+            )
             self._rejects_writer = csv.writer(self._rejects_file)
             header = self.source.header if self.source else []
             self._rejects_writer.writerow(escaped_cells([*header, "error"]))
@@ -117,8 +137,8 @@ class FileSinks:
                     handle.close()
 
 
-def _file_error(what: str, path: Path, exc: OSError) -> ReportFileError:
-    return ReportFileError(f"cannot write the {what} {path}: {exc.strerror or exc}")
+def _file_error(what: str, path: Path, exc: OSError, *, logged: bool = False) -> ReportFileError:
+    return ReportFileError(f"cannot write the {what} {path}: {exc.strerror or exc}", logged=logged)
 
 
 def _check_creatable(target: Path, what: str) -> None:

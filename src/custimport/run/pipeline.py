@@ -28,6 +28,7 @@ from custimport.run.prepare import PreparedBatch, Preparer, PreparerSettings, so
 from custimport.run.waiting_rows import WaitingRows, WaitingSpill
 from custimport.signals import EXIT_SIGINT, StopFlag
 from custimport.store import db
+from custimport.store.encoding import text_encoding
 
 # Commit about once a second rather than after every batch: on this machine's disk a
 # SQLite commit (an fsync) took 20 ms, a fifth of the time of a 100,000-contact import.
@@ -62,6 +63,7 @@ class Pipeline:
             self.request.batch_size,
             self.request.max_errors,
             source_options(report.source, self.request.sheet),
+            text_encoding(conn),
         )
         self.deferred = WaitingSpill(handler)  # rows whose parent comes later in the file
         self.deferred_at_commit = self.deferred.mark()
@@ -213,7 +215,11 @@ class Pipeline:
             failures = sorted(failures + result.failures, key=lambda failure: failure.line_no)
             row_by_row = result.row_by_row
         for failure in failures:
-            self.observer.row_failed(failure)  # logged first: a failed row is in the log
+            try:
+                self.observer.row_failed(failure)  # logged first: a failed row is in the log
+            except ReportFileError as exc:
+                self.report.counts.failed += exc.logged  # its rejects line alone is missing
+                raise
             self.report.counts.failed += 1
         due = time.monotonic() - self.last_commit >= COMMIT_EVERY_S
         if not self.keep_one_transaction and (due or row_by_row):

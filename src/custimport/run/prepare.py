@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from custimport.errors import FieldError
 from custimport.io.formats import open_source
 from custimport.io.source import RawRow, RowSource, SourceInfo
 from custimport.rows.mapping import cell_positions, record_at, record_from
@@ -59,6 +60,8 @@ class PreparerSettings:
     batch_size: int
     max_failures: int | None
     source_options: dict[str, Any]  # open_source's arguments, as the importer detected them
+    # (name, Python codec) of the database's text encoding, if narrower (store.encoding)
+    text_encoding: tuple[str, str] | None = None
 
     @property
     def primary_claim_columns(self) -> tuple[str, str] | None:
@@ -78,6 +81,30 @@ def source_options(info: SourceInfo, sheet: str | None) -> dict[str, Any]:
         "delimiter": info.delimiter,
         "sheet": sheet,
     }
+
+
+def _storable(
+    validated: tuple[dict[str, Any], list[FieldError]], encoding: str, codec: str
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """A valid row whose text the database's encoding cannot hold fails here, before any
+    SQL: in a key, the server would refuse the look-up itself and end the import."""
+    data, errors = validated
+    if errors:
+        return validated
+    for name, value in data.items():
+        if isinstance(value, str) and (char := _unencodable(value, codec)) is not None:
+            message = f"holds the character {char!r}, which this database cannot store"
+            return data, [(name, f"{message} (encoding {encoding})")]
+    return validated
+
+
+def _unencodable(value: str, codec: str) -> str | None:
+    """The first character of `value` that `codec` cannot encode, or None."""
+    try:
+        value.encode(codec)
+    except UnicodeEncodeError as exc:
+        return value[exc.start]
+    return None
 
 
 class Preparer:
@@ -203,6 +230,8 @@ class Preparer:
             for raw in readable
         ]
         validated = self.validator.validate(records)
+        if self.settings.text_encoding is not None:
+            validated = [_storable(v, *self.settings.text_encoding) for v in validated]
         keyed = [
             (key, raw.line_no)
             for raw, (data, errors) in zip(readable, validated, strict=True)

@@ -25,7 +25,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from custimport import schemas
 from custimport.errors import UsageError
-from custimport.io.export_output import ExportInterrupted, OutputClosedError, destination, heed
+from custimport.io.export_output import (
+    ExportInterrupted,
+    OutputClosedError,
+    destination,
+    heed,
+    is_special_file,
+)
 from custimport.io.writers import (
     Row,
     UnwritableValueError,
@@ -109,7 +115,7 @@ def _check_output(request: ExportRequest, fmt: str) -> list[str]:
         raise UsageError(f"{path} is a directory; -o needs a file name")
     if not path.parent.is_dir():
         raise UsageError(f"{path}: the folder {path.parent} does not exist")
-    if path.exists() and not request.force:
+    if path.exists() and not request.force and not is_special_file(path):
         raise UsageError(f"{path} already exists; use --force to replace it")
     if misleading_name(fmt, path):
         return [f"{path.name} will hold {fmt}: import it with --format {fmt}"]

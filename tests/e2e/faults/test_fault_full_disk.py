@@ -177,6 +177,8 @@ def test_a_rejects_file_that_fills_up_ends_the_import_with_a_true_report(
     report = check_full_disk(run, before, sqlite_url)
     assert report["committed"] is True and report["rows"]["created"] > 0
     assert report["rows"]["failed"] > 0
+    # the row whose rejects line did not fit is in the error log: it is counted failed
+    assert_failed_rows_logged(report)
 
 
 def test_a_full_temporary_folder_ends_the_import_with_a_true_report(
