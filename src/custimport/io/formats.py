@@ -12,16 +12,10 @@ from typing import BinaryIO
 
 from custimport.errors import InputFileError
 from custimport.io.csv_reader import checked_delimiter, open_csv, sniff_delimiter
+from custimport.io.encoding_guess import checked_codec, choose_encoding, sample_text
 from custimport.io.json_reader import open_json, open_jsonl
 from custimport.io.source import RowSource
-from custimport.io.text import (
-    SAMPLE_SIZE,
-    ZIP_MAGIC,
-    TextStream,
-    checked_codec,
-    choose_encoding,
-    sample_text,
-)
+from custimport.io.text import SAMPLE_SIZE, ZIP_MAGIC, TextStream
 
 __all__ = ["FORMATS", "open_source"]
 
