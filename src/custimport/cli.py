@@ -20,10 +20,11 @@ from custimport.config import DEFAULT_BATCH_SIZE, masked_url, resolve_database_u
 from custimport.errors import SchemaBehindError, UsageError
 from custimport.report import console, files, progress, summary
 from custimport.report import inspection as inspection_report
+from custimport.rows.modes import Mode
 from custimport.schemas import MODELS, ModelSpec, model_spec
 from custimport.service.export_job import ExportRequest
 from custimport.service.exporting import ExportInterrupted, OutputClosedError, run_export
-from custimport.service.importing import MODES, ImportRequest, run_import
+from custimport.service.importing import ImportRequest, run_import
 from custimport.service.inspecting import InspectRequest, inspect_file
 from custimport.signals import interrupts_ignored
 from custimport.store import db
@@ -168,7 +169,7 @@ def import_command(
     model: Annotated[
         str, typer.Option("--model", "-m", help="Account, Contact or CustomerGroup (any case).")
     ],
-    mode: Annotated[str, typer.Option(help=f"One of {', '.join(MODES)}.")] = "create_update",
+    mode: Annotated[str, typer.Option(help=f"One of {', '.join(Mode)}.")] = "create_update",
     mapping: MappingOption = None,
     database: DbOption = None,
     dry_run: Annotated[

@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from custimport.schemas import GroupType
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -32,7 +34,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-GROUP_TYPES = ("INDIVIDUAL", "BUSINESS")
+# "group_type IN ('INDIVIDUAL', 'BUSINESS')": the text migration 0001 created
+GROUP_TYPE_CHECK = f"group_type IN ({', '.join(repr(t.value) for t in GroupType)})"
 
 
 def utcnow() -> datetime:
@@ -59,9 +62,7 @@ class CustomerGroup(TimestampMixin, Base):
     name_key: Mapped[str] = mapped_column(String(300), unique=True)  # group_key(name)
     group_type: Mapped[str] = mapped_column(String(16))
 
-    __table_args__ = (
-        CheckConstraint("group_type IN ('INDIVIDUAL', 'BUSINESS')", name="group_type"),
-    )
+    __table_args__ = (CheckConstraint(GROUP_TYPE_CHECK, name="group_type"),)
 
 
 class Account(TimestampMixin, Base):

@@ -1,9 +1,9 @@
 """Row schemas (pydantic v2): per model, the importable fields, their limits and rules.
 
-A row arrives as {field: stripped text or None}; `validate_row` returns clean
-values or every error of the row, each with its field (SPEC §4). Required-ness
-is checked here only for columns present in the file: whether a missing column
-matters depends on create versus update, which the row handlers decide. The same
+A row arrives as {field: stripped text or None}; `BatchValidator` returns, for each row
+of a batch, its clean values or every error of the row, each with its field (SPEC §4).
+Required-ness is checked here only for columns present in the file: whether a missing
+column matters depends on create versus update, which the row handlers decide. The same
 holds for one row: a JSON object without a key leaves that field out of its record
 (SPEC §3), and only the fields that find the row (a group's name, a contact's
 account) fail it here, because no mode can do without them.
@@ -11,7 +11,7 @@ account) fail it here, because no mode can do without them.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from enum import StrEnum
 from typing import Annotated, Any, get_args
 
 from pydantic import BeforeValidator, StringConstraints, TypeAdapter, ValidationError
@@ -28,6 +28,16 @@ _WEBSITE_PATTERN = (
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
     r"(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$"
 )
+
+
+class GroupType(StrEnum):
+    """A customer group's type: the one list the schema's check, validation and the row
+    rules are built from (models.py imports it; this module stays free of SQLAlchemy)."""
+
+    INDIVIDUAL = "INDIVIDUAL"
+    BUSINESS = "BUSINESS"
+
+
 TRUE_WORDS = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 
@@ -52,9 +62,9 @@ Text255 = Annotated[str, StringConstraints(max_length=255)] | None
 Text10k = Annotated[str, StringConstraints(max_length=10_000)] | None
 Email = Annotated[str, StringConstraints(max_length=254, pattern=_EMAIL_PATTERN, to_lower=True)]
 Website = Annotated[str, StringConstraints(max_length=255, pattern=_WEBSITE_PATTERN)]
-GroupType = Annotated[
+GroupTypeText = Annotated[
     str,
-    StringConstraints(pattern=r"^(?:INDIVIDUAL|BUSINESS)$"),
+    StringConstraints(pattern=f"^(?:{'|'.join(GroupType)})$"),
     BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
 ]
 Flag = Annotated[bool | None, BeforeValidator(_parse_flag)]
@@ -62,7 +72,7 @@ Flag = Annotated[bool | None, BeforeValidator(_parse_flag)]
 
 class GroupRow(TypedDict, total=False):
     name: Text100
-    group_type: GroupType | None
+    group_type: GroupTypeText | None
 
 
 class AccountRow(TypedDict, total=False):
@@ -98,14 +108,10 @@ class ModelSpec:
     name: str
     fields: tuple[str, ...]
     required_on_create: tuple[str, ...]
-    # header-level requirement in update_only: each entry is a set of alternatives
+    # the columns that find a stored record: each entry is a set of alternatives (which
+    # of these a mode requires is rows/modes.py's `required_columns`)
     update_key_columns: tuple[tuple[str, ...], ...]
     row_type: Any  # the TypedDict of the row's fields, with their constraints
-
-    def required_columns(self, mode: str) -> tuple[tuple[str, ...], ...]:
-        if mode == "update_only":
-            return self.update_key_columns
-        return tuple((f,) for f in self.required_on_create)
 
 
 CUSTOMER_GROUP = ModelSpec(
@@ -225,18 +231,6 @@ def _row_type(spec: ModelSpec, present: frozenset[str]) -> Any:
     return TypedDict(f"{spec.name}BatchRow", annotations, total=False)  # type: ignore[operator]
 
 
-@lru_cache(maxsize=32)
-def _validator(spec: ModelSpec, present: frozenset[str]) -> BatchValidator:
-    return BatchValidator(spec, present)
-
-
-def validate_row(
-    spec: ModelSpec, record: Mapping[str, str | None]
-) -> tuple[dict[str, Any], list[FieldError]]:
-    """One row through the same validation as a batch: clean values, or all its errors."""
-    return _validator(spec, frozenset(record)).validate([dict(record)])[0]
-
-
 def _account_rules(clean: Mapping[str, Any]) -> list[FieldError]:
     number = clean.get("account_number")
     if number is not None and clean.get("parent_account") == number:
@@ -266,7 +260,7 @@ def _message(field: str, error: Any) -> str:
         if field == "website":
             return "is not a valid website (a domain or URL without spaces)"
         if field == "group_type":
-            return "must be INDIVIDUAL or BUSINESS"
+            return f"must be {' or '.join(GroupType)}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
     return str(error["msg"])

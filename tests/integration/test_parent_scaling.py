@@ -216,7 +216,7 @@ def account_batch(links: dict[str, str | None]) -> tuple[AccountBatch, Plan[Acco
 
 def settle(links: dict[str, str | None], final: bool = False) -> tuple[AccountBatch, Plan[Any]]:
     batch, plan = account_batch(links)
-    parent_links = ParentLinks(present=True)
+    parent_links = ParentLinks(has_parent_column=True)
     with create_engine("sqlite://").connect() as conn:  # new accounts only: never asked
         parent_links.link_in_batch(batch, plan, final)
         parent_links.fail_cycles(conn, batch, plan)
@@ -280,7 +280,7 @@ class Accounts:
     """The two things waiting rows need from a handler, as ParentLinks gives them."""
 
     def __init__(self) -> None:
-        self.parent_links = ParentLinks(present=True)
+        self.parent_links = ParentLinks(has_parent_column=True)
 
     def link_of(self, data: dict[str, Any]) -> tuple[str | None, str | None]:
         return self.parent_links.link_of(data)

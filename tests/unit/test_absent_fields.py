@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 from test_unchanged_rows import _plan, batches, stored  # noqa: F401  (stored: a fixture)
 
-from custimport.rows.accounts import CONTACT_FIELDS, AccountHandler
+from custimport.rows.accounts import CONTACT_COLUMN_BY_FIELD, AccountHandler
 from custimport.rows.mapping import record_from
 from custimport.rows.outcomes import PendingRow
 from custimport.schemas import ACCOUNT, CONTACT, CUSTOMER_GROUP, BatchValidator
@@ -99,5 +99,7 @@ def test_an_update_writes_only_the_fields_its_row_has(
         given_columns = {WRITTEN_BY.get(f, f) for f in data} | {"updated_at"}
         assert set(write.columns) <= given_columns, (data, write.columns)
         if write.contact_update is not None:
-            given_contact = {CONTACT_FIELDS[f] for f in data if f in CONTACT_FIELDS}
+            given_contact = {
+                CONTACT_COLUMN_BY_FIELD[f] for f in data if f in CONTACT_COLUMN_BY_FIELD
+            }
             assert set(write.contact_update) <= given_contact | {"id", "updated_at"}

@@ -93,7 +93,7 @@ def test_every_init_file_is_empty() -> None:
     assert [p for p in PACKAGE.rglob("__init__.py") if p.read_text().strip()] == []
 
 
-@pytest.mark.parametrize("package", ["report", "io", "rows.outcomes", "rows.mapping"])
+@pytest.mark.parametrize("package", ["report", "io", "rows.outcomes", "rows.mapping", "rows.modes"])
 def test_reporting_and_reading_never_load_the_database_layer(package: str) -> None:
     names = [m for m in modules() if m.startswith(f"custimport.{package}")]
     code = f"import sys; import {', '.join(names)}; print('sqlalchemy' in sys.modules)"

@@ -18,6 +18,7 @@ from custimport.rows.mapping import (
     record_from,
     require_columns,
 )
+from custimport.rows.modes import Mode, required_columns
 from custimport.schemas import ACCOUNT, CONTACT
 
 FIELDS = ACCOUNT.fields
@@ -75,7 +76,7 @@ def test_two_headers_normalising_to_one_field_is_a_usage_error() -> None:
 def test_missing_required_columns_are_named_with_close_matches() -> None:
     column_map = build_column_map(["account_number", "nam", "customer_groups"], FIELDS)
     with pytest.raises(MissingColumnsError) as raised:
-        require_columns(column_map, ACCOUNT.required_columns("create_update"), [])
+        require_columns(column_map, required_columns(ACCOUNT, Mode.CREATE_UPDATE), [])
     assert str(raised.value) == (
         "required columns missing: name, customer_group "
         "(did you mean 'nam' for name, 'customer_groups' for customer_group?)"
@@ -84,15 +85,15 @@ def test_missing_required_columns_are_named_with_close_matches() -> None:
 
 def test_update_only_needs_only_the_key_columns() -> None:
     column_map = build_column_map(["account_number", "website"], FIELDS)
-    require_columns(column_map, ACCOUNT.required_columns("update_only"), [])
+    require_columns(column_map, required_columns(ACCOUNT, Mode.UPDATE_ONLY), [])
 
 
 def test_contact_update_only_accepts_email_or_name_as_key() -> None:
     by_email = build_column_map(["account", "email"], CONTACT.fields)
-    require_columns(by_email, CONTACT.required_columns("update_only"), [])
+    require_columns(by_email, required_columns(CONTACT, Mode.UPDATE_ONLY), [])
     neither = build_column_map(["account", "phone"], CONTACT.fields)
     with pytest.raises(MissingColumnsError, match="email or first_name"):
-        require_columns(neither, CONTACT.required_columns("update_only"), [])
+        require_columns(neither, required_columns(CONTACT, Mode.UPDATE_ONLY), [])
 
 
 def test_record_trims_values_and_turns_empty_cells_into_none() -> None:

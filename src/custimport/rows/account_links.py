@@ -25,7 +25,7 @@ from custimport.rows.contract import Plan, RowFailure, Write
 from custimport.rows.cycles import cycle_members
 from custimport.rows.outcomes import FailedRow, PendingRow, failed
 from custimport.store import repository
-from custimport.store.repository import AccountRef, Stamp, StoredAccount
+from custimport.store.repository import AccountRef, Stamp, StoredAccount, StoredGroup
 
 
 @dataclass(slots=True)
@@ -42,11 +42,17 @@ class AccountWrite(Write):
 
 @dataclass
 class AccountBatch:
-    """What one batch's planning looked up, shared by the per-row decisions."""
+    """What one batch's planning looked up, shared by the per-row decisions.
+
+    Its group maps are the batch's own: a batch planned ahead in the look-ahead thread
+    resolves group names here, and the handler takes them over when it plans the batch.
+    """
 
     existing: dict[str, StoredAccount]
     parents: dict[str, AccountRef]
     now: Stamp
+    groups: dict[str, StoredGroup] = field(default_factory=dict)  # by key; read only here
+    group_by_name: dict[str, StoredGroup] = field(default_factory=dict)  # the file's spellings
     writes: dict[str, AccountWrite] = field(default_factory=dict)
     parent_numbers: dict[str, str] = field(default_factory=dict)  # number → parent in batch
     unrooted: int = 0  # writes whose parents in the batch never reach a root: on a cycle
@@ -55,18 +61,25 @@ class AccountBatch:
 @dataclass
 class AccountDraft:
     """A batch planned row by row, before parents in the batch are linked and cycles
-    are checked (both need the import's own connection)."""
+    are checked (both need the import's own connection).
+
+    Made without changing the handler (it may be made in the look-ahead thread while
+    the import's thread plans the batch before): what it found that the handler keeps,
+    the groups and the rows that failed (`plan.failures`), is merged when the batch
+    itself is planned, in file order.
+    """
 
     rows: Sequence[PendingRow]
     batch: AccountBatch
     plan: Plan[AccountWrite]
+    found_groups: dict[str, StoredGroup] = field(default_factory=dict)  # new since the start
 
 
 class ParentLinks:
     """Resolves parent_account for planned writes and remembers which rows failed."""
 
-    def __init__(self, present: bool) -> None:
-        self.present = present  # the file has a parent_account column
+    def __init__(self, has_parent_column: bool) -> None:
+        self.has_parent_column = has_parent_column
         self.failed_lines: dict[str, int] = {}
 
     def note_failure(self, data: dict[str, Any], line_no: int) -> None:
@@ -82,7 +95,7 @@ class ParentLinks:
         self, write: AccountWrite, current: StoredAccount | None, batch: AccountBatch
     ) -> None:
         """Set parent_account_id from the database, or note a parent that this batch creates."""
-        if not self.present:
+        if not self.has_parent_column:
             return
         parent = write.row.data.get("parent_account")
         parent_id: int | None = None
@@ -98,7 +111,7 @@ class ParentLinks:
 
     def unchanged(self, data: dict[str, Any], current: StoredAccount, batch: AccountBatch) -> bool:
         """Whether `resolve` would leave this stored account's parent as it is."""
-        if not self.present:
+        if not self.has_parent_column:
             return True
         parent = data.get("parent_account")
         if parent is None:

@@ -10,13 +10,19 @@ A row writes and compares the fields it has: every column of a CSV file, and of 
 JSON object only its keys (SPEC §3), so an update leaves a missing key's field (the
 primary contact's and the parent included) alone; a create without name or
 customer_group fails.
+
+Planning is split so that the look-ahead (run/lookahead.py) can make a batch's draft in
+its thread: `look_up` and `draft` change nothing on the handler and return what they
+found; `plan`, on the import's own thread and in batch order, takes it over (groups
+found, rows that failed, the file's spellings of group names). The one thing both
+threads touch is `_shapes`, a memo of RowFields by a row's fields: a value is the same
+whoever computes it, and a dict's item assignment is atomic.
 """
 
 import secrets
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -25,31 +31,35 @@ from sqlalchemy.exc import DBAPIError
 from custimport.rows.account_links import AccountBatch, AccountDraft, AccountWrite, ParentLinks
 from custimport.rows.contract import LostRace, Plan, RowFailure
 from custimport.rows.keys import account_row_key
-from custimport.rows.outcomes import FailedRow, Outcome, PendingRow
-from custimport.schemas import PRIMARY_CONTACT_FIELDS, absent_errors
+from custimport.rows.modes import Mode, decide, key_required
+from custimport.rows.outcomes import FailedRow, Outcome, PendingRow, failed
+from custimport.schemas import PRIMARY_CONTACT_FIELDS, GroupType, absent_errors
 from custimport.store import repository
 from custimport.store.db_errors import describe_row_error
 from custimport.store.key_columns import group_key
-from custimport.store.repository import AccountRef, Stamp, StoredAccount, StoredGroup
+from custimport.store.repository import (
+    AccountRef,
+    Stamp,
+    StoredAccount,
+    StoredGroup,
+    tuple_getter,
+)
 
 ACCOUNT_FIELDS = ("name", "legal_name", "website", "industry", "description")
-CONTACT_FIELDS = {
+# primary_contact_* field → the column of the contact it writes
+CONTACT_COLUMN_BY_FIELD = {
     "primary_contact_first_name": "first_name",
     "primary_contact_last_name": "last_name",
     "primary_contact_email": "email",
     "primary_contact_phone": "phone",
 }
-INDIVIDUAL = "INDIVIDUAL"
+INDIVIDUAL = GroupType.INDIVIDUAL.value  # a plain str: compared on every row
 REQUIRED_ON_CREATE = ("name", "customer_group")
 
 
-def _tuple_getter(fields: Sequence[str]) -> Callable[[StoredAccount], tuple[Any, ...]]:
-    """A function giving those fields of a stored account as a tuple (itemgetter, in C)."""
-    positions = [StoredAccount._fields.index(f) for f in fields]
-    if len(positions) == 1:
-        only = positions[0]
-        return lambda stored: (stored[only],)
-    return itemgetter(*positions) if positions else lambda stored: ()
+def _stored_getter(fields: Sequence[str]) -> Callable[[StoredAccount], tuple[Any, ...]]:
+    """A function giving those fields of a stored account as a tuple."""
+    return tuple_getter([StoredAccount._fields.index(f) for f in fields])
 
 
 @dataclass(frozen=True)
@@ -69,9 +79,9 @@ class RowFields:
     def of(cls, given: Collection[str]) -> "RowFields":
         account = [f for f in ACCOUNT_FIELDS if f in given]
         contact = [f for f in PRIMARY_CONTACT_FIELDS if f in given]
-        stored_contact = _tuple_getter([f"pc_{CONTACT_FIELDS[f]}" for f in contact])
+        stored_contact = _stored_getter([f"pc_{CONTACT_COLUMN_BY_FIELD[f]}" for f in contact])
         group, parent = "customer_group" in given, "parent_account" in given
-        return cls(account, _tuple_getter(account), contact, stored_contact, group, parent)
+        return cls(account, _stored_getter(account), contact, stored_contact, group, parent)
 
 
 def generated_number() -> str:
@@ -79,12 +89,17 @@ def generated_number() -> str:
 
 
 class AccountHandler:
-    def __init__(self, conn: Connection, mode: str, present: frozenset[str]) -> None:
-        self.mode = mode
+    def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
+        self.mode = Mode(mode)
+        # the mode's decisions, as skip reasons (None: written): see rows/modes.py
+        self._skip_found = decide(self.mode, exists=True).skip_reason
+        self._skip_missing = decide(self.mode, exists=False).skip_reason
         self.present = present
+        # Both group maps are replaced, never changed in place: a draft being made in the
+        # look-ahead thread reads the ones it started with.
         self.groups = repository.all_groups(conn)
         self._group_by_name: dict[str, StoredGroup] = {}  # the file's spellings, resolved
-        self.parents = ParentLinks("parent_account" in present)
+        self.parents = ParentLinks(has_parent_column="parent_account" in present)
         self._prefetched: AccountDraft | None = None  # planned ahead in a thread (lookahead)
         self._all = RowFields.of(present)  # a row with every column of the file
         self._width = len(present)
@@ -128,8 +143,9 @@ class AccountHandler:
 
     def look_up(self, conn: Connection, rows: Sequence[PendingRow]) -> AccountDraft:
         """Look the batch up and plan every row: on our own connection, or ahead on
-        another one in a thread (see lookahead), where it sees committed rows only."""
-        self._refresh_groups(conn, rows)
+        another one in a thread (see lookahead), where it sees committed rows only.
+        Changes nothing on the handler: `plan` takes the draft over."""
+        found_groups = self._new_groups(conn, rows)
         numbers = [r.data["account_number"] for r in rows if r.data.get("account_number")]
         parent_numbers = {r.data["parent_account"] for r in rows if r.data.get("parent_account")}
         return self.draft(
@@ -137,6 +153,7 @@ class AccountHandler:
             existing=repository.find_accounts(conn, numbers),
             parents=repository.find_account_refs(conn, parent_numbers),
             now=repository.stored_now(conn),
+            found_groups=found_groups,
         )
 
     def draft(
@@ -145,15 +162,19 @@ class AccountHandler:
         existing: dict[str, StoredAccount],
         parents: dict[str, AccountRef],
         now: Stamp,
+        found_groups: dict[str, StoredGroup] | None = None,
     ) -> AccountDraft:
-        """Every row decided against what was looked up; no database is asked."""
-        batch = AccountBatch(existing, parents, now)
+        """Every row decided against what was looked up; no database is asked, and the
+        handler is left as it was (failures are in the draft's plan, to be noted)."""
+        found_groups = found_groups or {}
+        groups = {**self.groups, **found_groups} if found_groups else self.groups
+        batch = AccountBatch(existing, parents, now, groups, dict(self._group_by_name))
         plan: Plan[AccountWrite] = Plan()
         for row in rows:
             self._plan_row(row, batch, plan)
-        return AccountDraft(rows, batch, plan)
+        return AccountDraft(rows, batch, plan, found_groups)
 
-    def prefetched(self, rows: Sequence[PendingRow], found: AccountDraft) -> None:
+    def prefetched(self, found: AccountDraft) -> None:
         self._prefetched = found
 
     def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[AccountWrite]:
@@ -162,11 +183,21 @@ class AccountHandler:
             self._plan_unseen_parents(conn, draft)
         else:
             draft = self.look_up(conn, rows)
+        self._take_over(draft)
         batch, plan = draft.batch, draft.plan
         self.parents.link_in_batch(batch, plan, final)
         self.parents.fail_cycles(conn, batch, plan)
         plan.writes = list(batch.writes.values())
         return plan
+
+    def _take_over(self, draft: AccountDraft) -> None:
+        """What a draft found becomes the handler's: on the import's own thread, when its
+        batch is planned, so batches see each other's findings in file order only."""
+        if draft.found_groups:
+            self.groups = {**self.groups, **draft.found_groups}
+        self._group_by_name = {**self._group_by_name, **draft.batch.group_by_name}
+        for failure in draft.plan.failures:  # rows waiting on these say which line failed
+            self.parents.note_failure(failure.data, failure.line_no)
 
     def _plan_unseen_parents(self, conn: Connection, draft: AccountDraft) -> None:
         """Plan again the rows whose parent a draft made ahead could not see.
@@ -192,18 +223,17 @@ class AccountHandler:
         batch.writes = dict(sorted(batch.writes.items(), key=lambda item: item[1].row.line_no))
 
     def _plan_row(self, row: PendingRow, batch: AccountBatch, plan: Plan[AccountWrite]) -> None:
+        """One row's outcome, into `plan` and `batch` only (see the module's docstring)."""
         number = row.data.get("account_number")
         current = batch.existing.get(number) if number else None
-        if current is None and self.mode == "update_only":
+        if current is None and self._skip_missing:
             if number:
-                plan.counts.skip("not found")
+                plan.counts.skip(self._skip_missing)
             else:
-                plan.failures.append(
-                    self._fail(row, "account_number", "is required in update_only mode")
-                )
+                plan.failures.append(failed(row, "account_number", key_required(self.mode)))
             return
-        if current is not None and self.mode == "create_only":
-            plan.counts.skip("already exists")
+        if current is not None and self._skip_found:
+            plan.counts.skip(self._skip_found)
             return
         if current is not None and (group_type := self._unchanged(row.data, current, batch)):
             plan.counts.unchanged += 1
@@ -214,7 +244,6 @@ class AccountHandler:
         # a JSON object without some keys (one length test first): a create needs them
         short = current is None and len(row.data) < self._width
         if short and (absent := absent_errors(row.data, REQUIRED_ON_CREATE)):
-            self.parents.note_failure(row.data, row.line_no)
             plan.failures.append(FailedRow(row.line_no, absent, row.cells, row.data))
             return
         try:
@@ -226,7 +255,7 @@ class AccountHandler:
             if self._all.parent if whole else self._fields(row.data).parent:
                 self.parents.resolve(write, current, batch)
         except RowFailure as failure:
-            plan.failures.append(self._fail(row, failure.field_name, failure.message))
+            plan.failures.append(failed(row, failure.field_name, failure.message))
             return
         plan.counts.ignored_contacts += write.ignored_contact
         if write.changed:
@@ -234,13 +263,10 @@ class AccountHandler:
         else:
             plan.counts.unchanged += 1
 
-    def _fail(self, row: PendingRow, field_name: str, message: str) -> FailedRow:
-        return self.parents.fail(row, field_name, message)
-
     def _create(self, row: PendingRow, batch: AccountBatch) -> AccountWrite:
         data = row.data
         number = data.get("account_number") or generated_number()
-        group = self._group(data["customer_group"])
+        group = self._group(data["customer_group"], batch)
         columns = dict(zip(ACCOUNT_FIELDS, map(data.get, ACCOUNT_FIELDS), strict=True))
         columns.update(
             account_number=number,
@@ -275,7 +301,7 @@ class AccountHandler:
         write.changed = values != fields.stored(current)
         group_type = current.group_type
         if fields.group:
-            group = self._group(data["customer_group"])
+            group = self._group(data["customer_group"], batch)
             columns["customer_group_id"] = group.id
             write.changed = write.changed or group.id != current.customer_group_id
             group_type = group.group_type
@@ -302,7 +328,7 @@ class AccountHandler:
             return None
         group_type = current.group_type
         if fields.group:
-            group = self._group_by_name.get(data.get("customer_group") or "")
+            group = batch.group_by_name.get(data.get("customer_group") or "")
             if group is None or group.id != current.customer_group_id:
                 return None
             group_type = group.group_type
@@ -339,7 +365,8 @@ class AccountHandler:
         for f in ("primary_contact_first_name", "primary_contact_last_name"):
             if f in fields.contact and data[f] is None:
                 raise RowFailure(f, "is required for an account in an INDIVIDUAL group")
-        values = {CONTACT_FIELDS[f]: value for f, value in zip(fields.contact, wanted, strict=True)}
+        columns = [CONTACT_COLUMN_BY_FIELD[f] for f in fields.contact]
+        values = dict(zip(columns, wanted, strict=True))
         write.contact_update = {"id": current.pc_id, **values, "updated_at": now}
         write.contacts_updated = 1
         return True
@@ -348,7 +375,8 @@ class AccountHandler:
         for f in ("primary_contact_first_name", "primary_contact_last_name"):
             if data.get(f) is None:
                 raise RowFailure(f, f"is required for an account in an INDIVIDUAL group{why}")
-        contact = dict(zip(CONTACT_FIELDS.values(), map(data.get, CONTACT_FIELDS), strict=True))
+        columns, fields = CONTACT_COLUMN_BY_FIELD.values(), CONTACT_COLUMN_BY_FIELD
+        contact = dict(zip(columns, map(data.get, fields), strict=True))
         contact.update(
             job_title=None, department=None, is_primary=True, created_at=now, updated_at=now
         )
@@ -361,29 +389,22 @@ class AccountHandler:
 
     # --- groups --------------------------------------------------------------------
 
-    def _refresh_groups(self, conn: Connection, rows: Sequence[PendingRow]) -> None:
-        """Groups created by another import since we started are found, once per batch."""
+    def _new_groups(self, conn: Connection, rows: Sequence[PendingRow]) -> dict[str, StoredGroup]:
+        """Groups created by another import since we started, found once per batch."""
         names = {r.data.get("customer_group") for r in rows} - self._group_by_name.keys()
         wanted = {group_key(name) for name in names if name}
         missing = sorted(wanted - self.groups.keys())
-        if missing:
-            self.groups.update(repository.find_groups(conn, missing))
+        return repository.find_groups(conn, missing) if missing else {}
 
-    def _group(self, name: str) -> StoredGroup:
-        group = self._group_by_name.get(name)
+    @staticmethod
+    def _group(name: str, batch: AccountBatch) -> StoredGroup:
+        group = batch.group_by_name.get(name)
         if group is None:
-            group = self.groups.get(group_key(name))
+            group = batch.groups.get(group_key(name))
             if group is None:
-                raise self._unknown_group(name)
-            self._group_by_name[name] = group
+                raise _unknown_group(name, batch.groups)
+            batch.group_by_name[name] = group
         return group
-
-    def _unknown_group(self, name: str) -> RowFailure:
-        # a copy first (one C call): the look-ahead thread may add groups meanwhile
-        known = {g.name.lower(): g.name for g in list(self.groups.values())}
-        close = get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)
-        hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
-        return RowFailure("customer_group", f"unknown customer group {name!r}{hint}")
 
     # --- writing -------------------------------------------------------------------
 
@@ -400,3 +421,10 @@ class AccountHandler:
         if repository.insert_contacts_of(conn, contacts) < len(contacts):
             raise RowFailure("account_number", "the account vanished while it was being imported")
         repository.update_contacts(conn, [w.contact_update for w in writes if w.contact_update])
+
+
+def _unknown_group(name: str, groups: dict[str, StoredGroup]) -> RowFailure:
+    known = {g.name.lower(): g.name for g in groups.values()}
+    close = get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)
+    hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
+    return RowFailure("customer_group", f"unknown customer group {name!r}{hint}")

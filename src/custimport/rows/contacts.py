@@ -19,16 +19,19 @@ from sqlalchemy.exc import DBAPIError
 
 from custimport.rows.contract import LostRace, Plan, RowFailure, Write
 from custimport.rows.keys import SUPERSEDED, contact_row_key
+from custimport.rows.modes import Mode, decide
 from custimport.rows.outcomes import FailedRow, Outcome, PendingRow, failed
-from custimport.schemas import absent_errors
+from custimport.schemas import GroupType, absent_errors
 from custimport.store import repository
 from custimport.store.db_errors import describe_row_error
 from custimport.store.key_columns import name_key
 from custimport.store.repository import AccountRef, Stamp, StoredContact
 
-CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "department")
+# a contact row's fields that are columns of its contact, in the order a new one is written
+CONTACT_ROW_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "department")
+INDIVIDUAL = GroupType.INDIVIDUAL.value  # a plain str: compared on every row
 REQUIRED_ON_CREATE = ("first_name", "last_name")  # account: validation fails a row without it
-CREATE_COLUMNS = (*CONTACT_FIELDS, "is_primary", "account_id", "created_at", "updated_at")
+CREATE_COLUMNS = (*CONTACT_ROW_FIELDS, "is_primary", "account_id", "created_at", "updated_at")
 OWNED_BY_ACCOUNT = (
     "the primary contact of an INDIVIDUAL account is set by its Account row "
     "(import the account with primary_contact_* columns instead)"
@@ -55,10 +58,13 @@ class _Match:
 
 
 class ContactHandler:
-    def __init__(self, conn: Connection, mode: str, present: frozenset[str]) -> None:
-        self.mode = mode
+    def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
+        self.mode = Mode(mode)
+        # the mode's decisions, as skip reasons (None: written): see rows/modes.py
+        self._skip_found = decide(self.mode, exists=True).skip_reason
+        self._skip_missing = decide(self.mode, exists=False).skip_reason
         self.present = present
-        self._present_fields = [f for f in CONTACT_FIELDS if f in present]
+        self._present_fields = [f for f in CONTACT_ROW_FIELDS if f in present]
         self._width = len(present)  # the fields of a row that has every column of the file
 
     key_of = staticmethod(contact_row_key)
@@ -162,8 +168,8 @@ class ContactHandler:
         row, current = match.row, match.current
         if current is None:
             return self._plan_create(match, wins_primary, now, plan)
-        if self.mode == "create_only":
-            plan.counts.skip("already exists")
+        if self._skip_found:
+            plan.counts.skip(self._skip_found)
             return None
         self._check_individual(match)
         fields = self._present_fields if self._whole(row.data) else self._given(row.data)
@@ -187,8 +193,8 @@ class ContactHandler:
         self, match: _Match, wins_primary: bool, now: Stamp, plan: Plan[ContactWrite]
     ) -> ContactWrite | None:
         """A new contact: every column, absent ones NULL (the hot path of a first import)."""
-        if self.mode == "update_only":
-            plan.counts.skip("not found")
+        if self._skip_missing:
+            plan.counts.skip(self._skip_missing)
             return None
         row = match.row
         # absent optional fields are NULL, absent required ones fail (one length test first)
@@ -199,7 +205,7 @@ class ContactHandler:
         account_id = match.account.id
         # a tuple in column order, not a dict: the insert takes tuples, and building a
         # dict to take it apart again was 0.8 µs of this path's 2.3 a row
-        values = (*map(row.data.get, CONTACT_FIELDS), wins_primary, account_id, now, now)
+        values = (*map(row.data.get, CONTACT_ROW_FIELDS), wins_primary, account_id, now, now)
         return ContactWrite(
             row,
             Outcome.CREATED,
@@ -217,7 +223,7 @@ class ContactHandler:
         return [f for f in self._present_fields if f in data]
 
     def _check_individual(self, match: _Match) -> None:
-        if match.account.group_type != "INDIVIDUAL" or match.wants_primary is None:
+        if match.account.group_type != INDIVIDUAL or match.wants_primary is None:
             return
         is_primary_now = bool(match.current is not None and match.current.is_primary)
         if match.wants_primary != is_primary_now:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from custimport.rows.contract import LostRace, Plan, Write
 from custimport.rows.keys import group_row_key
+from custimport.rows.modes import Mode, decide
 from custimport.rows.outcomes import Outcome, PendingRow, failed
 from custimport.schemas import absent_message
 from custimport.store import repository
@@ -27,8 +28,11 @@ class GroupWrite(Write):
 
 
 class GroupHandler:
-    def __init__(self, conn: Connection, mode: str, present: frozenset[str]) -> None:
-        self.mode = mode
+    def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
+        self.mode = Mode(mode)
+        # the mode's decisions, as skip reasons (None: written): see rows/modes.py
+        self._skip_found = decide(self.mode, exists=True).skip_reason
+        self._skip_missing = decide(self.mode, exists=False).skip_reason
         self.present = present
 
     key_of = staticmethod(group_row_key)
@@ -47,8 +51,8 @@ class GroupHandler:
             current = existing.get(group_key(row.data["name"]))
             if current is None:
                 self._plan_create(row, plan, now)
-            elif self.mode == "create_only":
-                plan.counts.skip("already exists")
+            elif self._skip_found:
+                plan.counts.skip(self._skip_found)
             else:
                 # the row's own fields (not the file's columns): a JSON object may lack one
                 columns: dict[str, Any] = {
@@ -64,8 +68,8 @@ class GroupHandler:
         return plan
 
     def _plan_create(self, row: PendingRow, plan: Plan[GroupWrite], now: Any) -> None:
-        if self.mode == "update_only":
-            plan.counts.skip("not found")
+        if self._skip_missing:
+            plan.counts.skip(self._skip_missing)
         elif "group_type" not in row.data:
             plan.failures.append(failed(row, "group_type", absent_message("group_type")))
         elif row.data["group_type"] is None:

@@ -14,7 +14,7 @@ class ImportRequest:
     path: Path
     spec: ModelSpec
     database_url: str
-    mode: str = "create_update"
+    mode: str = "create_update"  # as the user gave it (lower-cased); run_import parses it
     mapping_path: Path | None = None
     dry_run: bool = False
     atomic: bool = False

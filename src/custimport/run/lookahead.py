@@ -63,11 +63,14 @@ class LooksAhead(Protocol):
 
     def look_up(self, conn: Connection, rows: list[PendingRow]) -> Any:
         """What planning `rows` looks up, and what can be planned from it without the
-        import's own connection (called in the look-ahead thread)."""
+        import's own connection (called in the look-ahead thread, while the import's
+        thread plans the batch before: it must leave the handler as it is, and return
+        what it found for `plan` to take over)."""
         ...
 
-    def prefetched(self, rows: list[PendingRow], found: Any) -> None:
-        """Use `found` when these very rows are planned next (once, then look up again)."""
+    def prefetched(self, found: Any) -> None:
+        """Use `found` when the rows it was looked up for are planned next (once, then
+        look up again)."""
         ...
 
 
@@ -104,7 +107,7 @@ class Lookahead:
                 batch, found = fetched
                 fetching = self._thread.submit(self._fetch, batches)
                 if found is not _MISSED:
-                    self.handler.prefetched(batch.rows, found)
+                    self.handler.prefetched(found)
                 yield batch
         finally:
             self.held_back = self._settle(fetching)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from custimport.errors import DatabaseError, UsageError
+from custimport.errors import DatabaseError
 from custimport.io.formats import open_source
 from custimport.io.source import RowSource
 from custimport.rows.accounts import AccountHandler
@@ -27,26 +27,26 @@ from custimport.rows.mapping import (
     load_mapping_file,
     require_columns,
 )
+from custimport.rows.modes import Mode, required_columns
 from custimport.run.gc_pause import bulk_gc
 from custimport.run.job import ImportReport, ImportRequest, Observer
 from custimport.run.pipeline import Pipeline
 from custimport.signals import interrupts_ignored, trapped_hangup, trapped_signals
 from custimport.store import db
 
-__all__ = ["MODES", "ImportReport", "ImportRequest", "Observer", "run_import"]
+__all__ = ["ImportReport", "ImportRequest", "Observer", "run_import"]
 
-HANDLERS: dict[str, Callable[[Connection, str, frozenset[str]], Handler[Any]]] = {
+HANDLERS: dict[str, Callable[[Connection, Mode, frozenset[str]], Handler[Any]]] = {
     "CustomerGroup": GroupHandler,
     "Account": AccountHandler,
     "Contact": ContactHandler,
 }
-MODES = ("create_only", "update_only", "create_update")
 
 
 def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
-    """Check the file and mapping, open the database, then import; usage problems raise."""
-    if request.mode not in MODES:
-        raise UsageError(f"unknown mode {request.mode!r}; use one of {', '.join(MODES)}")
+    """Check the file and mapping, open the database, then import; usage problems raise.
+    The one place the user's text for --mode becomes a Mode (an unknown one is exit 2)."""
+    mode = Mode.parse(request.mode)
     mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
     started = time.perf_counter()
     with open_source(
@@ -57,17 +57,17 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
         sheet=request.sheet,
     ) as source:
         column_map = build_column_map(source.info.header, request.spec.fields, mapping)
-        require_columns(column_map, request.spec.required_columns(request.mode), source.info.header)
+        require_columns(column_map, required_columns(request.spec, mode), source.info.header)
         engine = db.make_engine(request.database_url)
         db.plan_for_key_lookups(engine)
         try:
             with db.translated_errors(request.database_url):
                 db.ensure_schema(engine)
-                db.check_writable(engine, request.spec.name, request.mode)
+                db.check_writable(engine, request.spec.name, mode)
             report = ImportReport(request, source=source.info)
             report.unknown_columns = column_map.unknown_columns
             observer.started(source.info)
-            _import_rows(engine, source, column_map, report, observer)
+            _import_rows(engine, source, column_map, mode, report, observer)
         finally:
             with interrupts_ignored():
                 engine.dispose()
@@ -76,7 +76,12 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
 
 
 def _import_rows(
-    engine: Any, source: RowSource, column_map: ColumnMap, report: ImportReport, observer: Observer
+    engine: Any,
+    source: RowSource,
+    column_map: ColumnMap,
+    mode: Mode,
+    report: ImportReport,
+    observer: Observer,
 ) -> None:
     try:
         with (
@@ -85,9 +90,7 @@ def _import_rows(
             _closing(engine.connect()) as conn,
             bulk_gc(),
         ):
-            handler = HANDLERS[report.request.spec.name](
-                conn, report.request.mode, column_map.present_fields
-            )
+            handler = HANDLERS[report.request.spec.name](conn, mode, column_map.present_fields)
             pipeline = Pipeline(conn, handler, column_map, report, observer, stop)
             pipeline.run(source)
             _add_warnings(report)

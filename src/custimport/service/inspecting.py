@@ -19,10 +19,11 @@ from custimport.rows.mapping import (
     normalise,
     require_columns,
 )
+from custimport.rows.modes import Mode, required_columns
 from custimport.schemas import MODELS, ModelSpec
 
 SAMPLE_ROWS = 5
-MODE = "create_update"  # the import's default mode decides which columns are required
+MODE = Mode.CREATE_UPDATE  # the import's default mode decides which columns are required
 UNKNOWN, IGNORED = "unknown", "ignored"
 
 
@@ -114,7 +115,7 @@ def _fit(
         if strict:
             raise
         return ModelFit(spec.name, {c: UNKNOWN for c in header}, [], str(exc), bad_mapping=True)
-    required = spec.required_columns(MODE)
+    required = required_columns(spec, MODE)
     missing = [alts for alts in required if not any(f in column_map.columns_by_field for f in alts)]
     problem = None
     try:

@@ -76,24 +76,13 @@ def _executemany(
         cursor.close()
 
 
-def _values_of(columns: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """A row's values in `columns` order, always as a tuple (itemgetter, in C, when it can:
-    a generator per row cost 2 µs)."""
-    if len(columns) == 1:
-        only = columns[0]
+def tuple_getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function giving the values at `keys` (a dict's columns, a tuple's positions) as a
+    tuple, always (itemgetter, in C, when it can: a generator per row cost 2 µs)."""
+    if len(keys) == 1:
+        only = keys[0]
         return lambda row: (row[only],)
-    return itemgetter(*columns)
-
-
-def _insert_many(
-    conn: Connection, table: str, rows: list[dict[str, Any]], on_conflict: bool
-) -> int:
-    """INSERT with the columns of the first row; ON CONFLICT DO NOTHING when asked."""
-    if not rows:
-        return 0
-    columns = list(rows[0])
-    sql = _insert_sql(conn, table, columns, on_conflict)
-    return _executemany(conn, sql, list(map(_values_of(columns), rows)))
+    return itemgetter(*keys) if keys else lambda row: ()
 
 
 def _insert_sql(conn: Connection, table: str, columns: Sequence[str], on_conflict: bool) -> str:
@@ -102,14 +91,18 @@ def _insert_sql(conn: Connection, table: str, columns: Sequence[str], on_conflic
     return sql + " ON CONFLICT DO NOTHING" if on_conflict else sql
 
 
-def _insert_or_copy(
-    conn: Connection, table: str, rows: list[dict[str, Any]], on_conflict: bool
+def _insert_dicts(
+    conn: Connection, table: str, rows: list[dict[str, Any]], on_conflict: bool, copy: bool
 ) -> int:
-    """`_insert_tuples` for rows given as dicts (the columns of the first row)."""
+    """`_insert_tuples` for rows given as dicts (the columns of the first row); `copy`
+    False keeps INSERT on PostgreSQL too."""
     if not rows:
         return 0
     columns = list(rows[0])
-    return _insert_tuples(conn, table, columns, list(map(_values_of(columns), rows)), on_conflict)
+    values = list(map(tuple_getter(columns), rows))
+    if copy:
+        return _insert_tuples(conn, table, columns, values, on_conflict)
+    return _executemany(conn, _insert_sql(conn, table, columns, on_conflict), values)
 
 
 def _insert_tuples(
@@ -223,8 +216,10 @@ def find_groups(conn: Connection, keys: Sequence[str]) -> dict[str, StoredGroup]
 
 
 def insert_groups(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """Returns how many were inserted: fewer means a concurrent import won a race."""
-    return _insert_many(conn, "customer_group", rows, on_conflict=True)
+    """Returns how many were inserted: fewer means a concurrent import won a race.
+    Always INSERT: COPY was made for the bulk of accounts and contacts, and a file holds
+    few groups."""
+    return _insert_dicts(conn, "customer_group", rows, on_conflict=True, copy=False)
 
 
 def update_groups(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -277,7 +272,7 @@ def insert_accounts(conn: Connection, rows: list[dict[str, Any]]) -> int:
     On PostgreSQL a batch is one COPY, so a lost race inserts none of it and leaves
     the savepoint aborted: the caller raises LostRace at once (see `pg_copy.copy_rows`).
     """
-    return _insert_or_copy(conn, "account", rows, on_conflict=True)
+    return _insert_dicts(conn, "account", rows, on_conflict=True, copy=True)
 
 
 def update_accounts(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -415,7 +410,7 @@ def _copy_contacts_of(conn: Connection, columns: list[str], rows: list[dict[str,
     no ON CONFLICT), so it reaches the batch writer as an IntegrityError.
     """
     ids = account_ids(conn, [r["account_number"] for r in rows])
-    values = _values_of(columns)
+    values = tuple_getter(columns)
     found = [(ids[r["account_number"]], *values(r)) for r in rows if r["account_number"] in ids]
     if not found:
         return 0
