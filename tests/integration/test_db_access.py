@@ -213,7 +213,7 @@ def refused(url: str) -> str:
     engine = db.make_engine(url)
     try:
         with pytest.raises(DatabaseError) as raised:
-            db.check_writable(engine, "Account", "create_update")
+            db.check_writable(engine, "Account", "create_update", creates=True, updates=True)
     finally:
         engine.dispose()
     return str(raised.value)
@@ -226,7 +226,9 @@ def test_a_sqlite_file_opened_read_only_cannot_take_writes(tmp_path: Path, sqlit
     assert "cannot write to the database" in message and "readonly" in message
     engine = db.make_engine(sqlite_url)
     try:
-        db.check_writable(engine, "Account", "create_update")  # the same file, writable
+        db.check_writable(
+            engine, "Account", "create_update", creates=True, updates=True
+        )  # the same file, writable
     finally:
         engine.dispose()
 

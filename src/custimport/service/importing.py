@@ -27,7 +27,7 @@ from custimport.rows.mapping import (
     load_mapping_file,
     require_columns,
 )
-from custimport.rows.modes import Mode, required_columns
+from custimport.rows.modes import Mode, creates, required_columns, updates
 from custimport.run.gc_pause import bulk_gc
 from custimport.run.job import ImportReport, ImportRequest, Observer
 from custimport.run.pipeline import Pipeline
@@ -63,7 +63,9 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
         try:
             with db.translated_errors(request.database_url):
                 db.ensure_schema(engine)
-                db.check_writable(engine, request.spec.name, mode)
+                db.check_writable(
+                    engine, request.spec.name, mode, creates=creates(mode), updates=updates(mode)
+                )
             report = ImportReport(request, source=source.info)
             report.unknown_columns = column_map.unknown_columns
             observer.started(source.info)

@@ -40,27 +40,31 @@ UPDATES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def needed(model: str, mode: str) -> dict[str, list[str]]:
-    """{table: privileges} an import of `model` in `mode` may use, SELECT on every table
-    it reads included."""
+def needed(model: str, *, creates: bool, updates: bool) -> dict[str, list[str]]:
+    """{table: privileges} an import of `model` may use, SELECT on every table it reads
+    included; whether it creates and updates rows is what its mode decides (rows/modes)."""
     wanted: dict[str, list[str]] = {}
     reads = ("customer_group",) if model == "CustomerGroup" else TABLES
     for table in reads:
         wanted[table] = ["SELECT"]
-    for kind, applies in ((CREATES, mode != "update_only"), (UPDATES, mode != "create_only")):
+    for kind, applies in ((CREATES, creates), (UPDATES, updates)):
         for table, privileges in kind[model].items() if applies else ():
             wanted[table] += [p for p in privileges if p not in wanted[table]]
     return wanted
 
 
-def check_writable(engine: Engine, model: str, mode: str) -> None:
+def check_writable(
+    engine: Engine, model: str, mode_name: str, *, creates: bool, updates: bool
+) -> None:
     """Raise DatabaseError (one line, no password) if this import's writes would be refused."""
     with engine.connect() as conn:
         try:
             if conn.dialect.name == "sqlite":
                 reason = _sqlite_read_only(conn)
             else:
-                reason = _postgresql_read_only(conn) or _missing_privileges(conn, model, mode)
+                wanted = needed(model, creates=creates, updates=updates)
+                who = f"a {model} import in {mode_name} mode"
+                reason = _postgresql_read_only(conn) or _missing_privileges(conn, wanted, who)
         finally:
             conn.rollback()
     if reason:
@@ -93,12 +97,12 @@ def _postgresql_read_only(conn: Connection) -> str | None:
     return None
 
 
-def _missing_privileges(conn: Connection, model: str, mode: str) -> str | None:
-    """The privileges this import needs that the role lacks, asked in one query."""
+def _missing_privileges(conn: Connection, wanted: dict[str, list[str]], who: str) -> str | None:
+    """The privileges this import needs (`needed`) that the role lacks, asked in one query."""
     checks: list[tuple[str, str]] = []
-    for table, privileges in needed(model, mode).items():
+    for table, privileges in wanted.items():
         checks += [(f"{privilege} on {table}", table) for privilege in privileges]
-    inserts = [t for t, p in needed(model, mode).items() if "INSERT" in p]
+    inserts = [t for t, p in wanted.items() if "INSERT" in p]
     columns = [f"has_table_privilege(%(t{i})s, %(p{i})s)" for i in range(len(checks))]
     params: dict[str, str] = {}
     for i, (what, table) in enumerate(checks):
@@ -109,14 +113,14 @@ def _missing_privileges(conn: Connection, model: str, mode: str) -> str | None:
         )
         params[f"s{j}"] = table
     granted = conn.exec_driver_sql(f"SELECT {', '.join(columns)}", params).one()
-    wanted = [what for what, _ in checks] + [f"USAGE on the id sequence of {t}" for t in inserts]
-    missing = [what for what, has in zip(wanted, granted, strict=True) if not has]
+    asked = [what for what, _ in checks] + [f"USAGE on the id sequence of {t}" for t in inserts]
+    missing = [what for what, has in zip(asked, granted, strict=True) if not has]
     if not missing:
         return None
     role = conn.exec_driver_sql("SELECT current_user").scalar()
     return (
-        f"permission denied: role {role} lacks {', '.join(missing)}, which a {model} import "
-        f"in {mode} mode needs (the README's PostgreSQL section lists the grants)"
+        f"permission denied: role {role} lacks {', '.join(missing)}, which {who} "
+        "needs (the README's PostgreSQL section lists the grants)"
     )
 
 

@@ -259,12 +259,14 @@ def ensure_schema(engine: Engine) -> None:
         )
 
 
-def check_writable(engine: Engine, model: str, mode: str) -> None:
+def check_writable(
+    engine: Engine, model: str, mode_name: str, *, creates: bool, updates: bool
+) -> None:
     """Refuse, before the first row, a database that would refuse this import's writes: a
-    read-only one, or a role without the privileges `model` in `mode` needs (SPEC §12.3).
-    Raises DatabaseError with one line and no password."""
+    read-only one, or a role without the privileges `model` needs to create and/or update
+    (as its mode decides) (SPEC §12.3). Raises DatabaseError with one line and no password."""
     with translated_errors(engine.url.render_as_string(hide_password=False)):
-        db_access.check_writable(engine, model, mode)
+        db_access.check_writable(engine, model, mode_name, creates=creates, updates=updates)
 
 
 @contextmanager
