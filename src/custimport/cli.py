@@ -234,15 +234,7 @@ def import_command(
     finally:
         reporter.close()
     with interrupts_ignored():
-        for problem in (report.stopped_reading, report.aborted):
-            if problem:
-                console.error(problem)
-        if json_report:
-            summary.print_json(summary.report_json(report, sinks))
-        elif not quiet:
-            summary.print_summary(report, sinks)
-        if report.counts.failed and quiet and sinks.error_log:
-            console.error(f"{report.counts.failed} rows failed; see {sinks.error_log}")
+        summary.print_outcome(report, sinks, as_json=json_report, quiet=quiet)
     raise typer.Exit(report.exit_code)
 
 

@@ -7,10 +7,24 @@ from typing import Any
 from rich.table import Table
 
 from custimport.config import masked_url
-from custimport.report.console import stderr, stdout
+from custimport.report.console import error, stderr, stdout
 from custimport.report.files import FileSinks
 from custimport.run.job import ImportReport
 from custimport.service.export_job import ExportResult
+
+
+def print_outcome(report: ImportReport, sinks: FileSinks, *, as_json: bool, quiet: bool) -> None:
+    """Everything an import prints when it ends: why it stopped early (stderr), then the
+    JSON report or the summary (stdout); with --quiet only where the failed rows went."""
+    for problem in (report.stopped_reading, report.aborted):
+        if problem:
+            error(problem)
+    if as_json:
+        print_json(report_json(report, sinks))
+    elif not quiet:
+        print_summary(report, sinks)
+    if report.counts.failed and quiet and sinks.error_log:
+        error(f"{report.counts.failed} rows failed; see {sinks.error_log}")
 
 
 def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
