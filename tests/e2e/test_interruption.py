@@ -1,29 +1,32 @@
 """Interrupted imports, with real processes (issue: hardening, point 3).
 
-SIGKILL at a random moment leaves a consistent database (whole batches only, no account
-without its individual contact), and running the same file again ends where an uninterrupted
-run ends. SIGINT and SIGTERM finish (or, under --atomic, roll back) the batch in flight, print
-the summary so far and exit 130 and 143.
+SIGKILL mid-import leaves a consistent database (whole batches only, no account without its
+individual contact), and running the same file again ends where an uninterrupted run ends.
+SIGINT and SIGTERM finish (or, under --atomic, roll back) the batch in flight, print the
+summary so far and exit 130 and 143.
 
-The kill moment is random but seeded: the seed is printed, and CUSTIMPORT_KILL_SEED replays it.
+The moment is an observed one, never a delay: the import is frozen (SIGSTOP) and looked at,
+and signalled only if it is frozen mid-import (some batches committed, not all; or inside its
+one transaction), so it cannot end between the look and the signal on any machine. Where it
+was frozen inside a batch (reading, planning, writing, committing) depends on the polling.
 """
 
 import csv
 import json
 import os
-import random
 import signal
 import sqlite3
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Connection
 
-from custimport.run.pipeline import Pipeline
+from custimport.rows.accounts import AccountHandler
 from helpers import ACCOUNTS_HEADER, COMMAND, fetch, run_import
 from hostile_support import consistency_problems, count, dump, seed
 from pg_server import PostgresServer
@@ -87,24 +90,50 @@ def start_import(path: Path, db_url: str, batch_size: int, *extra: str) -> subpr
     )
 
 
-def wait_for_first_commit(process: subprocess.Popen[str], db_url: str) -> None:
+def committed_accounts(db_url: str) -> int:
+    try:
+        return count(db_url, "account")
+    except Exception:  # the schema may not exist yet, or the file is being created
+        return 0
+
+
+def freeze(process: subprocess.Popen[str]) -> None:
+    """Stop the import (SIGSTOP) and wait until the kernel says it is stopped."""
+    process.send_signal(signal.SIGSTOP)
+    while state(process.pid) != "T":
+        assert process.poll() is None, process.communicate()  # it ended before the stop
+        time.sleep(0.001)
+
+
+def state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"
+
+
+def freeze_mid_import(process: subprocess.Popen[str], seen_mid_import: Callable[[], bool]) -> None:
+    """Return with the import frozen at a moment `seen_mid_import()`, asked while it was
+    frozen, says it is in the middle of its work: it cannot end before what comes next."""
     deadline = time.monotonic() + 60
     while True:
-        try:
-            if count(db_url, "account") > 0:
-                return
-        except Exception:  # the schema may not exist yet, or the file is being created
-            pass
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the import never committed a batch"
+        freeze(process)
+        if seen_mid_import():
+            return
+        process.send_signal(signal.SIGCONT)
+        assert time.monotonic() < deadline, "the import was never seen in the middle"
         time.sleep(0.02)
 
 
-def kill_seed() -> int:
-    value = os.environ.get("CUSTIMPORT_KILL_SEED")
-    chosen = int(value) if value else random.SystemRandom().randrange(1_000_000)
-    print(f"SIGKILL moment seed: {chosen} (replay with CUSTIMPORT_KILL_SEED={chosen})")
-    return chosen
+def some_committed(db_url: str) -> Callable[[], bool]:
+    """Mid-import: some batches committed, not all."""
+
+    def seen() -> bool:
+        committed = committed_accounts(db_url)
+        assert committed < KILL_ROWS, "the whole file went in before its first periodic commit"
+        return committed > 0
+
+    return seen
 
 
 def children_of(pid: int) -> list[int]:
@@ -121,11 +150,7 @@ def children_of(pid: int) -> list[int]:
 
 
 def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    return state(pid) not in {"Z", "gone"}
 
 
 def assert_gone(pids: list[int]) -> None:
@@ -149,11 +174,9 @@ def check_killed_then_rerun(
 ) -> None:
     seed(tmp_path, killed_url)
     seed(tmp_path, reference_url)
-    delay = random.Random(kill_seed()).uniform(0.0, 1.0)
-    print(f"SIGKILL {delay:.3f} s after the first commit")
     reference = start_import(path, reference_url, KILL_BATCH, "--json", "--quiet")
     try:
-        check_killed(path, killed_url, delay)
+        check_killed(path, killed_url)
         code, stdout, stderr = finish(reference)
     finally:
         if reference.poll() is None:
@@ -163,13 +186,11 @@ def check_killed_then_rerun(
     assert dump(killed_url) == dump(reference_url)
 
 
-def check_killed(path: Path, killed_url: str, delay: float) -> None:
-    """Kill an import `delay` seconds after its first commit, check, and run the file again."""
+def check_killed(path: Path, killed_url: str) -> None:
+    """Kill an import frozen mid-import, check, and run the file again."""
     victim = start_import(path, killed_url, KILL_BATCH, "--json", "--quiet")
     try:
-        wait_for_first_commit(victim, killed_url)
-        time.sleep(delay)
-        assert victim.poll() is None, "the import ended before it could be killed"
+        freeze_mid_import(victim, some_committed(killed_url))
         started = children_of(victim.pid)
         print(f"processes started by the import: {started}")
         victim.kill()
@@ -200,7 +221,7 @@ def check_killed(path: Path, killed_url: str, delay: float) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_at_a_random_moment_leaves_whole_batches_and_a_rerun_completes_it_on_sqlite(
+def test_sigkill_mid_import_leaves_whole_batches_and_a_rerun_completes_it_on_sqlite(
     tmp_path: Path, kill_file: Path
 ) -> None:
     check_killed_then_rerun(
@@ -213,7 +234,7 @@ def test_sigkill_at_a_random_moment_leaves_whole_batches_and_a_rerun_completes_i
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_sigkill_at_a_random_moment_leaves_whole_batches_and_a_rerun_completes_it_on_postgresql(
+def test_sigkill_mid_import_leaves_whole_batches_and_a_rerun_completes_it_on_postgresql(
     tmp_path: Path, kill_file: Path, postgres_url: str, pg_server: PostgresServer
 ) -> None:
     reference_name = f"reference_{uuid.uuid4().hex[:12]}"
@@ -240,20 +261,20 @@ def write_locked(path: Path) -> bool:
         probe.close()
 
 
-def wait_inside_one_transaction(process: subprocess.Popen[str], path: Path) -> None:
-    """--atomic and --dry-run never commit: wait until the write lock is held for 0.3 s on end,
-    which the short schema check before the import never does."""
-    deadline, since = time.monotonic() + 60, None
-    while True:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the import never started writing"
+def inside_one_transaction(path: Path) -> Callable[[], bool]:
+    """--atomic and --dry-run never commit: inside its one transaction, the import has held
+    the write lock for 0.3 s on end, which the short schema check before it never does (the
+    lock is looked at while the import is frozen, between 20 ms of work each time)."""
+    since: list[float] = []
+
+    def seen() -> bool:
         if not write_locked(path):
-            since = None
-        elif since is None:
-            since = time.monotonic()
-        elif time.monotonic() - since >= 0.3:
-            return
-        time.sleep(0.02)
+            since.clear()
+            return False
+        since[:] = since or [time.monotonic()]
+        return time.monotonic() - since[0] >= 0.3
+
+    return seen
 
 
 def interrupt(
@@ -264,11 +285,12 @@ def interrupt(
     process = start_import(path, db_url, SIGNAL_BATCH, *extra)
     try:
         if "--atomic" in extra or "--dry-run" in extra:
-            wait_inside_one_transaction(process, Path(db_url.removeprefix("sqlite:///")))
+            database = Path(db_url.removeprefix("sqlite:///"))
+            freeze_mid_import(process, inside_one_transaction(database))
         else:
-            wait_for_first_commit(process, db_url)
-        assert process.poll() is None, "the import ended before the signal"
-        process.send_signal(signum)
+            freeze_mid_import(process, some_committed(db_url))
+        process.send_signal(signum)  # delivered as it goes on
+        process.send_signal(signal.SIGCONT)
         if twice:
             time.sleep(0.01)
             process.send_signal(signum)
@@ -397,24 +419,20 @@ def test_a_hard_stop_while_rows_wait_for_their_parents_says_the_import_is_incomp
         writer.writerow(ACCOUNTS_HEADER)
         writer.writerow(["F-1", "Child", "Enterprise", "F-2"] + [""] * 5)
         writer.writerow(["F-2", "Parent", "Enterprise", ""] + [""] * 5)
-    real_take = Pipeline._take_deferred
+    real_plan = AccountHandler.plan
 
-    def take_then_ctrl_c(self: Pipeline) -> Any:
-        taken = real_take(self)
-        monkeypatch.setattr(Pipeline, "_write", lambda *args, **kwargs: _raise_interrupt())
-        return taken
+    def plan_or_ctrl_c(self: AccountHandler, conn: Connection, rows: Any, final: bool) -> Any:
+        if final:  # the waiting rows are planned as the file's last batches
+            raise KeyboardInterrupt  # a second Ctrl-C, as they are written
+        return real_plan(self, conn, rows, final)
 
-    monkeypatch.setattr(Pipeline, "_take_deferred", take_then_ctrl_c)
+    monkeypatch.setattr(AccountHandler, "plan", plan_or_ctrl_c)
     run = run_import(path, "Account", sqlite_url, "--batch-size", "1")
     monkeypatch.undo()
     assert run.exit_code == 130
     assert run.report["completed"] is False
     assert run.rows["read"] == run.rows["created"] == 1  # the parent; the child never went in
     assert count(sqlite_url, "account") == 1
-
-
-def _raise_interrupt() -> None:
-    raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Batches the database refuses part of (batches.py): each refused row fails alone, with
+"""Batches the database refuses part of (savepoint_write.py): each refused row fails alone, with
 the database's reason, in few statements; a refusal of the whole session fails no row.
 
 The refusals are the database's own: a CHECK constraint or a trigger added by hand, which
@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from custimport.rows.accounts import AccountHandler
 from custimport.rows.contract import BatchResult
 from custimport.rows.outcomes import PendingRow
-from custimport.run.batches import run_batch
+from custimport.run.savepoint_write import run_batch
 from custimport.store import db
 from helpers import (
     ACCOUNTS_HEADER,

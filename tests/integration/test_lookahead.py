@@ -18,9 +18,9 @@ from sqlalchemy.engine import Connection
 from custimport.rows.account_links import AccountDraft
 from custimport.rows.accounts import AccountHandler
 from custimport.rows.outcomes import Outcome, PendingRow
-from custimport.run.batches import run_batch
 from custimport.run.lookahead import Lookahead, ahead_handler
 from custimport.run.prepare import PreparedBatch
+from custimport.run.savepoint_write import run_batch
 from custimport.store import db, repository
 from helpers import ACCOUNTS_HEADER, account_row, fetch, run_import, seed_groups, write_csv
 
@@ -69,7 +69,7 @@ def test_a_stale_look_up_that_missed_an_account_becomes_an_update(
     again with a fresh look-up, and A-1 is updated, not failed or doubled."""
     handler = AccountHandler(conn, "create_update", PRESENT)
     rows = rows_for(("A-1", "New name"), ("A-2", "Second"))
-    handler.prefetched(rows, stale_draft(handler, conn, rows))
+    handler.prefetched(stale_draft(handler, conn, rows))
     result = run_batch(conn, handler, rows)
     conn.commit()
     assert (result.counts.created, result.counts.updated, result.failures) == (1, 1, [])
@@ -82,10 +82,10 @@ def test_a_stale_look_up_that_missed_an_account_becomes_an_update(
 def test_a_look_up_made_ahead_serves_its_own_rows_once(conn: Connection) -> None:
     handler = AccountHandler(conn, "create_update", PRESENT)
     rows = rows_for(("A-1", "New name"))
-    handler.prefetched(rows, stale_draft(handler, conn, rows))  # planned as a create, once
+    handler.prefetched(stale_draft(handler, conn, rows))  # planned as a create, once
     assert [w.outcome for w in handler.plan(conn, rows, final=True).writes] == [Outcome.CREATED]
     assert [w.outcome for w in handler.plan(conn, rows, final=True).writes] == [Outcome.UPDATED]
-    handler.prefetched(rows, stale_draft(handler, conn, rows))
+    handler.prefetched(stale_draft(handler, conn, rows))
     same_rows_other_list = list(rows)  # e.g. rows planned again after waiting for a parent
     planned = handler.plan(conn, same_rows_other_list, final=True)
     assert [w.outcome for w in planned.writes] == [Outcome.UPDATED]
@@ -102,8 +102,8 @@ class RecordingHandler:
         self.look_up_threads.append(threading.current_thread().name)
         return [row.line_no for row in rows]
 
-    def prefetched(self, rows: list[PendingRow], found: Any) -> None:
-        self.prefetched_for.append((rows[0].line_no, found))
+    def prefetched(self, found: Any) -> None:
+        self.prefetched_for.append((found[0], found))
 
 
 def batches(count: int) -> Iterator[PreparedBatch]:
@@ -254,7 +254,7 @@ def test_a_parent_a_draft_could_not_see_is_found_before_the_batch_is_written(
     existing = {k: v for k, v in repository.find_accounts(conn, ["C-1", "A-1"]).items()}
     draft = handler.draft(rows, existing, parents={}, now=repository.stored_now(conn))
     assert set(draft.batch.parent_numbers) == {"C-1", "C-2", "A-1"}  # none seen
-    handler.prefetched(rows, draft)
+    handler.prefetched(draft)
     plan = handler.plan(conn, rows, final=False)
     assert (plan.counts.unchanged, plan.deferred, plan.failures) == (1, [], [])
     assert [w.number for w in plan.writes] == ["C-2", "A-1"]  # in file order

@@ -1,6 +1,9 @@
-"""Rows set aside on disk come back whole, in order, in chunks."""
+"""Rows set aside on disk come back whole, in order, in chunks or in the batches they came in."""
+
+import pickle
 
 from custimport.rows.outcomes import PendingRow
+from custimport.run.prepare import PreparedBatch
 from custimport.run.spill import SpilledRows
 
 
@@ -37,4 +40,20 @@ def test_rows_added_while_reading_are_kept_for_the_next_read() -> None:
 def test_an_empty_spill_is_false_and_reads_nothing() -> None:
     spill = SpilledRows()
     assert not spill and list(spill.chunks(5)) == []
+    spill.close()
+
+
+def test_batches_come_back_whole_with_their_final_flag_also_as_they_crossed_the_pipe() -> None:
+    spill = SpilledRows()
+    spill.extend(rows(range(1, 3)), final=False)
+    sent = PreparedBatch(rows(range(3, 6)))
+    spill.extend(sent.rows, final=True, wire=pickle.dumps(sent))
+    assert len(spill) == 5
+    back = [([row.line_no for row in batch], final) for batch, final in spill.batches()]
+    assert back == [([1, 2], False), ([3, 4, 5], True)]
+    assert [row.line_no for chunk in spill.chunks(4) for row in chunk] == [1, 2, 3, 4, 5]
+    spill.clear()
+    assert not spill and list(spill.batches()) == []
+    spill.extend(rows(range(9, 10)))
+    assert [[row.line_no for row in batch] for batch, _ in spill.batches()] == [[9]]
     spill.close()

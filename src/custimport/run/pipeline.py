@@ -9,7 +9,6 @@ the end, unless --atomic or --dry-run keep one transaction to the end.
 import tempfile
 import time
 from collections.abc import Generator
-from contextlib import suppress
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -19,12 +18,13 @@ from custimport.errors import ReportFileError
 from custimport.io.source import RowSource
 from custimport.rows.contract import BatchResult, Handler
 from custimport.rows.mapping import ColumnMap
-from custimport.rows.outcomes import Counts, FailedRow, PendingRow
+from custimport.rows.outcomes import FailedRow, PendingRow
 from custimport.run.background import BackgroundPreparer, WorkerFailed, worth_it
 from custimport.run.batch_writer import BatchWriter
 from custimport.run.job import ImportReport, Observer
 from custimport.run.lookahead import Lookahead, ahead_handler
 from custimport.run.prepare import PreparedBatch, Preparer, PreparerSettings, source_options
+from custimport.run.transaction import Transaction
 from custimport.run.waiting_rows import WaitingRows, WaitingSpill
 from custimport.signals import EXIT_SIGINT, StopFlag
 from custimport.store import db
@@ -65,28 +65,24 @@ class Pipeline:
             source_options(report.source, self.request.sheet),
             text_encoding(conn),
         )
-        self.deferred = WaitingSpill(handler)  # rows whose parent comes later in the file
-        self.deferred_at_commit = self.deferred.mark()
+        self.transaction = Transaction(conn, handler, report.counts)
         self.retrying = False  # rows taken from `deferred` are being written again
         self.keep_one_transaction = self.request.atomic or self.request.dry_run
         unguarded = conn.dialect.name == "sqlite" and not self.keep_one_transaction
         # --max-errors needs a savepoint per batch, to take back the rows after the Nth failure
         unguarded = unguarded and self.request.max_errors is None
-        self.writer = BatchWriter(conn, handler, unguarded)
+        self.writer = BatchWriter(self.transaction, handler, unguarded)
         self.cut_at_limit = False  # rows after the Nth failed row were taken back, unread
         self.database_failures = 0
         self.ahead = ahead_handler(conn, handler)  # the handler, if look-ups run ahead
         self.held_back = False  # the look-ahead had read a batch that was never written
-        self.uncommitted = Counts()  # rows written since the last commit
         self.last_commit = time.monotonic()
 
     def run(self, source: RowSource) -> None:
         try:
             self._run(source)
         finally:
-            for spill in (self.deferred, self.writer):  # throwaway files: a full disk
-                with suppress(OSError):  # that failed their last write fails closing too
-                    spill.close()
+            self.transaction.close()
 
     def _run(self, source: RowSource) -> None:
         try:
@@ -115,11 +111,9 @@ class Pipeline:
 
     def _abandon_batch_in_flight(self) -> None:
         """Roll back what is not committed; batches before it were (unless one transaction)."""
-        with suppress(SQLAlchemyError):  # a lost connection: the server rolled back for us
-            self.conn.rollback()
-        if self.uncommitted.read or self.deferred or self.retrying:  # read, not accounted for
+        taken_back = self.transaction.abandon()
+        if taken_back.read or self.transaction.deferred or self.retrying:  # read, not counted
             self.report.completed = False
-        self.uncommitted = Counts()
         self.report.committed = not self.keep_one_transaction
 
     def _write_all(self, source: RowSource) -> None:
@@ -204,16 +198,23 @@ class Pipeline:
             result = self.writer.write(rows, final, wire) if rows else None
         row_by_row = False
         if result is not None:
-            if result.replayed:  # it stands for everything since the last commit
-                self.uncommitted = Counts()
-                self.deferred.truncate(self.deferred_at_commit)
-            self.uncommitted.merge(result.counts)
-            self.deferred.extend(result.deferred)
-            self.database_failures += len(result.failures)
-            for failure in result.failures:  # rows waiting on it can name its line
-                self.handler.note_failure(failure.data, failure.line_no)
-            failures = sorted(failures + result.failures, key=lambda failure: failure.line_no)
+            self.transaction.add(result)  # a result that was `replayed` stands for all since
+            self._database_failed(result.failures)
+            failures = sorted(failures + result.failures, key=_line)
             row_by_row = result.row_by_row
+        self._hand_out(failures)
+        due = time.monotonic() - self.last_commit >= COMMIT_EVERY_S
+        if not self.keep_one_transaction and (due or row_by_row):
+            self._commit()
+
+    def _database_failed(self, failures: list[FailedRow]) -> None:
+        """Rows the database refused count towards --max-errors' reading limit."""
+        self.database_failures += len(failures)
+        for failure in failures:  # rows waiting on it can name its line
+            self.handler.note_failure(failure.data, failure.line_no)
+
+    def _hand_out(self, failures: list[FailedRow]) -> None:
+        """Failed rows are final at once: logged, then counted."""
         for failure in failures:
             try:
                 self.observer.row_failed(failure)  # logged first: a failed row is in the log
@@ -221,9 +222,6 @@ class Pipeline:
                 self.report.counts.failed += exc.logged  # its rejects line alone is missing
                 raise
             self.report.counts.failed += 1
-        due = time.monotonic() - self.last_commit >= COMMIT_EVERY_S
-        if not self.keep_one_transaction and (due or row_by_row):
-            self._commit()
 
     def _write_within(
         self,
@@ -276,29 +274,21 @@ class Pipeline:
         return [r for r in rows if r.line_no <= last], [f for f in failures if f.line_no <= last]
 
     def _commit(self) -> None:
-        """Commit, and only then count the rows as created, updated, unchanged or skipped:
-        a commit that fails (a full disk) leaves them uncounted (SPEC §12.1)."""
+        """Commit (the transaction counts the rows once it has); rows that failed only
+        when a serialization failure of the commit made it write them again are handed
+        out after it."""
         with self.stop.shield():
-            committed = False
-            try:
-                self.conn.commit()
-                committed = True
-            except KeyboardInterrupt:  # it came after the commit itself had returned
-                committed = not self.conn.in_transaction()
-                raise
-            finally:
-                if committed:
-                    self.report.counts.merge(self.uncommitted)
-                    self.uncommitted = Counts()
-                    self.writer.committed()
-                    self.deferred_at_commit = self.deferred.mark()
+            failures = self.transaction.commit()
         self.last_commit = time.monotonic()
+        if failures:
+            self._database_failed(failures)
+            self._hand_out(sorted(failures, key=_line))
 
     def _write_deferred(self) -> None:
         """Rows whose parent came later in the file, settled in one pass, parents first
         (waiting_rows). A stop or --max-errors is noticed between its batches; rows left
         then were read but never accounted for, so the import is not complete."""
-        if not self.deferred or self._too_many_failures():  # left waiting: see _finish
+        if not self.transaction.deferred or self._too_many_failures():  # left waiting: see _finish
             return
         waiting = self._take_deferred()
         self.retrying = True  # until every waiting row is written or failed
@@ -318,27 +308,24 @@ class Pipeline:
         self.retrying = False
 
     def _take_deferred(self) -> WaitingSpill:
-        """The waiting rows, replaced by an empty spill. Committed first: a replay of the
-        batches since the last commit must not add rows to a spill that is gone."""
+        """The waiting rows, replaced by an empty spill. Committed first: starting the
+        transaction again must not add rows to a spill that is gone."""
         if not self.keep_one_transaction:
             self._commit()
-        taken, self.deferred = self.deferred, WaitingSpill(self.handler)
-        self.deferred_at_commit = self.deferred.mark()
-        return taken
+        return self.transaction.take_deferred()
 
     def _finish(self) -> None:
         report = self.report
         if self.request.dry_run or (
             self.request.atomic and (report.counts.failed or not report.completed)
         ):
-            self.conn.rollback()
-            report.counts.merge(self.uncommitted)  # what would have been written
+            report.counts.merge(self.transaction.rollback())  # what would have been written
             report.committed = False
         else:
             self._commit()
             report.committed = True
         report.interrupted_exit = self.stop.exit_code
-        if self.deferred or self.retrying:  # rows left waiting for a parent: never settled
+        if self.transaction.deferred or self.retrying:  # rows left waiting: never settled
             report.completed = False
 
 

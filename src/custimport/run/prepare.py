@@ -125,7 +125,7 @@ class Preparer:
         # before the first write: a first pass.
         one_pass = claims and self.max_failures is None
         self.contested = ContestedAccounts() if one_pass else None
-        self.held = HeldClaims() if one_pass else None
+        self.held_claims = HeldClaims() if one_pass else None
         self.two_passes = claims and self.max_failures is not None
         self.last_claims: LastClaims | None = None
         self.seen = SeenKeys()
@@ -161,15 +161,15 @@ class Preparer:
                 self.unread = self.unread or self.more_rows()
                 return
         self.stopped = source.stopped
-        if self.held is not None:
-            yield from self._held_claims(source.bytes_read(), interrupted)
+        if self.held_claims is not None:
+            yield from self._released_claims(source.bytes_read(), interrupted)
 
-    def _held_claims(
+    def _released_claims(
         self, bytes_read: int, interrupted: Callable[[], bool]
     ) -> Iterator[PreparedBatch]:
         """After the last row: the rows that claim a primary flag, decided now."""
-        assert self.held is not None
-        for rows in self.held.released(self.batch_size):
+        assert self.held_claims is not None
+        for rows in self.held_claims.released(self.batch_size):
             if interrupted():
                 self.unread = True  # read, but never handed out
                 return
@@ -201,7 +201,7 @@ class Preparer:
 
     def close(self) -> None:
         self.seen.close()
-        for claims in (self.last_claims, self.held, self.contested):
+        for claims in (self.last_claims, self.held_claims, self.contested):
             if claims is not None:
                 claims.close()
 
@@ -239,7 +239,7 @@ class Preparer:
         ]
         duplicates = self.seen.first_lines(keyed)
         claiming: list[PendingRow] = []
-        decides_claims = self.held is not None or self.last_claims is not None
+        decides_claims = self.held_claims is not None or self.last_claims is not None
         for raw, record, (data, errors) in zip(readable, records, validated, strict=True):
             if errors:
                 batch.failures.append(FailedRow(raw.line_no, errors, raw.cells, record))
@@ -263,10 +263,10 @@ class Preparer:
         the file. Returns how many were held."""
         if not claiming:
             return 0
-        if self.held is not None and self.contested is not None:
+        if self.held_claims is not None and self.contested is not None:
             contested = self.contested.contested({row.data["account"] for row in claiming})
             held = [row for row in claiming if row.data["account"] in contested]
-            self.held.hold(held)
+            self.held_claims.hold(held)
             claiming = [row for row in claiming if row.data["account"] not in contested]
         else:
             assert self.last_claims is not None, "claims are routed only when decided"

@@ -17,7 +17,6 @@ known before the first write: that mode reads and validates the file twice
 (`LastClaims` filled by a first pass).
 """
 
-import sqlite3
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,10 +27,9 @@ from typing import Any, TypeVar
 from custimport.io.formats import open_source
 from custimport.rows.keys import SUPERSEDED
 from custimport.rows.outcomes import PendingRow
+from custimport.run.scratch_db import open_scratch, rows_in
 from custimport.run.spill import SpilledRows
 from custimport.schemas import TRUE_WORDS
-
-LOOKUP_CHUNK = 900  # under SQLite's smallest default limit on host parameters
 
 
 class LastClaims:
@@ -41,12 +39,9 @@ class LastClaims:
     """
 
     def __init__(self) -> None:
-        # "": a temporary on-disk database, private to us; one thread at a time, not
-        # always its maker's (the look-ahead thread reads batches: lookahead.py)
-        self._db = sqlite3.connect("", check_same_thread=False)
-        self._db.executescript(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -4000;"
-            "CREATE TABLE claim (account TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID;"
+        self._db = open_scratch(
+            4000,
+            "CREATE TABLE claim (account TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID;",
         )
 
     def record(self, claims: Sequence[tuple[str, int]]) -> None:
@@ -63,13 +58,8 @@ class LastClaims:
 
     def winners(self, lines: Sequence[int]) -> set[int]:
         """Which of these claiming lines are their account's last claim."""
-        found: set[int] = set()
-        for start in range(0, len(lines), LOOKUP_CHUNK):
-            part = lines[start : start + LOOKUP_CHUNK]
-            marks = ", ".join("?" * len(part))
-            rows = self._db.execute(f"SELECT line FROM claim WHERE line IN ({marks})", part)
-            found.update(line for (line,) in rows)
-        return found
+        rows = rows_in(self._db, "SELECT line FROM claim WHERE line IN ({marks})", lines)
+        return {line for (line,) in rows}
 
     def close(self) -> None:
         self._db.close()

@@ -11,10 +11,9 @@ tell a duplicate from a hash collision. A collision (about one in 10^8 files of 
 million rows) is then kept by text in a third table, so the result stays exact.
 """
 
-import sqlite3
 from collections.abc import Callable, Hashable, Sequence
 
-LOOKUP_CHUNK = 900  # under SQLite's smallest default limit on host parameters
+from custimport.run.scratch_db import open_scratch, rows_in
 
 
 def _text(key: Hashable) -> str:
@@ -28,15 +27,13 @@ class SeenKeys:
         """`hash_of`: str's own hash (64 bits, salted per process; this object never
         leaves its process); tests pass a poor one to make collisions happen."""
         self._hash = hash_of
-        # "": a private temporary file. Used by one thread at a time, not always the one
-        # that made it: on PostgreSQL the look-ahead thread reads batches (lookahead.py)
-        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-        self._db.executescript(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000;"
+        self._db = open_scratch(
+            16000,
             "CREATE TABLE seen (hash INTEGER PRIMARY KEY, line INTEGER NOT NULL);"
             "CREATE TABLE text_of (line INTEGER PRIMARY KEY, key TEXT NOT NULL);"
             "CREATE TABLE collided (key TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID;"
-            "BEGIN;"  # one transaction for the whole file: nothing here needs to be durable
+            "BEGIN;",  # one transaction for the whole file: nothing here needs to be durable
+            autocommit=True,
         )
 
     def first_lines(self, keyed: Sequence[tuple[Hashable, int]]) -> dict[int, int]:
@@ -72,13 +69,8 @@ class SeenKeys:
         return earlier
 
     def _first_lines_of(self, hashes: list[int]) -> dict[int, int]:
-        found: dict[int, int] = {}
-        for start in range(0, len(hashes), LOOKUP_CHUNK):
-            part = hashes[start : start + LOOKUP_CHUNK]
-            marks = ", ".join("?" * len(part))
-            sql = f"SELECT hash, line FROM seen WHERE hash IN ({marks})"
-            found.update(self._db.execute(sql, part))
-        return found
+        sql = "SELECT hash, line FROM seen WHERE hash IN ({marks})"
+        return dict(rows_in(self._db, sql, hashes))
 
     def _text_of(self, line: int) -> str:
         row = self._db.execute("SELECT key FROM text_of WHERE line = ?", (line,)).fetchone()

@@ -51,7 +51,7 @@ def _no_link(_data: dict[str, Any]) -> Link:
 
 class WaitingSpill:
     """Rows set aside in a temporary file, each read back by its position, with their
-    links kept in memory. As SpilledRows, it can forget what was added after a mark."""
+    links kept in memory; it can forget what was added after a mark."""
 
     def __init__(self, handler: object) -> None:
         self._link_of = handler.link_of if isinstance(handler, WaitsForParents) else _no_link

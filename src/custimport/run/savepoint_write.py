@@ -26,7 +26,7 @@ and 22 s.
 
 Only a refused row is split out. A refusal of the whole session (no privilege, a
 read-only database, a lost connection: db_errors.refuses_row) would refuse every
-row alike; it ends the import at once, as does a deadlock, which batch_writer.py
+row alike; it ends the import at once, as does a deadlock, which transaction.py
 answers by writing the transaction again.
 """
 
