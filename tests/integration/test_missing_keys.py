@@ -494,3 +494,50 @@ def test_a_new_contact_without_a_required_key_fails_that_row_only(
     emails = {e for (e,) in fetch(db_url, "SELECT email FROM contact")}
     assert emails == {"ann@example.com", "bob@example.com", "hal@example.com"}
     assert _contact(db_url, "ann@example.com")[4] == "Board"
+
+
+# --- issue #12, F3: a key the first object lacks is a column too --------------------------
+
+
+def test_a_key_the_first_object_lacks_is_imported_from_the_objects_that_have_it(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The reported case: P2 failed with "unexpected key 'website'"."""
+    seed_groups(tmp_path, db_url)
+    path = write_jsonl(
+        tmp_path / "fm.jsonl",
+        [
+            {"account_number": "P1", "name": "a", "customer_group": "Enterprise"},
+            {
+                "account_number": "P2",
+                "name": "b",
+                "customer_group": "Enterprise",
+                "website": "b.com",
+            },
+        ],
+    )
+    run = run_import(path, "Account", db_url)
+    assert (run.exit_code, run.rows["created"], run.rows["failed"]) == (0, 2, 0), run.stdout
+    assert (_account(db_url, "P1")["website"], _account(db_url, "P2")["website"]) == (
+        None,
+        "b.com",
+    )
+
+
+def test_the_rejects_file_keeps_every_key_of_a_failed_object(tmp_path: Path, db_url: str) -> None:
+    """Fixing the rejects file and importing it loses nothing: each key is a column."""
+    seed_groups(tmp_path, db_url)
+    path = write_jsonl(
+        tmp_path / "fm.jsonl",
+        [
+            {"account_number": "P1", "name": "a", "customer_group": "Enterprise"},
+            {"account_number": "P2", "name": "b", "customer_group": "Nowhere", "industry": "Ag"},
+        ],
+    )
+    rejects = tmp_path / "rejects.csv"
+    run = run_import(path, "Account", db_url, "--rejects", rejects)
+    assert (run.exit_code, run.rows["created"], run.rows["failed"]) == (1, 1, 1), run.stdout
+    lines = rejects.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "account_number,name,customer_group,industry,error"
+    assert lines[1].startswith("P2,b,Nowhere,Ag,")
+    assert [field for field, _ in errors_by_line(run)[2]] == ["customer_group"]

@@ -589,13 +589,15 @@ def test_fails_a_json_value_with_a_nul_character(tmp_path: Path) -> None:
     ]
 
 
-def test_fills_missing_json_keys_and_fails_unexpected_ones(tmp_path: Path) -> None:
+def test_fills_missing_json_keys_and_reads_later_keys_as_columns(tmp_path: Path) -> None:
+    """The columns are every object's keys, in order of first appearance (SPEC §3)."""
     data = [{"id": 1, "name": "Ann"}, {"id": 2}, {"id": 3, "name": "Cy", "age": 9}]
-    _, rows = read(write(tmp_path, "a.json", json.dumps(data)))
+    info, rows = read(write(tmp_path, "a.json", json.dumps(data)))
+    assert info.header == ["id", "name", "age"]
     assert numbered(rows) == [
-        (1, ["1", "Ann"], None),
-        (2, ["2", ""], None),
-        (3, ["3", "Cy"], "unexpected key 'age'"),
+        (1, ["1", "Ann", ""], None),
+        (2, ["2", "", ""], None),
+        (3, ["3", "Cy", "9"], None),
     ]
 
 

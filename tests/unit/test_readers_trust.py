@@ -312,7 +312,7 @@ def test_fails_the_numbers_json_does_not_allow(tmp_path: Path, name: str, litera
         ("1e3", "1000"),
         ("0.10", "0.1"),
         ("1.50", "1.5"),
-        ("-0.0", "0"),
+        ("-0.0", "-0"),
         ("2.5E-3", "0.0025"),
         ("1.5e-9", "1.5e-9"),
         ("42.0", "42"),
@@ -528,7 +528,11 @@ def _missing_shared_string(path: Path) -> Path:
     [
         (_with_fffe, 2000, "the sheet's XML is broken (not well-formed (invalid token): line 2,"),
         (_truncated, 2000, "the sheet's XML is broken (no element found: line 2,"),
-        (_missing_shared_string, 2000, "the sheet cannot be read (IndexError: list index out of"),
+        (
+            _missing_shared_string,
+            2000,
+            "cell C2001 refers to shared string 99, but the workbook has 1",
+        ),
     ],
 )
 def test_stops_reading_a_sheet_that_breaks_part_way_keeping_the_rows_before(
@@ -653,3 +657,48 @@ def test_inspect_says_where_reading_stopped(tmp_path: Path) -> None:
     assert inspection.stats.rows == 1_999
     assert inspection.stats.stopped is not None
     assert inspection.stats.stopped.startswith("reading stopped after sheet row 2,000: ")
+
+
+# --- issue #12, F8: a negative zero keeps its sign -------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["a.json", "a.jsonl"])
+@pytest.mark.parametrize(
+    "literal, text",
+    [("-0.0", "-0"), ("-0", "-0"), ("-0e5", "-0"), ("-0.000E-3", "-0"), ("0.0", "0"), ("0", "0")],
+)
+def test_keeps_the_sign_of_a_negative_zero(
+    tmp_path: Path, name: str, literal: str, text: str
+) -> None:
+    """`-0.0` became "0": a value changed without a word (SPEC §12.2), where `1.50` is "1.5"
+    and `42.0` is "42" by the shortest-exact-text rule; so `-0.0` is "-0", as `-0` is."""
+    obj = f'{{"account_number": {literal}}}'
+    _, rows = read_all(write(tmp_path, name, f"[{obj}]" if name == "a.json" else obj))
+    assert numbered(rows) == [(1, [text], None)]
+
+
+@pytest.mark.parametrize(
+    "literal, reason",
+    [
+        ("1e999999999999999999", "an integer too large to be exact when written as a float"),
+        ("1e-99999999999999999999", "an exponent too far out to keep exact"),
+        ("-1E99999999999999999999", "an exponent too far out to keep exact"),
+    ],
+)
+def test_fails_a_number_whose_exponent_is_out_of_all_range_instead_of_crashing(
+    tmp_path: Path, literal: str, reason: str
+) -> None:
+    content = (
+        f'{{"account_number": "A1"}}\n{{"account_number": {literal}}}\n{{"account_number": "A3"}}\n'
+    )
+    _, rows = read_all(write(tmp_path, "a.jsonl", content))
+    assert numbered(rows) == [
+        (1, ["A1"], None),
+        (
+            2,
+            [literal],
+            f"value in column 'account_number' is the number {literal}, {reason}: write it as a "
+            "string",
+        ),
+        (3, ["A3"], None),
+    ]

@@ -8,22 +8,28 @@ given twice (the last would win), NaN and Infinity (not JSON; they would become 
 `nan`), and a number written as a float that holds an integer beyond 2^53 (a double cannot
 keep all its digits: 1.2345678901234567e16 would become 1.2345678901234568e+16). Other
 numbers become their shortest exact text from the literal itself: `1e3` -> `1000`,
-`0.10` -> `0.1`, never a binary float's approximation.
+`0.10` -> `0.1`, `-0.0` -> `-0` (a zero keeps its sign, as `-0` does), never a binary
+float's approximation.
 
-A key that an object does not have is a column that row does not have: it is left out of
+The columns are the keys of all the objects, in order of first appearance (`object_keys`,
+a streamed pre-pass that stops where reading stops), so every key of every object that is
+read is a column, and the error log and the rejects file keep every value. A key that an
+object does not have is a column that row does not have: it is left out of
 `RawRow.by_column` (its cell is "" for the error log and rejects), so an update leaves that
-field alone, as for a column missing from a CSV file.
+field alone, as for a column missing from a CSV file. The first object must be a good one
+(it shows that the file is what it says); a key of a later object that no report could
+print (a NUL, bytes the codec cannot decode) is no column, and fails its row.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, DecimalException
 from pathlib import Path
 
 from custimport.errors import InputFileError
-from custimport.io.json_scan import ArrayScanner, Element
+from custimport.io.json_scan import ArrayScanner, Element, object_keys
 from custimport.io.source import (
     RawRow,
     RowSource,
@@ -34,6 +40,7 @@ from custimport.io.source import (
 )
 from custimport.io.text import SUSPECT, TextStream
 
+_NO_EXPONENT = "an exponent too far out to keep exact: write it as a string"
 _EXACT_INTEGERS = Decimal(2**53)  # beyond this a double has gaps between integers
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # exact results are not rounded
 
@@ -79,10 +86,16 @@ def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 
 def _number(literal: str) -> str:
-    """The shortest exact text of a number written with a fraction or an exponent."""
-    value = Decimal(literal)
+    """The shortest exact text of a number written with a fraction or an exponent; a zero
+    keeps its sign (`-0.0` -> "-0", as `-0` itself)."""
+    try:
+        value = Decimal(literal)
+    except DecimalException:  # an exponent beyond even Decimal's range: 1e-99999999999999999999
+        return _Unusable(literal, f"is the number {literal}, {_NO_EXPONENT}")
+    if value.is_zero():
+        return _Number("-0" if value.is_signed() else "0")
     if value == value.to_integral_value(context=_EXACT):
-        if abs(value) > _EXACT_INTEGERS:
+        if value.copy_abs() > _EXACT_INTEGERS:  # abs() would round, and overflow at 1e99999...
             reason = (
                 f"is the number {literal}, an integer too large to be exact when written as a "
                 "float: write it as a string"
@@ -93,17 +106,25 @@ def _number(literal: str) -> str:
     return _Number(format(value, "f" if value.adjusted() >= -6 else "e"))
 
 
+def _integer(literal: str) -> int | str:
+    """An integer literal as a number, but `-0` as its text: a number would drop the sign."""
+    return _NEGATIVE_ZERO if literal == "-0" else int(literal)
+
+
+_NEGATIVE_ZERO = _Number("-0")
+
+
 def _constant(literal: str) -> str:
     return _Unusable(literal, f"is {literal}, which JSON does not allow: write it as a string")
 
 
 _DECODER = json.JSONDecoder(
-    object_pairs_hook=_object, parse_float=_number, parse_constant=_constant
+    object_pairs_hook=_object, parse_float=_number, parse_int=_integer, parse_constant=_constant
 )
 
 
 def open_json(path: Path, stream: TextStream, size: int) -> RowSource:
-    """Header = keys of the first object; row numbers are positions in the array."""
+    """Header = keys of all the objects; row numbers are positions in the array."""
     scanner = ArrayScanner(stream.texts(), _DECODER)
     if scanner.next_char() != "[":
         raise InputFileError(f"{path}: JSON input must be an array of objects: [{{...}}, ...]")
@@ -111,7 +132,7 @@ def open_json(path: Path, stream: TextStream, size: int) -> RowSource:
     first = next(elements, None)
     if first is not None:
         _check_first(path, first, "element 1", stream.encoding)
-    keys = list(first[0]) if first is not None and isinstance(first[0], dict) else []
+    keys = _columns(path, stream.encoding, lines=False) if first is not None else []
     maker = _RowMaker(keys, header_names(keys, path), stream.encoding)
     rest = itertools.chain([first], elements) if first is not None else iter(())
     rows = (maker.row(n, value, error) for n, (value, error) in enumerate(rest, 1))
@@ -132,13 +153,18 @@ def open_jsonl(path: Path, stream: TextStream, size: int) -> RowSource:
         raise InputFileError(f"{path}: file is empty: no header row")
     first = _parse_line(first_line)
     _check_first(path, first, f"line {first_no}", stream.encoding)
-    keys = list(first[0]) if isinstance(first[0], dict) else []
+    keys = _columns(path, stream.encoding, lines=True)
     maker = _RowMaker(keys, header_names(keys, path), stream.encoding)
     rest = ((n, _parse_line(line)) for n, line in lines)
     both = itertools.chain([(first_no, first)], rest)
     rows = (maker.row(n, value, error) for n, (value, error) in both)
     info = SourceInfo(path, "jsonl", stream.encoding, None, maker.header, size)
     return RowSource(info, rows, lambda: stream.position, stream.close)
+
+
+def _columns(path: Path, encoding: str, *, lines: bool) -> list[str]:
+    """The keys of every object, less those no report could print (see the docstring)."""
+    return [key for key in object_keys(path, encoding, lines=lines) if not SUSPECT.search(key)]
 
 
 def _check_first(path: Path, first: Element, where: str, encoding: str) -> None:
@@ -205,7 +231,7 @@ _PLAIN = frozenset({str, _Number})  # the types of cells that are fine as they a
 
 
 class _RowMaker:
-    """Turns parsed objects into RawRows against the header taken from the first object.
+    """Turns parsed objects into RawRows against the header: the keys of all the objects.
 
     A clean object costs a list of cells and three C-level checks (its keys, the types of
     its cells, one search for NUL or undecodable text); only a row that fails one of them
@@ -215,6 +241,9 @@ class _RowMaker:
         self.keys = keys
         self.header = header
         self.known = frozenset(keys)
+        self.slots = {
+            key: (n, name) for n, (key, name) in enumerate(zip(keys, header, strict=True))
+        }
         self.encoding = encoding
 
     def row(self, line_no: int, value: object, error: str | None) -> RawRow:
@@ -223,8 +252,7 @@ class _RowMaker:
         if not isinstance(value, dict):
             found = f"expected a JSON object, found {_kind(value)}"
             return failed_row(line_no, [_cell_text(value)], found)
-        get = value.get
-        cells = [_cell_text(get(key)) for key in self.keys]
+        cells = self._cells(value)
         if (
             type(value) is not dict
             or not self.known.issuperset(value)
@@ -236,8 +264,22 @@ class _RowMaker:
                 return failed_row(line_no, cells, problem)
         if len(value) == len(self.keys):  # every key, and none that is unexpected
             return RawRow(line_no, dict(zip(self.header, cells, strict=True)), cells)
-        named = zip(self.keys, self.header, cells, strict=True)
-        return RawRow(line_no, {name: cell for key, name, cell in named if key in value}, cells)
+        slots = self.slots
+        named = (slots[key] for key in value)  # only known keys: unknown ones failed above
+        return RawRow(line_no, {name: cells[n] for n, name in named}, cells)
+
+    def _cells(self, obj: dict[str, object]) -> list[str]:
+        """The cells in header order, "" for a key the object lacks; a sparse object (keys
+        of many objects, few in each) costs its own keys, not one call per column."""
+        if len(obj) * 2 >= len(self.keys):
+            get = obj.get
+            return [_cell_text(get(key)) for key in self.keys]
+        cells = [""] * len(self.keys)
+        slots = self.slots
+        for key, item in obj.items():
+            if key in slots:
+                cells[slots[key][0]] = _cell_text(item)
+        return cells
 
     def _problem(self, obj: dict[str, object], cells: list[str]) -> str | None:
         if isinstance(obj, _Duplicated):

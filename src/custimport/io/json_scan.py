@@ -9,17 +9,37 @@ A syntax error (or an element nested too deeply to parse) leaves nowhere to resu
 the broken element is yielded as an error, `stopped` says where reading ended, and the
 elements after it are never read (SPEC §12.1). So do a file cut off inside the array and
 text after its closing `]` (a second array appended, say), which are not elements.
+
+`object_keys` is the pre-pass that finds the columns of a JSON or JSON Lines file: the keys
+of every object the main pass will read, in order of first appearance (SPEC §3). It reads
+the file once more, streamed, and stops where the main pass stops: the same chunks through
+a fresh decoder of the same codec (one that gives up does so at the same chunk), the same
+`ArrayScanner` for an array, the same lines for JSON Lines. It needs no values, so it
+skips what costs: no hooks (the C scanner does everything), no search for NUL or
+undecodable text (0.3 s of the file below, in `TextStream`). Measured on 200,000 objects
+of 12 keys (88 MB), CPU seconds: 0.63 for JSON Lines (0.49 of it the C scanner alone) and
+0.73 for an array. The array's separators are one regex match per element, not four
+calls: 1.21 -> 1.07 s for the whole main pass over the same array, which pays back part of
+the pre-pass. At most `MAX_COLUMNS` keys: see there.
 """
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from custimport.errors import InputFileError
+from custimport.io.text import CHUNK_SIZE, ESCAPE
 
 Element = tuple[object, str | None]  # a parsed value, or None and a one-line syntax error
 
 _SIGNIFICANT = re.compile(r"[^ \t\n\r]")
+_SEPARATOR = re.compile(r"[ \t\n\r]*,[ \t\n\r]*")  # between elements: one match, not four calls
 _NEAR_END = 64  # a parse error this close to the end of the buffer may just need more text
 _REST_UNREAD = "; the rest of the file was not read"
 _CUT_SHORT = "as if the file was cut short"
@@ -62,6 +82,10 @@ class ArrayScanner:
             except (ValueError, RecursionError) as exc:
                 yield None, self._broken_element(exc, start)
                 return
+            between = _SEPARATOR.match(self._buf, self._pos)
+            if between is not None and between.end() < len(self._buf):  # the usual case
+                self._pos = between.end()
+                continue
             char = self.next_char()
             if char == ",":
                 self._pos += 1
@@ -166,3 +190,93 @@ class ArrayScanner:
 def _maybe_cut(exc: json.JSONDecodeError, length: int) -> bool:
     """Whether the error may only mean the element continues beyond the buffer."""
     return exc.pos >= length - _NEAR_END or exc.msg.startswith("Unterminated string")
+
+
+# Each row holds a cell for every column: a file whose objects each bring new keys would
+# make rows as wide as the file is long (time and memory growing with its square).
+MAX_COLUMNS = 2_000
+_PLAIN = json.JSONDecoder()  # the C scanner alone: the same grammar as the reader's hooks
+_LINE_ENDS = frozenset(("\n", "\r\n", "\r", ""))
+
+
+def object_keys(path: Path, encoding: str, *, lines: bool) -> list[str]:
+    """The keys of the objects that reading `path` as an array (or as JSON Lines) will
+    yield, in order of first appearance; see the module docstring."""
+    seen: dict[str, None] = {}
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read the file ({exc.strerror})") from None
+    with raw:
+        chunks = _Chunks(raw, encoding)
+        objects = _line_objects(chunks) if lines else _array_objects(chunks)
+        for value in objects:
+            if type(value) is dict and not seen.keys() >= value.keys():
+                seen.update(dict.fromkeys(value))
+                if len(seen) > MAX_COLUMNS:
+                    raise InputFileError(
+                        f"{path}: the objects hold more than {MAX_COLUMNS:,} different keys, "
+                        "each a column: more than any file of records has"
+                    )
+    return list(seen)
+
+
+class _Chunks:
+    """The file decoded in the chunks `TextStream` reads, ending where its decoder would
+    give up (`failed` then says so); without its per-chunk search for suspect text."""
+
+    def __init__(self, raw: BinaryIO, encoding: str) -> None:
+        self._raw = raw
+        self._codec = codecs.getincrementaldecoder(encoding)(ESCAPE)
+        self.failed = False
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            data = self._raw.read(CHUNK_SIZE)
+            try:
+                text = self._codec.decode(data, final=not data)
+            except Exception:  # a codec is foreign code; the main pass says why it stopped
+                self.failed = True
+                return
+            if text:
+                yield text
+            if not data:
+                return
+
+
+def _array_objects(chunks: _Chunks) -> Iterator[object]:
+    scanner = ArrayScanner(iter(chunks), _PLAIN)
+    if scanner.next_char() == "[":
+        for value, _ in scanner.elements():
+            yield value
+
+
+def _line_objects(chunks: _Chunks) -> Iterator[object]:
+    """The value of each line that is one JSON value, split as `TextStream.lines` splits:
+    at \n, \r\n or \r; a line cut short by a failed decoder is not a line."""
+    pending = ""
+    for text in chunks:
+        if "\n" not in text and "\r" not in text:
+            pending += text
+            continue
+        found = io.StringIO(pending + text, newline="").readlines()
+        pending = "" if found[-1].endswith("\n") else found.pop()
+        for line in found:
+            try:  # the usual line: one value from its first character to its end
+                value, end = _PLAIN.raw_decode(line)
+                if line[end:] in _LINE_ENDS:
+                    yield value
+                    continue
+            except (ValueError, RecursionError):
+                pass
+            yield _line_value(line)
+    if pending and not chunks.failed:
+        yield _line_value(pending)
+
+
+def _line_value(line: str) -> object:
+    """What `json.loads` makes of the line, or None when it is not one value."""
+    try:
+        return _PLAIN.decode(line)  # space around the value is fine, anything more is not
+    except (ValueError, RecursionError):
+        return None

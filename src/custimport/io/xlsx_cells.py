@@ -13,6 +13,12 @@ time without `data_only` would tell them apart at twice the cost; instead openpy
 parser is subclassed so that such a cell's value becomes a `FormulaWithoutValue` (its text
 is the formula, for the error log and rejects), and the readers fail its row.
 
+A spreadsheet error (`t="e"`: #N/A, #REF!, or no code at all) fails its row too, as does a
+date whose serial number is beyond the dates a spreadsheet shows (openpyxl would make it
+the text "#VALUE!"). A cell that no spreadsheet program writes (a shared string that does
+not exist, `abc` in a number cell) raises `UnreadableCell`, which stops the sheet, saying
+in words which cell holds what.
+
 "Without a value" is no `<v>`, or an empty one (openpyxl writes `<v />`), on a cell not
 typed `t="str"`: that is how Excel and LibreOffice save a formula whose value is the empty
 string, which stays an empty cell.
@@ -31,6 +37,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.worksheet import _read_only
 from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.xml.constants import SHEET_MAIN_NS
@@ -38,6 +45,7 @@ from openpyxl.xml.constants import SHEET_MAIN_NS
 from custimport.io.source import float_text
 
 _FORMULA_TAG = f"{{{SHEET_MAIN_NS}}}f"
+_VALUE_TAG = f"{{{SHEET_MAIN_NS}}}v"
 _ZERO_PADDED = re.compile(r"0+")
 _EXACT_INTEGERS = 2**53  # beyond this a double (every number in a workbook) has gaps
 _NO_VALUE = (
@@ -45,6 +53,14 @@ _NO_VALUE = (
     "first, so that the values are stored"
 )
 _ERROR_VALUE = "holds the spreadsheet error {}, not a value: correct the formula or clear the cell"
+_ERROR_NO_CODE = (
+    "is marked as a spreadsheet error, with no value saved: correct the formula or clear the cell"
+)
+_NOT_A_DATE = (
+    "is formatted as a date, but holds {}, beyond the dates a spreadsheet shows: correct the "
+    "value or format the cell as a number"
+)
+_WHAT_BELONGS = {"n": "a number", "b": "true or false (1 or 0)", "d": "a date"}
 _INEXACT = (
     "is the number {}, too large for a spreadsheet to keep every digit of: format the column "
     "as text and type the value again"
@@ -80,17 +96,56 @@ def unusable_seen() -> int:
 _parse_cell = WorkSheetParser.parse_cell  # called directly: cheaper than super() per cell
 
 
+class UnreadableCell(Exception):
+    """A cell that cannot be read, said in words: the sheet stops there."""
+
+
 class _ValueAwareParser(WorkSheetParser):  # type: ignore[misc]
     def parse_cell(self, element: Any) -> dict[str, Any]:
-        cell: dict[str, Any] = _parse_cell(self, element)
-        if element.get("t") == "e" and cell["value"] is not None:  # #N/A, #REF!, #DIV/0!
-            text = str(cell["value"])
-            cell["value"] = UnusableCell(text, _ERROR_VALUE.format(text))
+        try:
+            cell: dict[str, Any] = _parse_cell(self, element)
+        except (ValueError, IndexError):
+            reason = _unreadable(element, self.shared_strings, self.row_counter, self.col_counter)
+            if reason is None:
+                raise
+            raise UnreadableCell(reason) from None
+        if cell["data_type"] == "e":  # #N/A, #REF!, #DIV/0!, or a date out of range
+            cell["value"] = _error_cell(element, cell["value"])
         elif cell["value"] is None and self.data_only and element.get("t") != "str":
             formula = element.find(_FORMULA_TAG)
             if formula is not None:
                 cell["value"] = UnusableCell("=" + (formula.text or ""), _NO_VALUE)
         return cell
+
+
+def _error_cell(element: Any, value: object) -> UnusableCell:
+    if element.get("t") != "e":  # openpyxl's "#VALUE!" for a date serial out of range
+        serial = element.findtext(_VALUE_TAG) or ""
+        return UnusableCell(serial, _NOT_A_DATE.format(serial))
+    if value is None:  # `<c t="e"/>`: an error, though not which one
+        return UnusableCell("", _ERROR_NO_CODE)
+    return UnusableCell(str(value), _ERROR_VALUE.format(value))
+
+
+def _unreadable(element: Any, strings: Any, row: int, column: int) -> str | None:
+    """Why openpyxl could not read this cell, in words; None if the cause is not known."""
+    ref = element.get("r")
+    if ref is not None:
+        try:
+            coordinate_to_tuple(ref)
+        except ValueError:
+            return f"a cell of row {row:,} has the reference {ref!r}, which names no cell"
+    cell = f"cell {ref or get_column_letter(column) + str(row)}"
+    kind = element.get("t", "n")
+    text = element.findtext(_VALUE_TAG) or ""
+    if kind == "s":
+        if text.strip().isdigit():
+            has = len(strings)
+            return f"{cell} refers to shared string {int(text)}, but the workbook has {has}"
+        return f"{cell} holds {text!r} where the number of a shared string belongs"
+    if kind in _WHAT_BELONGS:
+        return f"{cell} holds {text!r} where {_WHAT_BELONGS[kind]} belongs"
+    return None
 
 
 # Read-only worksheets build their parser by this module-level name.

@@ -31,7 +31,13 @@ from custimport.io.source import (
     header_names,
 )
 from custimport.io.xlsx_archive import check_workbook_archive
-from custimport.io.xlsx_cells import cell_text, unusable_problem, unusable_seen
+from custimport.io.xlsx_cells import (
+    UnreadableCell,
+    UnusableCell,
+    cell_text,
+    unusable_problem,
+    unusable_seen,
+)
 
 # openpyxl warns about workbook features it does not keep (data validation, extensions);
 # they do not affect cell values, and in a CLI they would only be noise on stderr.
@@ -90,11 +96,11 @@ def _open_sheet(path: Path, size: int, worksheet: Any, close: Any) -> RowSource:
     if first is None:
         raise InputFileError(f"{path}: sheet '{worksheet.title}' is empty: no header row")
     header_cells = first[1]
+    problem = unusable_problem(first[0], header_cells, None)  # before trailing "" go: an
+    if problem is not None:  # error cell without a value is one
+        raise InputFileError(f"{path}: header {problem}")
     while header_cells and not header_cells[-1]:
         header_cells.pop()
-    problem = unusable_problem(first[0], header_cells, None)
-    if problem is not None:
-        raise InputFileError(f"{path}: header {problem}")
     header = header_names(header_cells, path)
     progress = _Progress(size, expected_rows)
     progress.row = first[0]  # until a row follows, reading can only stop after the header
@@ -110,8 +116,8 @@ class _Breakage:
 
     Only openpyxl's own iteration is guarded (our code's bugs still surface as such); any
     exception there means the file, not the program, is broken: expat's ParseError for XML,
-    zlib.error, EOFError or BadZipFile for the compressed data, IndexError for a shared
-    string that does not exist, ValueError for a number that is not one.
+    zlib.error, EOFError or BadZipFile for the compressed data, `UnreadableCell` for a
+    shared string that does not exist or a number that is not one.
     """
 
     def __init__(self) -> None:
@@ -138,6 +144,8 @@ class _Breakage:
 
 
 def _broken(exc: Exception) -> str:
+    if isinstance(exc, UnreadableCell):
+        return str(exc)
     if isinstance(exc, ParseError):
         return f"the sheet's XML is broken ({exc})"
     if isinstance(exc, zipfile.BadZipFile | zlib.error | EOFError):
@@ -164,7 +172,7 @@ def _nonempty_rows(cell_rows: Iterator[Sequence[Any]]) -> Iterator[tuple[int, li
     """(sheet row number, cell texts) for rows with any text; the number comes from the cells."""
     for cells in cell_rows:
         texts = [cell_text(cell) for cell in cells]
-        if any(texts):
+        if any(texts) or UnusableCell in map(type, texts):  # `<c t="e"/>` is not empty
             row_no = next(cell.row for cell in cells if cell.value is not None)
             yield row_no, texts
 
