@@ -191,7 +191,9 @@ def test_two_imports_that_deadlock_both_finish_with_every_account_once(
             wait_until(lambda: fetch(admin, WAITING_IN_TRIGGER)[0][0] == 2, "both waiting", process)
         gate.execute(text("SELECT pg_advisory_unlock(4242)"))
         results = [finish(process) for process in processes]
-    assert deadlocks(postgres_url) == 1
+    # one deadlock is made; under load the loser's writing again can race the winner's
+    # blocked insert into one more, answered the same way
+    assert deadlocks(postgres_url) >= 1
     for code, report, stderr in results:
         assert (code, stderr) == (0, ""), stderr
         assert report["rows"]["failed"] == 0
