@@ -80,7 +80,7 @@ class Repetition:
         accounts = self.inputs.accounts
         baseline_url = self._fresh_sqlite("baseline.db")
         self._baseline("create", "accounts", accounts, baseline_url)
-        url = self._fresh_sqlite("custimport.store.db")
+        url = self._fresh_sqlite("custimport.db")
         self._custimport(
             "create", "Account", accounts, url, expect_accounts(accounts.stats, "created")
         )

@@ -86,7 +86,7 @@ def postgres_url(pg_server: PostgresServer) -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """URL of a SQLite file that does not exist yet, in the test's own temp directory."""
-    return f"sqlite:///{tmp_path / 'custimport.store.db'}"
+    return f"sqlite:///{tmp_path / 'custimport.db'}"
 
 
 @pytest.fixture(

@@ -11,7 +11,7 @@ DEFAULT_BATCH_SIZE = 2000
 
 def default_database_path() -> Path:
     """The embedded SQLite file in the user's data directory (created on first use)."""
-    return Path(user_data_dir("custimport", appauthor=False)) / "custimport.store.db"
+    return Path(user_data_dir("custimport", appauthor=False)) / "custimport.db"
 
 
 def resolve_database_url(flag_value: str | None) -> str:

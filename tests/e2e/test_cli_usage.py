@@ -66,7 +66,7 @@ def test_missing_file_exits_2_and_creates_no_database(tmp_path: Path, sqlite_url
     assert run.exit_code == 2
     assert run.stderr.startswith("Error: ")
     assert len(run.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "custimport.store.db").exists()
+    assert not (tmp_path / "custimport.db").exists()
 
 
 def test_required_columns_missing_stop_before_any_row(tmp_path: Path, sqlite_url: str) -> None:

@@ -191,7 +191,7 @@ def test_default_database_lives_in_the_user_data_directory(tmp_path: Path) -> No
         env=env,
     )
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "data" / "custimport" / "custimport.store.db").is_file()
+    assert (tmp_path / "data" / "custimport" / "custimport.db").is_file()
 
 
 def big_accounts_file(tmp_path: Path, rows: int) -> Path:

@@ -124,20 +124,20 @@ def test_a_file_that_cannot_be_imported_exits_2_with_one_line_and_creates_no_dat
     path = write_bytes(tmp_path / name, content)
     run = cli(path, "--model", "CustomerGroup", "--db", sqlite_url)
     assert_usage_error(run, reason)
-    assert not (tmp_path / "custimport.store.db").exists()
+    assert not (tmp_path / "custimport.db").exists()
 
 
 def test_a_directory_instead_of_a_file_exits_2(tmp_path: Path, sqlite_url: str) -> None:
     (tmp_path / "folder.csv").mkdir()
     run = cli(tmp_path / "folder.csv", "--model", "Account", "--db", sqlite_url)
     assert_usage_error(run, "folder.csv: is a directory, not a file")
-    assert not (tmp_path / "custimport.store.db").exists()
+    assert not (tmp_path / "custimport.db").exists()
 
 
 def test_a_missing_file_exits_2(tmp_path: Path, sqlite_url: str) -> None:
     run = cli(tmp_path / "absent.csv", "--model", "Account", "--db", sqlite_url)
     assert_usage_error(run, "absent.csv: no such file")
-    assert not (tmp_path / "custimport.store.db").exists()
+    assert not (tmp_path / "custimport.db").exists()
 
 
 def test_an_existing_database_is_left_untouched_by_a_file_that_cannot_be_imported(
@@ -386,7 +386,7 @@ def test_a_bad_mapping_file_exits_2_before_the_database_is_opened(
     mapping_file.write_text(mapping, encoding="utf-8")
     run = cli(path, "--model", "Account", "--db", sqlite_url, "--mapping", mapping_file)
     assert_usage_error(run, reason)
-    assert not (tmp_path / "custimport.store.db").exists()
+    assert not (tmp_path / "custimport.db").exists()
 
 
 @pytest.mark.parametrize(
@@ -405,7 +405,7 @@ def test_an_unreadable_mapping_file_exits_2(
     path = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row("A-1")])
     run = cli(path, "--model", "Account", "--db", sqlite_url, "--mapping", mapping_file)
     assert_usage_error(run, reason)
-    assert not (tmp_path / "custimport.store.db").exists()
+    assert not (tmp_path / "custimport.db").exists()
 
 
 # --- values that try to be code -------------------------------------------------------

@@ -389,7 +389,7 @@ def contacts_template(template: Path, tmp_path_factory: pytest.TempPathFactory) 
 def fresh_sqlite(template: Path) -> Iterator[tuple[Path, str]]:
     with tempfile.TemporaryDirectory(prefix="custimport-property-") as name:
         folder = Path(name)
-        yield folder, fresh_copy(template, folder / "custimport.store.db")
+        yield folder, fresh_copy(template, folder / "custimport.db")
 
 
 @PROPERTY

@@ -190,7 +190,7 @@ def test_a_mapping_cannot_reach_a_field_that_is_not_importable(
     mapping.write_text(json.dumps({"Sneaky": target}), encoding="utf-8")
     run = cli(path, "--model", model, "--db", sqlite_url, "--mapping", mapping)
     assert_usage_error(run, f"the mapping sends 'Sneaky' to '{target}'", "valid fields: ")
-    assert not (tmp_path / "custimport.store.db").exists()
+    assert not (tmp_path / "custimport.db").exists()
 
 
 def test_values_that_look_like_ids_are_names_and_numbers_not_ids(

@@ -134,9 +134,7 @@ def test_an_error_log_in_a_missing_folder_is_refused_before_anything_is_written(
         tmp_path / "missing" / "out.txt",
     )
     assert_usage_error(run, "missing")
-    assert (
-        not (tmp_path / "custimport.store.db").exists() or count(sqlite_url, "customer_group") == 0
-    )
+    assert not (tmp_path / "custimport.db").exists() or count(sqlite_url, "customer_group") == 0
 
 
 # --- SQLite locations -----------------------------------------------------------------------
@@ -145,7 +143,7 @@ def test_an_error_log_in_a_missing_folder_is_refused_before_anything_is_written(
 @pytest.mark.parametrize(
     ("location", "reason"),
     [
-        ("/proc/custimport.store.db", "unable to open database file"),
+        ("/proc/custimport.db", "unable to open database file"),
         ("/proc/custimport-nope/c.db", "the database folder /proc/custimport-nope does not exist"),
         ("/dev/null/c.db", "the database folder /dev/null is not a directory"),
     ],
