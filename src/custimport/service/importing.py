@@ -1,9 +1,9 @@
 """The import service: check the file and mapping, open the database, run the pipeline.
 
-read → map → validate (prepare.py, maybe in a worker: run/background.py) → write (pipeline.py,
-batches.py, handle_*.py). Usage problems raise before any row is written; every row
-read ends in exactly one outcome. SIGINT and SIGTERM only set a flag: the batch in
-flight is finished and committed, and the import stops there.
+read (io/) → map → validate (run/prepare.py, maybe in a worker: run/background.py) → write
+(run/pipeline.py and run/transaction.py, with the handlers of rows/). Usage problems raise
+before any row is written; every row read ends in exactly one outcome. SIGINT and SIGTERM
+only set a flag: the batch in flight is finished and committed, and the import stops there.
 """
 
 import time

@@ -134,7 +134,7 @@ def _untranslatable(error: DBAPIError, text: str) -> tuple[str, str]:
 
 # The row a statement refused, noted on its error by the code that ran the statement:
 # (index among the statement's rows, how many rows it had). Only statements whose rows
-# follow the batch's writes in order, at most one row each, are noted (see batches.py).
+# follow the batch's writes in order, at most one row each, are noted (see run/savepoint_write.py).
 _REFUSED_ROW = "custimport_refused_row"
 
 

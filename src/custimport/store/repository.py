@@ -9,7 +9,7 @@ placeholder. Timestamps are handed over in each engine's own form (`stored_now`)
 On PostgreSQL, batches of new accounts and contacts go in with COPY instead
 (`pg_copy`): psycopg's executemany pipeline was half the time of an import of
 100,000 accounts. Nothing here commits or formats messages for people: the
-importer owns the transaction, the row handlers own the semantics.
+transaction is run/transaction.py's, the semantics are the row handlers' (rows/).
 """
 
 import sqlite3
