@@ -23,6 +23,13 @@ import pytest
 from pg_server import MISSING_MESSAGE, PostgresServer, PostgresStartError, find_bindir
 from pg_server import running_server as _running_server
 
+# A suite started under `nohup` (or by a runner that ignores hang-ups) inherits SIGHUP
+# ignored, and so does every command it starts; custimport keeps an ignored SIGHUP
+# ignored, as nohup asks, so the tests that hang up on a command would see it carry on.
+# The commands the tests start get the default disposition back.
+if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
 
 def _postgres_unavailable(message: str) -> NoReturn:
     """Skip locally, but fail in CI: a green run that silently skipped PostgreSQL proves nothing."""
