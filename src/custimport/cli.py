@@ -204,6 +204,16 @@ def import_command(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")
     ] = False,
+    no_undo: Annotated[
+        bool,
+        typer.Option("--no-undo", help="Record the run but not its changes (it cannot be undone)."),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Go on after the last line an interrupted run of this file committed."
+        ),
+    ] = False,
 ) -> None:
     """Import FILE into the database.
 
@@ -225,6 +235,9 @@ def import_command(
         encoding=encoding,
         delimiter=delimiter,
         sheet=sheet,
+        journal=not no_undo,
+        resume=resume,
+        version=installed_version(),
     )
     sinks = files.FileSinks(spec.name, error_log, rejects, datetime.now())
     _guarded(sinks.check_locations)

@@ -9,6 +9,7 @@ SQLite tables in batch mode and `alembic check` can compare models and migration
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -121,3 +122,67 @@ class Contact(TimestampMixin, Base):
             postgresql_where=text("is_primary"),
         ),
     )
+
+
+class ImportRun(Base):
+    """One import or undo (SPEC §8): committed when it starts, finished when it ends.
+
+    `journal`: `full` (its changes are in import_change), `off` (--no-undo), `pruned`
+    (`runs prune` deleted them). `last_line`: every row up to this line was committed
+    (or failed), written in the same transaction as the rows: where --resume goes on.
+    """
+
+    __tablename__ = "import_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(32))
+    file: Mapped[str | None] = mapped_column(Text)
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    mapping: Mapped[str | None] = mapped_column(Text)  # JSON, as in effect
+    options: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    os_user: Mapped[str | None] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    journal: Mapped[str] = mapped_column(String(16), default="full")
+    undoes_run_id: Mapped[int | None] = mapped_column(Integer)
+    undone_by_run_id: Mapped[int | None] = mapped_column(Integer)
+    last_line: Mapped[int | None] = mapped_column(Integer)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_created: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rows_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    rows_failed: Mapped[int] = mapped_column(Integer, default=0)
+    contacts_created: Mapped[int] = mapped_column(Integer, default=0)
+    contacts_updated: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)  # why it was aborted, or what undo left
+
+    __table_args__ = (Index("ix_import_run_file_sha256", "file_sha256", "model"),)
+
+
+class ImportChange(Base):
+    """One row a run created or updated, in any table (SPEC §8): its first before-image
+    and last after-image, as JSON arrays of store/journal.py's IMAGE_COLUMNS.
+
+    No foreign key to import_run: every journal insert would check it, and the rows
+    only ever go with their run (prune). On SQLite the table is clustered on its key.
+    """
+
+    __tablename__ = "import_change"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    row_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    row_key: Mapped[str | None] = mapped_column(Text)
+    line: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(8))  # created | updated
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)

@@ -344,6 +344,7 @@ def limited_role(tmp_path: Path, postgres_url: str, pg_server: PostgresServer) -
         f"GRANT SELECT ON alembic_version TO {role}",
         f"GRANT SELECT, INSERT, UPDATE ON customer_group, contact TO {role}",
         f"GRANT SELECT, INSERT ON account TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE ON import_run, import_change TO {role}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
     )
     for grant in grants:
@@ -408,6 +409,7 @@ def test_a_privilege_revoked_mid_import_ends_it_with_a_report_and_no_failed_rows
     for grant in (
         f"GRANT SELECT ON alembic_version TO {role}",
         f"GRANT SELECT, INSERT, UPDATE ON customer_group, account, contact TO {role}",
+        f"GRANT SELECT, INSERT, UPDATE ON import_run, import_change TO {role}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
     ):
         execute(postgres_url, grant)

@@ -47,7 +47,16 @@ def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
         "error_log": str(sinks.error_log) if sinks.error_log else None,
         "rejects": str(sinks.rejects) if sinks.rejects else None,
         "duration_s": round(report.duration_s, 3),
+        "run": report.run,
+        **_resumed(report),
     }
+
+
+def _resumed(report: ImportReport) -> dict[str, Any]:
+    resumed = report.resumed
+    if resumed is None:
+        return {}
+    return {"resumed": {"run": resumed.run, "after_line": resumed.after_line}}
 
 
 def print_json(data: dict[str, Any]) -> None:
@@ -108,12 +117,27 @@ def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
         lines.append(f"Skipped: {reasons}")
     if report.unknown_columns:
         lines.append(f"Ignored unknown columns: {', '.join(report.unknown_columns)}")
+    if report.resumed is not None:
+        resumed = report.resumed
+        lines.append(
+            f"Resumed run {resumed.run}: rows up to line {resumed.after_line} not read again."
+        )
+    if report.run is not None:
+        lines.append(
+            f"Run {report.run}: `custimport runs show {report.run}` shows it{_undo_hint(report)}."
+        )
     lines += [f"Warning: {w}" for w in report.warnings]
     if sinks.error_log:
         lines.append(f"Error log: {sinks.error_log}")
     if sinks.rejects:
         lines.append(f"Rejected rows: {sinks.rejects}")
     return lines
+
+
+def _undo_hint(report: ImportReport) -> str:
+    if not report.request.journal or not report.committed:
+        return ""
+    return f", `custimport undo {report.run}` reverses it"
 
 
 def print_export_done(result: ExportResult) -> None:

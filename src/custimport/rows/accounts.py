@@ -36,6 +36,7 @@ from custimport.rows.outcomes import FailedRow, Outcome, PendingRow, failed
 from custimport.schemas import PRIMARY_CONTACT_FIELDS, GroupType, absent_errors
 from custimport.store import repository
 from custimport.store.db_errors import describe_row_error
+from custimport.store.journal import Journal
 from custimport.store.key_columns import group_key
 from custimport.store.repository import (
     AccountRef,
@@ -89,6 +90,8 @@ def generated_number() -> str:
 
 
 class AccountHandler:
+    journal: Journal | None = None  # the run's, when its changes are recorded
+
     def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
         self.mode = Mode(mode)
         # the mode's decisions, as skip reasons (None: written): see rows/modes.py
@@ -409,6 +412,16 @@ class AccountHandler:
     # --- writing -------------------------------------------------------------------
 
     def write(self, conn: Connection, writes: Sequence[AccountWrite]) -> None:
+        journal = self.journal
+        if journal is not None:
+            repository.name_new_rows(
+                conn, "account", [w.columns for w in writes if w.account_id is None]
+            )
+            repository.name_new_rows(
+                conn, "contact", [c for w in writes if (c := w.contact_insert)]
+            )
+            journal.before(conn, "account", _updated_accounts(writes))
+            journal.before(conn, "contact", _updated_contacts(writes))
         creates = [w.columns for w in writes if w.account_id is None]
         if repository.insert_accounts(conn, creates) < len(creates):
             raise LostRace()
@@ -421,6 +434,27 @@ class AccountHandler:
         if repository.insert_contacts_of(conn, contacts) < len(contacts):
             raise RowFailure("account_number", "the account vanished while it was being imported")
         repository.update_contacts(conn, [w.contact_update for w in writes if w.contact_update])
+        if journal is not None:
+            journal.created(conn, "account", _created(writes))
+            journal.after(conn, "account", [w.account_id for w in writes if w.account_id])
+            journal.created(conn, "contact", _created_contacts(writes))
+            journal.after(conn, "contact", [i for i, _ in _updated_contacts(writes)])
+
+
+def _created(writes: Sequence[AccountWrite]) -> list[tuple[int, int | None]]:
+    return [(w.columns["id"], w.row.line_no) for w in writes if w.account_id is None]
+
+
+def _updated_accounts(writes: Sequence[AccountWrite]) -> list[tuple[int, int | None]]:
+    return [(w.account_id, w.row.line_no) for w in writes if w.account_id is not None]
+
+
+def _created_contacts(writes: Sequence[AccountWrite]) -> list[tuple[int, int | None]]:
+    return [(c["id"], w.row.line_no) for w in writes if (c := w.contact_insert) is not None]
+
+
+def _updated_contacts(writes: Sequence[AccountWrite]) -> list[tuple[int, int | None]]:
+    return [(c["id"], w.row.line_no) for w in writes if (c := w.contact_update) is not None]
 
 
 def _unknown_group(name: str, groups: dict[str, StoredGroup]) -> RowFailure:

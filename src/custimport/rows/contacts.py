@@ -24,6 +24,7 @@ from custimport.rows.outcomes import FailedRow, Outcome, PendingRow, failed
 from custimport.schemas import GroupType, absent_errors
 from custimport.store import repository
 from custimport.store.db_errors import describe_row_error
+from custimport.store.journal import Journal
 from custimport.store.key_columns import name_key
 from custimport.store.repository import AccountRef, Stamp, StoredContact
 
@@ -58,6 +59,8 @@ class _Match:
 
 
 class ContactHandler:
+    journal: Journal | None = None  # the run's, when its changes are recorded
+
     def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
         self.mode = Mode(mode)
         # the mode's decisions, as skip reasons (None: written): see rows/modes.py
@@ -232,10 +235,27 @@ class ContactHandler:
     # --- writing -------------------------------------------------------------------
 
     def write(self, conn: Connection, writes: Sequence[ContactWrite]) -> None:
+        journal = self.journal
         demote = sorted({w.account_id for w in writes if w.demote_others})
+        updated = [(w.contact_id, w.row.line_no) for w in writes if w.contact_id is not None]
+        demoted: list[int] = []
+        if journal is not None:
+            journal.before(conn, "contact", updated)  # first: a row's own line wins
+            demoted = repository.primary_contact_ids(conn, demote) if demote else []
+            journal.before(conn, "contact", [(contact_id, None) for contact_id in demoted])
         repository.demote_primaries(conn, demote, repository.stored_now(conn))
         inserts = [w.values for w in writes if w.contact_id is None]
-        if repository.insert_contact_values(conn, CREATE_COLUMNS, inserts) < len(inserts):
+        columns: tuple[str, ...] = CREATE_COLUMNS
+        new_ids: list[int] = []
+        if journal is not None and inserts:
+            new_ids = repository.next_ids(conn, "contact", len(inserts))
+            inserts = [(*values, new_id) for values, new_id in zip(inserts, new_ids, strict=True)]
+            columns = (*CREATE_COLUMNS, "id")
+        if repository.insert_contact_values(conn, columns, inserts) < len(inserts):
             raise LostRace()  # another import added one of these contacts meanwhile
         updates = [{"id": w.contact_id, **w.columns} for w in writes if w.contact_id is not None]
         repository.update_contacts(conn, updates)
+        if journal is not None:
+            lines = [w.row.line_no for w in writes if w.contact_id is None]
+            journal.created(conn, "contact", list(zip(new_ids, lines, strict=True)))
+            journal.after(conn, "contact", [i for i, _ in updated] + demoted)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from custimport.rows.outcomes import Counts, FailedRow, Outcome, PendingRow
+from custimport.store.journal import Journal
 
 
 class LostRace(Exception):
@@ -61,6 +62,8 @@ class BatchResult:
 
 class Handler(Protocol[W]):
     """Row semantics of one model: keys, planning a batch, and writing it."""
+
+    journal: Journal | None  # writes the run's changes along with the rows (None: not kept)
 
     def key_of(self, data: dict[str, Any]) -> Hashable | None:
         """The row's key for duplicate detection within one file (None: no key)."""

@@ -18,6 +18,7 @@ from custimport.rows.outcomes import Outcome, PendingRow, failed
 from custimport.schemas import absent_message
 from custimport.store import repository
 from custimport.store.db_errors import describe_row_error
+from custimport.store.journal import Journal
 from custimport.store.key_columns import group_key
 
 
@@ -28,6 +29,8 @@ class GroupWrite(Write):
 
 
 class GroupHandler:
+    journal: Journal | None = None  # the run's, when its changes are recorded
+
     def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
         self.mode = Mode(mode)
         # the mode's decisions, as skip reasons (None: written): see rows/modes.py
@@ -87,8 +90,17 @@ class GroupHandler:
             plan.writes.append(GroupWrite(row, Outcome.CREATED, columns=columns))
 
     def write(self, conn: Connection, writes: Sequence[GroupWrite]) -> None:
+        journal = self.journal
         creates = [w for w in writes if w.group_id is None]
+        updated = [(w.group_id, w.row.line_no) for w in writes if w.group_id is not None]
+        if journal is not None:
+            repository.name_new_rows(conn, "customer_group", [w.columns for w in creates])
+            journal.before(conn, "customer_group", updated)
         if repository.insert_groups(conn, [w.columns for w in creates]) < len(creates):
             raise LostRace()
         updates = [{"id": w.group_id, **w.columns} for w in writes if w.group_id is not None]
         repository.update_groups(conn, updates)
+        if journal is not None:
+            created = [(w.columns["id"], w.row.line_no) for w in creates]
+            journal.created(conn, "customer_group", created)
+            journal.after(conn, "customer_group", [group_id for group_id, _ in updated])

@@ -25,6 +25,19 @@ class ImportRequest:
     delimiter: str | None = None
     sheet: str | None = None
     parallel: bool | None = None  # prepare batches in a second process; None: by file size
+    journal: bool = True  # record the run's changes, so it can be undone (not --no-undo)
+    resume: bool = False  # go on after the line the last interrupted run of the file committed
+    version: str | None = None  # custimport's, recorded with the run
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where --resume goes on: after `after_line`, and past the later lines in `skip`
+    that the earlier runs wrote (rows that waited for a parent later in the file)."""
+
+    run: int
+    after_line: int
+    skip: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -41,6 +54,8 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     source: SourceInfo | None = None
     duration_s: float = 0.0
+    run: int | None = None  # the run's number in the history (none for a dry run)
+    resumed: "ResumePoint | None" = None  # --resume: the run and line this import went on after
 
     @property
     def exit_code(self) -> int:

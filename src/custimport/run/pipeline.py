@@ -18,7 +18,7 @@ from custimport.errors import ReportFileError
 from custimport.io.source import RowSource
 from custimport.rows.contract import BatchResult, Handler
 from custimport.rows.mapping import ColumnMap
-from custimport.rows.outcomes import FailedRow, PendingRow
+from custimport.rows.outcomes import Counts, FailedRow, PendingRow
 from custimport.run.background import BackgroundPreparer, WorkerFailed, worth_it
 from custimport.run.batch_writer import BatchWriter
 from custimport.run.job import ImportReport, Observer
@@ -27,7 +27,7 @@ from custimport.run.prepare import PreparedBatch, Preparer, PreparerSettings, so
 from custimport.run.transaction import Transaction
 from custimport.run.waiting_rows import WaitingRows, WaitingSpill
 from custimport.signals import EXIT_SIGINT, StopFlag
-from custimport.store import db
+from custimport.store import db, runs
 from custimport.store.encoding import text_encoding
 
 # Commit about once a second rather than after every batch: on this machine's disk a
@@ -64,6 +64,8 @@ class Pipeline:
             self.request.max_errors,
             source_options(report.source, self.request.sheet),
             text_encoding(conn),
+            resume_after=report.resumed.after_line if report.resumed else 0,
+            resume_skip=report.resumed.skip if report.resumed else frozenset(),
         )
         self.transaction = Transaction(conn, handler, report.counts)
         self.retrying = False  # rows taken from `deferred` are being written again
@@ -77,6 +79,14 @@ class Pipeline:
         self.ahead = ahead_handler(conn, handler)  # the handler, if look-ups run ahead
         self.held_back = False  # the look-ahead had read a batch that was never written
         self.last_commit = time.monotonic()
+        # For the run record (SPEC §8 resume): the last line of the batches written in
+        # file order, and the first line of a row still waiting (for a parent later in
+        # the file, or a primary claim held to the end): every line before both is
+        # committed once the transaction is.
+        self.accounted_through = self.settings.resume_after
+        self.first_waiting: int | None = None
+        if report.run is not None:
+            self.transaction.before_commit = self._note_commit
 
     def run(self, source: RowSource) -> None:
         try:
@@ -146,6 +156,7 @@ class Pipeline:
         handed_out = lookahead.batches(batches) if lookahead is not None else batches
         try:
             for batch in handed_out:
+                self._waiting_from(batch.held_from)
                 self._write(batch.rows, batch.failures, wire=batch.wire)
                 self.observer.progress(batch.bytes_read, batch.rows_read)
                 if self.stop.exit_code is not None or self._too_many_failures():
@@ -196,8 +207,11 @@ class Pipeline:
             rows, failures, result = self._write_within(rows, failures, final, wire, allowance)
         else:
             result = self.writer.write(rows, final, wire) if rows else None
+        if not final:
+            self._accounted(rows, failures)
         row_by_row = False
         if result is not None:
+            self._waiting_from(min((row.line_no for row in result.deferred), default=None))
             self.transaction.add(result)  # a result that was `replayed` stands for all since
             self._database_failed(result.failures)
             failures = sorted(failures + result.failures, key=_line)
@@ -206,6 +220,26 @@ class Pipeline:
         due = time.monotonic() - self.last_commit >= COMMIT_EVERY_S
         if not self.keep_one_transaction and (due or row_by_row):
             self._commit()
+
+    def _accounted(self, rows: list[PendingRow], failures: list[FailedRow]) -> None:
+        last = max(rows[-1].line_no if rows else 0, failures[-1].line_no if failures else 0)
+        self.accounted_through = max(self.accounted_through, last)
+
+    def _waiting_from(self, line: int | None) -> None:
+        if line is not None and (self.first_waiting is None or line < self.first_waiting):
+            self.first_waiting = line
+
+    def _note_commit(self, conn: Connection, counts: Counts) -> None:
+        """In the transaction, just before it commits: the run's counts and its last line
+        committed with every line before it (where --resume goes on)."""
+        assert self.report.run is not None
+        last_line = self.accounted_through
+        if self.first_waiting is not None:
+            last_line = min(last_line, self.first_waiting - 1)
+        contacts = {"created": counts.contacts_created, "updated": counts.contacts_updated}
+        runs.note_commit(
+            conn, self.report.run, runs.count_values(counts.rows(), contacts), last_line
+        )
 
     def _database_failed(self, failures: list[FailedRow]) -> None:
         """Rows the database refused count towards --max-errors' reading limit."""

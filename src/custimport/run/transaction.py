@@ -26,7 +26,7 @@ out are not written again: the report counted them failed, and another import ma
 have changed what made them fail.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from itertools import chain
 from typing import Any
@@ -63,6 +63,9 @@ class Transaction:
         self._deferred_at_commit = self.deferred.mark()
         self._log = SpilledRows()  # the batches written since the last commit
         self._failed_lines: set[int] = set()  # failures handed out since the last commit
+        # called in the transaction just before each commit, with the counts the commit
+        # makes true: the run record says what was committed, by the same commit
+        self.before_commit: Callable[[Connection, Counts], None] | None = None
 
     def written(
         self, rows: Sequence[PendingRow], final: bool, wire: bytes | None, result: BatchResult
@@ -142,6 +145,11 @@ class Transaction:
                 spill.close()
 
     def _commit(self) -> None:
+        if self.before_commit is not None:
+            total = Counts()
+            total.merge(self.counted)
+            total.merge(self.uncommitted)
+            self.before_commit(self.conn, total)
         committed = False
         try:
             self.conn.commit()

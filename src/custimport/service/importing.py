@@ -31,8 +31,10 @@ from custimport.rows.modes import Mode, creates, required_columns, updates
 from custimport.run.gc_pause import bulk_gc
 from custimport.run.job import ImportReport, ImportRequest, Observer
 from custimport.run.pipeline import Pipeline
+from custimport.service import recording
 from custimport.signals import interrupts_ignored, trapped_hangup, trapped_signals
 from custimport.store import db
+from custimport.store.journal import Journal
 
 __all__ = ["ImportReport", "ImportRequest", "Observer", "run_import"]
 
@@ -64,17 +66,42 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
             with db.translated_errors(request.database_url):
                 db.ensure_schema(engine)
                 db.check_writable(
-                    engine, request.spec.name, mode, creates=creates(mode), updates=updates(mode)
+                    engine,
+                    request.spec.name,
+                    mode,
+                    creates=creates(mode),
+                    updates=updates(mode),
+                    records=not request.dry_run,
+                    journal=request.journal,
                 )
             report = ImportReport(request, source=source.info)
             report.unknown_columns = column_map.unknown_columns
+            with db.translated_errors(request.database_url):
+                journal = recording.begin(engine, request, mapping, report)
             observer.started(source.info)
-            _import_rows(engine, source, column_map, mode, report, observer)
+            _recorded(
+                engine,
+                report,
+                lambda: _import_rows(engine, source, column_map, mode, report, observer, journal),
+            )
         finally:
             with interrupts_ignored():
                 engine.dispose()
     report.duration_s = time.perf_counter() - started
     return report
+
+
+def _recorded(engine: Any, report: ImportReport, run: Callable[[], None]) -> None:
+    """Run the import, then finish its run record whatever happened (an import that
+    raised is `aborted`, with the reason)."""
+    try:
+        run()
+    except BaseException as exc:
+        with interrupts_ignored():
+            recording.finish(engine, report, failure=str(exc) or type(exc).__name__)
+        raise
+    with interrupts_ignored():
+        recording.finish(engine, report)
 
 
 def _import_rows(
@@ -84,6 +111,7 @@ def _import_rows(
     mode: Mode,
     report: ImportReport,
     observer: Observer,
+    journal: Journal | None,
 ) -> None:
     try:
         with (
@@ -93,6 +121,7 @@ def _import_rows(
             bulk_gc(),
         ):
             handler = HANDLERS[report.request.spec.name](conn, mode, column_map.present_fields)
+            handler.journal = journal
             pipeline = Pipeline(conn, handler, column_map, report, observer, stop)
             pipeline.run(source)
             _add_warnings(report)

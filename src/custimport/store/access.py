@@ -40,21 +40,44 @@ UPDATES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def needed(model: str, *, creates: bool, updates: bool) -> dict[str, list[str]]:
+# The history (SPEC §8): every import but a dry run records its run, and, unless
+# --no-undo, its changes; the run is looked up first (an earlier run of the same file).
+HISTORY: dict[str, tuple[str, ...]] = {"import_run": ("SELECT", "INSERT", "UPDATE")}
+JOURNAL: dict[str, tuple[str, ...]] = {"import_change": ("SELECT", "INSERT", "UPDATE")}
+
+
+def needed(
+    model: str, *, creates: bool, updates: bool, records: bool = False, journal: bool = False
+) -> dict[str, list[str]]:
     """{table: privileges} an import of `model` may use, SELECT on every table it reads
-    included; whether it creates and updates rows is what its mode decides (rows/modes)."""
+    included; whether it creates and updates rows is what its mode decides (rows/modes),
+    whether it `records` its run and `journal`s its changes, its options."""
     wanted: dict[str, list[str]] = {}
     reads = ("customer_group",) if model == "CustomerGroup" else TABLES
     for table in reads:
         wanted[table] = ["SELECT"]
-    for kind, applies in ((CREATES, creates), (UPDATES, updates)):
-        for table, privileges in kind[model].items() if applies else ():
+    kinds = [
+        (CREATES[model], creates),
+        (UPDATES[model], updates),
+        (HISTORY, records),
+        (JOURNAL, records and journal),
+    ]
+    for kind, applies in kinds:
+        for table, privileges in kind.items() if applies else ():
+            wanted.setdefault(table, [])
             wanted[table] += [p for p in privileges if p not in wanted[table]]
     return wanted
 
 
 def check_writable(
-    engine: Engine, model: str, mode_name: str, *, creates: bool, updates: bool
+    engine: Engine,
+    model: str,
+    mode_name: str,
+    *,
+    creates: bool,
+    updates: bool,
+    records: bool = False,
+    journal: bool = False,
 ) -> None:
     """Raise DatabaseError (one line, no password) if this import's writes would be refused."""
     with engine.connect() as conn:
@@ -62,7 +85,9 @@ def check_writable(
             if conn.dialect.name == "sqlite":
                 reason = _sqlite_read_only(conn)
             else:
-                wanted = needed(model, creates=creates, updates=updates)
+                wanted = needed(
+                    model, creates=creates, updates=updates, records=records, journal=journal
+                )
                 who = f"a {model} import in {mode_name} mode"
                 reason = _postgresql_read_only(conn) or _missing_privileges(conn, wanted, who)
         finally:
@@ -102,7 +127,7 @@ def _missing_privileges(conn: Connection, wanted: dict[str, list[str]], who: str
     checks: list[tuple[str, str]] = []
     for table, privileges in wanted.items():
         checks += [(f"{privilege} on {table}", table) for privilege in privileges]
-    inserts = [t for t, p in wanted.items() if "INSERT" in p]
+    inserts = [t for t, p in wanted.items() if "INSERT" in p and t not in JOURNAL]  # keyed by run
     columns = [f"has_table_privilege(%(t{i})s, %(p{i})s)" for i in range(len(checks))]
     params: dict[str, str] = {}
     for i, (what, table) in enumerate(checks):

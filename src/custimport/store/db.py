@@ -37,7 +37,7 @@ SQLITE_CACHE_KIB = 32 * 1024
 # The newest migration. Every import checks the database against it; reading it from
 # the migration scripts would cost importing Alembic (a quarter second) on each run,
 # so a test keeps this equal to the scripts' head.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 APP_TABLES = frozenset({"customer_group", "account", "contact"})
 # Text goes to and from PostgreSQL as UTF-8 whatever the database's own encoding. Left to
 # the server's, a LATIN1 database made psycopg encode each value itself, and a character
@@ -260,13 +260,28 @@ def ensure_schema(engine: Engine) -> None:
 
 
 def check_writable(
-    engine: Engine, model: str, mode_name: str, *, creates: bool, updates: bool
+    engine: Engine,
+    model: str,
+    mode_name: str,
+    *,
+    creates: bool,
+    updates: bool,
+    records: bool = False,
+    journal: bool = False,
 ) -> None:
     """Refuse, before the first row, a database that would refuse this import's writes: a
     read-only one, or a role without the privileges `model` needs to create and/or update
     (as its mode decides) (SPEC §12.3). Raises DatabaseError with one line and no password."""
     with translated_errors(engine.url.render_as_string(hide_password=False)):
-        db_access.check_writable(engine, model, mode_name, creates=creates, updates=updates)
+        db_access.check_writable(
+            engine,
+            model,
+            mode_name,
+            creates=creates,
+            updates=updates,
+            records=records,
+            journal=journal,
+        )
 
 
 @contextmanager

@@ -441,3 +441,38 @@ def demote_primaries(conn: Connection, account_ids: Sequence[int], now: Stamp) -
         f"WHERE account_id = {ph} AND is_primary"
     )
     _executemany(conn, sql, [(now, account_id) for account_id in account_ids], False)
+
+
+# --- ids, for the journal ----------------------------------------------------------
+
+
+def next_ids(conn: Connection, table: str, count: int) -> list[int]:
+    """Ids for `count` rows about to be inserted, so the journal can name them.
+
+    On PostgreSQL from the table's sequence (burned if the batch is rolled back, as
+    inserts burn them). On SQLite the import holds the write lock from its first
+    statement, so nobody else inserts until it commits: the ids after the largest.
+    """
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        sql = f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)"
+        return [row[0] for row in conn.exec_driver_sql(sql, (count,)).all()]
+    if not conn.in_transaction():
+        conn.begin()
+    largest = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one()
+    return list(range(int(largest) + 1, int(largest) + 1 + count))
+
+
+def name_new_rows(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Give the rows about to be inserted into `table` an id, if they have none yet (the
+    same writes tried again in parts keep theirs)."""
+    unnamed = [row for row in rows if "id" not in row]
+    for row, new_id in zip(unnamed, next_ids(conn, table, len(unnamed)), strict=True):
+        row["id"] = new_id
+
+
+def primary_contact_ids(conn: Connection, account_ids: Sequence[int]) -> list[int]:
+    """The primary contacts of these accounts (the ones a new primary demotes)."""
+    sql = "SELECT id FROM contact WHERE is_primary AND account_id {keys}"
+    return [row[0] for row in _rows_in(conn, sql, list(account_ids))]

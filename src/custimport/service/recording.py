@@ -1,0 +1,149 @@
+"""An import's run record (SPEC §8): started before the first row, finished after the last.
+
+The run is committed when the import starts, so history shows it even if the process
+is killed; its counts and last committed line are then written by the import's own
+transactions (run/pipeline.py), and its final status here. A dry run is not recorded.
+Here too: the hint that an earlier run of the same file stopped part-way, and where
+`--resume` goes on.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from custimport.errors import UsageError
+from custimport.models import ImportChange
+from custimport.run.job import ImportReport, ImportRequest, ResumePoint
+from custimport.store import runs
+from custimport.store.journal import Journal
+
+HASH_CHUNK = 1 << 20
+RESUME_CHAIN = 100  # runs followed back through --resume (each names the one it resumed)
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """(size, SHA-256) of the file, read once more before the import (page-cached)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _options(request: ImportRequest, resumed: ResumePoint | None) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "atomic": request.atomic,
+        "max_errors": request.max_errors,
+        "batch_size": request.batch_size,
+        "format": request.format,
+        "encoding": request.encoding,
+        "delimiter": request.delimiter,
+        "sheet": request.sheet,
+        "no_undo": not request.journal,
+    }
+    if resumed is not None:
+        options["resumes"] = resumed.run
+    return options
+
+
+def begin(
+    engine: Engine, request: ImportRequest, mapping: Mapping[str, Any] | None, report: ImportReport
+) -> Journal | None:
+    """Record the run (not for a dry run); the journal its handler writes, if any.
+    Sets the report's run, the resume point under --resume, and the hint without it."""
+    size, sha256 = file_digest(request.path)
+    with engine.connect() as conn:
+        previous = runs.previous_run(conn, sha256, request.spec.name, request.mode, mapping)
+        resumable = previous is not None and runs.shown_status(previous) in runs.RESUMABLE
+        if request.resume:
+            if not resumable:
+                raise UsageError(_nothing_to_resume(previous))
+            report.resumed = _resume_point(conn, previous)
+        elif resumable:
+            report.warnings.append(_resume_hint(previous))
+    if request.dry_run:
+        return None
+    start = runs.RunStart(
+        model=request.spec.name,
+        mode=request.mode,
+        file=str(request.path),
+        file_size=size,
+        file_sha256=sha256,
+        mapping=mapping,
+        options=_options(request, report.resumed),
+        journal="full" if request.journal else "off",
+        version=request.version,
+    )
+    report.run = runs.start_run(engine, start, last_line=_start_line(report.resumed))
+    return Journal(report.run) if request.journal else None
+
+
+def _start_line(resumed: ResumePoint | None) -> int | None:
+    return resumed.after_line if resumed is not None else None
+
+
+def _nothing_to_resume(previous: Any | None) -> str:
+    if previous is None:
+        return "nothing to resume: no earlier import of this file with this model, mode and mapping"
+    status = runs.shown_status(previous)
+    return f"nothing to resume: the last import of this file (run {previous.id}) is {status}"
+
+
+def _resume_hint(previous: Any) -> str:
+    status = runs.shown_status(previous)
+    line = previous.last_line or 0
+    where = f"committed every row up to line {line}" if line else "committed no row"
+    return (
+        f"run {previous.id} of this file ended {status} and {where}: "
+        "add --resume to go on from there"
+    )
+
+
+def _resume_point(conn: Connection, previous: Any) -> ResumePoint:
+    """After the earlier run's last line, past the later lines its run chain wrote."""
+    after = int(previous.last_line or 0)
+    skip: set[int] = set()
+    run: Any | None = previous
+    for _ in range(RESUME_CHAIN):
+        if run is None:
+            break
+        lines = select(ImportChange.line).where(
+            ImportChange.run_id == run.id, ImportChange.line > after
+        )
+        skip.update(line for (line,) in conn.execute(lines) if line is not None)
+        run = runs.resumed_run(conn, run)
+    return ResumePoint(previous.id, after, frozenset(skip))
+
+
+def final_status(report: ImportReport) -> str:
+    if report.interrupted_exit is not None:
+        return "interrupted"
+    if report.aborted:
+        return "aborted"
+    if not report.committed and not report.request.dry_run:
+        return "rolled_back"
+    if not report.completed:
+        return "cut_short"
+    return "completed"
+
+
+def finish(engine: Engine, report: ImportReport, failure: str | None = None) -> None:
+    """The run's end: status, counts and why it stopped, on a connection of its own.
+    A database that is gone by now leaves the run `running` (shown as killed)."""
+    if report.run is None:
+        return
+    status = "aborted" if failure else final_status(report)
+    counts = report.counts
+    contacts = {"created": counts.contacts_created, "updated": counts.contacts_updated}
+    message = failure or report.aborted or report.stopped_reading
+    values = runs.count_values(counts.rows(), contacts)
+    with suppress(SQLAlchemyError), engine.begin() as conn:
+        runs.finish_run(conn, report.run, status, values, message)
