@@ -141,7 +141,10 @@ class Journal:
         if conn.dialect.name == "postgresql":
             ids, lines = [row_id for row_id, _ in rows], [line for _, line in rows]
             w = "unnest(%s::bigint[], %s::integer[]) AS w(id, line)"
-            sql = insert + select.format(p="%s", w=w) + on_conflict
+            # a row about to be updated is locked with its before-image taken: another
+            # import cannot change it in between (READ COMMITTED would let it)
+            lock = " FOR UPDATE OF x" if conflict else ""
+            sql = insert + select.format(p="%s", w=w) + lock + on_conflict
             conn.exec_driver_sql(sql, (self.run_id, ids, lines))
             return
         for part in chunks(rows):
