@@ -426,14 +426,17 @@ class AccountHandler:
         if repository.insert_accounts(conn, creates) < len(creates):
             raise LostRace()
         updates = [{**w.columns, "id": w.account_id} for w in writes if w.account_id is not None]
-        repository.update_accounts(conn, updates)
+        if repository.update_accounts(conn, updates) < len(updates):
+            raise LostRace()  # an account was deleted since the look-up: look up again
         self.parents.write_links(conn, writes)
         contacts = [
             {**w.contact_insert, "account_number": w.number} for w in writes if w.contact_insert
         ]
         if repository.insert_contacts_of(conn, contacts) < len(contacts):
             raise RowFailure("account_number", "the account vanished while it was being imported")
-        repository.update_contacts(conn, [w.contact_update for w in writes if w.contact_update])
+        contact_updates = [w.contact_update for w in writes if w.contact_update]
+        if repository.update_contacts(conn, contact_updates) < len(contact_updates):
+            raise LostRace()
         if journal is not None:
             journal.created(conn, "account", _created(writes))
             journal.after(conn, "account", [w.account_id for w in writes if w.account_id])

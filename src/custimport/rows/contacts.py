@@ -254,7 +254,8 @@ class ContactHandler:
         if repository.insert_contact_values(conn, columns, inserts) < len(inserts):
             raise LostRace()  # another import added one of these contacts meanwhile
         updates = [{"id": w.contact_id, **w.columns} for w in writes if w.contact_id is not None]
-        repository.update_contacts(conn, updates)
+        if repository.update_contacts(conn, updates) < len(updates):
+            raise LostRace()  # a contact was deleted since the look-up: look up again
         if journal is not None:
             lines = [w.row.line_no for w in writes if w.contact_id is None]
             journal.created(conn, "contact", list(zip(new_ids, lines, strict=True)))

@@ -99,7 +99,8 @@ class GroupHandler:
         if repository.insert_groups(conn, [w.columns for w in creates]) < len(creates):
             raise LostRace()
         updates = [{"id": w.group_id, **w.columns} for w in writes if w.group_id is not None]
-        repository.update_groups(conn, updates)
+        if repository.update_groups(conn, updates) < len(updates):
+            raise LostRace()  # a group was deleted since the look-up: look up again
         if journal is not None:
             created = [(w.columns["id"], w.row.line_no) for w in creates]
             journal.created(conn, "customer_group", created)

@@ -64,6 +64,11 @@ KEY_SQL = {
     ),
 }
 Line = int | None  # the file line of the row that wrote it; None for a secondary change
+# SQLite: before-images of the rows a write is updating, until it has (Journal.before)
+HELD_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS journal_held (table_name TEXT, id INTEGER, "
+    "line INTEGER, row_key TEXT, image TEXT, PRIMARY KEY (table_name, id)) WITHOUT ROWID"
+)
 
 
 def image_sql(conn: Connection, table: str) -> str:
@@ -93,7 +98,12 @@ class Journal:
 
     def before(self, conn: Connection, table: str, rows: Sequence[tuple[int, Line]]) -> None:
         """(id, line) of rows about to be updated: their image now, unless this run has
-        written the row before (its first before-image stands)."""
+        written the row before (its first before-image stands). On SQLite the image waits
+        in a temporary table for `after`, which writes both in one record: writing the
+        record and then updating it cost a fifth more (200,000 updates, raw sqlite3)."""
+        if conn.dialect.name == "sqlite":
+            self._hold_before(conn, table, rows)
+            return
         self._insert(conn, table, rows, "updated", image_column="before", conflict=True)
 
     def created(self, conn: Connection, table: str, rows: Sequence[tuple[int, Line]]) -> None:
@@ -102,6 +112,9 @@ class Journal:
 
     def after(self, conn: Connection, table: str, ids: Sequence[int]) -> None:
         """Rows just updated (their `before` was taken): their image now."""
+        if conn.dialect.name == "sqlite":
+            self._write_held(conn, table)
+            return
         if not ids:
             return
         image = image_sql(conn, table)
@@ -117,6 +130,29 @@ class Journal:
         for part in chunks(ids):
             sql = set_after.format(p="?", ids=f"IN ({', '.join('?' * len(part))})")
             conn.exec_driver_sql(sql, (self.run_id, table, *part))
+
+    def _hold_before(self, conn: Connection, table: str, rows: Sequence[tuple[int, Line]]) -> None:
+        conn.exec_driver_sql(HELD_TABLE)
+        for part in chunks(rows):
+            values = ", ".join(["(?, ?)"] * len(part))
+            sql = (
+                f"WITH w(id, line) AS (VALUES {values}) INSERT OR IGNORE INTO temp.journal_held "
+                f"SELECT '{table}', x.id, w.line, {KEY_SQL[table]}, {image_sql(conn, table)} "
+                f"FROM w JOIN {table} x ON x.id = w.id"
+            )
+            conn.exec_driver_sql(sql, tuple(value for row in part for value in row))
+
+    def _write_held(self, conn: Connection, table: str) -> None:
+        conn.exec_driver_sql(HELD_TABLE)
+        conn.exec_driver_sql(
+            "INSERT INTO import_change (run_id, table_name, row_id, row_key, line, action, "
+            f"before, after) SELECT ?, h.table_name, h.id, h.row_key, h.line, 'updated', "
+            f"h.image, {image_sql(conn, table)} FROM temp.journal_held h JOIN {table} x "
+            "ON x.id = h.id WHERE h.table_name = ? "
+            "ON CONFLICT DO UPDATE SET after = excluded.after",
+            (self.run_id, table),
+        )
+        conn.exec_driver_sql("DELETE FROM temp.journal_held WHERE table_name = ?", (table,))
 
     def _insert(
         self,

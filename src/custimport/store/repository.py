@@ -222,8 +222,9 @@ def insert_groups(conn: Connection, rows: list[dict[str, Any]]) -> int:
     return _insert_dicts(conn, "customer_group", rows, on_conflict=True, copy=False)
 
 
-def update_groups(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    _update_by_id(conn, "customer_group", rows)
+def update_groups(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """How many were updated: fewer means a row was deleted since it was looked up."""
+    return _update_by_id(conn, "customer_group", rows)
 
 
 # --- accounts --------------------------------------------------------------------
@@ -275,8 +276,9 @@ def insert_accounts(conn: Connection, rows: list[dict[str, Any]]) -> int:
     return _insert_dicts(conn, "account", rows, on_conflict=True, copy=True)
 
 
-def update_accounts(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    _update_by_id(conn, "account", rows)
+def update_accounts(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """How many were updated: fewer means a row was deleted since it was looked up."""
+    return _update_by_id(conn, "account", rows)
 
 
 SET_PARENTS_PG = (
@@ -417,8 +419,9 @@ def _copy_contacts_of(conn: Connection, columns: list[str], rows: list[dict[str,
     return copy_rows(conn, "contact", ["account_id", *columns], found, False)
 
 
-def update_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    _update_by_id(conn, "contact", rows)
+def update_contacts(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """How many were updated: fewer means a row was deleted since it was looked up."""
+    return _update_by_id(conn, "contact", rows)
 
 
 def demote_primaries(conn: Connection, account_ids: Sequence[int], now: Stamp) -> None:
