@@ -19,13 +19,17 @@ from typer.core import TyperGroup
 from custimport.config import DEFAULT_BATCH_SIZE, masked_url, resolve_database_url
 from custimport.errors import SchemaBehindError, UsageError
 from custimport.report import console, files, progress, summary
+from custimport.report import history as history_report
 from custimport.report import inspection as inspection_report
+from custimport.report import undo as undo_report
 from custimport.rows.modes import Mode
 from custimport.schemas import MODELS, ModelSpec, model_spec
+from custimport.service import history
 from custimport.service.export_job import ExportRequest
 from custimport.service.exporting import ExportInterrupted, OutputClosedError, run_export
 from custimport.service.importing import ImportRequest, run_import
 from custimport.service.inspecting import InspectRequest, inspect_file
+from custimport.service.undoing import UndoInterrupted, UndoRequest, undo_run
 from custimport.signals import interrupts_ignored
 from custimport.store import db
 
@@ -251,6 +255,36 @@ def import_command(
     raise typer.Exit(report.exit_code)
 
 
+@app.command("undo")
+def undo_command(
+    run: Annotated[int, typer.Argument(help="The run to reverse (see `custimport runs`).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what undo would do; change nothing.")
+    ] = False,
+    skip_conflicts: Annotated[
+        bool,
+        typer.Option("--skip-conflicts", help="Reverse all but the conflicts, and list those."),
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    database: DbOption = None,
+) -> None:
+    """Reverse a run: delete the rows it created, restore the fields it updated.
+
+    All or nothing: a row changed since the run is a conflict, and then nothing is changed.
+    Example: custimport undo 12 --dry-run
+    """
+    url = resolve_database_url(database)
+    request = UndoRequest(run, url, dry_run, skip_conflicts, installed_version())
+    try:
+        report = _guarded(lambda: undo_run(request))
+    except UndoInterrupted as exc:
+        console.error("interrupted: nothing was changed")
+        raise typer.Exit(exc.exit_code) from None
+    with interrupts_ignored():
+        undo_report.print_undo(report, as_json=json_output)
+    raise typer.Exit(report.exit_code)
+
+
 @app.command("export")
 def export_command(
     model: Annotated[
@@ -290,6 +324,128 @@ def _silence_stdout() -> None:
     """After a closed pipe, send what is still buffered nowhere instead of into a traceback."""
     with suppress(OSError, ValueError):  # not a real file descriptor (tests)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+# --- import history (SPEC §8): `runs`, `runs show`, `runs prune` ---------------------------
+
+runs_app = typer.Typer(
+    pretty_exceptions_show_locals=False,
+    help="The import history: list runs, show one with its changes, prune old changes.",
+)
+app.add_typer(runs_app, name="runs")
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs_command(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
+    json_output: JsonOption = False,
+    database: DbOption = None,
+) -> None:
+    """List the latest imports, newest first: counts, status, duration, user.
+
+    Example: custimport runs --limit 5
+    """
+    if ctx.invoked_subcommand is not None:  # `runs --db URL show 3`: the command's defaults
+        ctx.obj = {"db": database, "json": json_output}
+        return
+    url = resolve_database_url(database)
+    _history_output(lambda: _list_runs(url, limit, json_output))
+
+
+@runs_app.command("show")
+def runs_show(
+    ctx: typer.Context,
+    run: Annotated[int, typer.Argument(help="The run's number (see `custimport runs`).")],
+    changes: Annotated[bool, typer.Option("--changes", help="Add its field changes.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write its field changes as CSV.", show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing -o file.")] = False,
+    json_output: JsonOption = False,
+    database: DbOption = None,
+) -> None:
+    """Show one run; --changes lists every field it wrote, before and after.
+
+    Example: custimport runs show 12 --changes -o run12.csv
+    """
+    defaults = ctx.obj or {}
+    url = resolve_database_url(database or defaults.get("db"))
+    as_json = json_output or bool(defaults.get("json"))
+    if output is not None:
+        _guarded(lambda: history_report.check_output(output, force))
+    _history_output(lambda: _show_run(url, run, changes, output, force, as_json), output)
+
+
+@runs_app.command("prune")
+def runs_prune(
+    ctx: typer.Context,
+    older_than: Annotated[
+        int, typer.Option("--older-than", min=0, help="Prune runs started more than DAYS ago.")
+    ],
+    database: DbOption = None,
+) -> None:
+    """Delete the recorded changes (personal data) of old runs; their summaries stay.
+
+    A pruned run can no longer be undone. Example: custimport runs prune --older-than 90
+    """
+    url = resolve_database_url(database or (ctx.obj or {}).get("db"))
+    result = _guarded(lambda: _prune(url, older_than))
+    history_report.print_pruned(result, older_than)
+
+
+def _prune(url: str, days: int) -> history.PruneResult:
+    with history.opened(url) as found:
+        return found.prune(days)
+
+
+def _list_runs(url: str, limit: int, as_json: bool) -> None:
+    with history.opened(url) as found:
+        if as_json:
+            history_report.print_runs_json(found.runs(limit))
+        else:
+            history_report.print_runs(found.runs(limit), masked_url(url))
+
+
+def _show_run(
+    url: str, number: int, changes: bool, output: Path | None, force: bool, as_json: bool
+) -> None:
+    with history.opened(url) as found:
+        run = found.run(number)
+        written = None
+        if output is not None:
+            written = history_report.write_changes_csv(found.changes(number), output, force)
+        if as_json:
+            history_report.print_run_json(run, found.changes(number) if changes else None)
+        else:
+            changed_rows = found.changed_rows(number)
+            history_report.print_run(run, changed_rows)
+            if changes:
+                history_report.print_changes(run, found.changes(number), changed_rows)
+    if output is not None and written is not None:
+        history_report.print_written(output, written)
+
+
+def _history_output(call: Any, output: Path | None = None) -> None:
+    """`call` under _guarded, with a reader of stdout gone (`runs --json | head`) as export
+    has it (exit 141), and a signal that stopped `-o` as one line with its exit status."""
+
+    def closed_pipe_as_error() -> None:
+        try:
+            call()
+        except BrokenPipeError:
+            raise OutputClosedError() from None
+
+    try:
+        _guarded(closed_pipe_as_error)
+    except OutputClosedError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_SIGPIPE) from None
+    except ExportInterrupted as exc:
+        console.error(f"interrupted: nothing was written to {output}")
+        raise typer.Exit(exc.exit_code) from None
 
 
 @app.command("inspect")

@@ -21,7 +21,20 @@ from helpers import (
 )
 
 
-@pytest.mark.parametrize("command", [[], ["import"], ["db"], ["db", "upgrade"], ["db", "current"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["import"],
+        ["db"],
+        ["db", "upgrade"],
+        ["db", "current"],
+        ["runs"],
+        ["runs", "show"],
+        ["runs", "prune"],
+        ["undo"],
+    ],
+)
 def test_every_command_has_help_text(command: list[str]) -> None:
     run = cli(*command, "--help")
     assert run.exit_code == 0

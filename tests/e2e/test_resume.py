@@ -14,9 +14,10 @@ import signal
 import subprocess
 from pathlib import Path
 
+from test_interruption import freeze_mid_import
+
 from helpers import ACCOUNTS_HEADER, COMMAND, fetch
 from hostile_support import seed
-from test_interruption import freeze_mid_import
 
 ROWS = 30_000
 BATCH = 500

@@ -124,7 +124,10 @@ def _apply_sqlite_recipe(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # read-only work (history) passes execution_options(sqlite_deferred=True): a plain
+        # BEGIN, which in WAL mode neither waits for nor blocks an import that is writing
+        deferred = conn.get_execution_options().get("sqlite_deferred", False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 # An import asks PostgreSQL only for rows by key, in batches. While a table grows from

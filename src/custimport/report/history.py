@@ -1,0 +1,346 @@
+"""How the import history looks (SPEC §8): tables for people, JSON and CSV for programs.
+
+Everything streams: `runs --json` and `runs show --changes --json` write each object as it
+comes, and `-o FILE` goes through export's writer (`write_rows`: the CSV-injection escape
+of `formulas`, line breaks kept) into a private temporary file renamed into place when
+complete, as export's `-o` is (`export_output.destination`, which also heeds Ctrl-C and
+SIGTERM between writes). The human form of a run's changes stops after about SHOWN_CHANGES
+lines (a row's fields are never cut apart) and says how to get them all: a terminal
+is no place for a million lines. The service types are imported for type checking only:
+reporting must not load SQLAlchemy (tests/unit/test_layers.py).
+"""
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+from custimport.errors import UsageError
+from custimport.io.export_output import destination, is_special_file
+from custimport.io.writers import write_rows
+from custimport.report.console import line, stderr, stdout
+from custimport.signals import trapped_hangup, trapped_signals
+
+if TYPE_CHECKING:
+    from custimport.service.history import Change, PruneResult, RunInfo
+
+SHOWN_CHANGES = 50
+CHANGE_COLUMNS = ("table", "key", "line", "action", "field", "before", "after")
+COUNT_HEADERS = ("read", "created", "updated", "unchanged", "skipped", "failed")
+_dumps = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps() makes one per call
+
+
+# --- JSON -------------------------------------------------------------------------------
+
+
+def run_json(run: "RunInfo") -> dict[str, Any]:
+    """One run as SPEC §8's JSON object (its contract keys first, then the rest)."""
+    return {
+        "run": run.run,
+        "status": run.status,
+        "model": run.model,
+        "mode": run.mode,
+        "file": run.file,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "rows": run.rows,
+        "contacts": run.contacts,
+        "duration_s": round(run.duration_s, 3) if run.duration_s is not None else None,
+        "user": run.user,
+        "host": run.host,
+        "pid": run.pid,
+        "version": run.version,
+        "file_size": run.file_size,
+        "sha256": run.sha256,
+        "journal": run.journal,
+        "undoes": run.undoes,
+        "undone_by": run.undone_by,
+        "last_line": run.last_line,
+        "message": run.message,
+        "options": run.options,
+        "mapping": run.mapping,
+    }
+
+
+def change_json(change: "Change") -> dict[str, Any]:
+    table, key, line_number, action, field, before, after, _ = change
+    return {
+        "table": table,
+        "key": key,
+        "line": line_number,
+        "action": action,
+        "field": field,
+        "before": before,
+        "after": after,
+    }
+
+
+def print_runs_json(runs: Iterable["RunInfo"]) -> None:
+    """An array, newest first, one object a line, written as the runs are read."""
+    _write_array("", (run_json(run) for run in runs), "\n")
+
+
+def print_run_json(run: "RunInfo", changes: Iterable["Change"] | None) -> None:
+    """One object; with `changes`, its `changes` array streamed at the end."""
+    data = run_json(run)
+    if changes is None:
+        sys.stdout.write(_dumps(data) + "\n")
+        return
+    _write_array(_dumps(data)[:-1] + ', "changes": ', map(change_json, changes), "}\n")
+
+
+def _write_array(head: str, items: Iterator[dict[str, Any]], tail: str) -> None:
+    sys.stdout.write(head + "[")
+    for n, item in enumerate(items):
+        sys.stdout.write(("," if n else "") + "\n" + _dumps(item))
+    sys.stdout.write("\n]" + tail)
+    sys.stdout.flush()
+
+
+# --- CSV --------------------------------------------------------------------------------
+
+
+def check_output(path: Path, force: bool) -> None:
+    """Refuse `-o` before the database is read: a folder, a missing folder, an existing file
+    (without --force; a device or a named pipe is written into, never replaced)."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; -o needs a file name")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path}: the folder {path.parent} does not exist")
+    if path.exists() and not force and not is_special_file(path):
+        raise UsageError(f"{path} already exists; use --force to replace it")
+
+
+def write_changes_csv(changes: Iterable["Change"], path: Path, force: bool) -> int:
+    """Every change as a CSV row (CHANGE_COLUMNS), UTF-8; how many rows were written."""
+    rows = (_cells(change) for change in changes)
+    with (
+        trapped_signals() as stop,
+        trapped_hangup(stop),
+        destination(path, force, sys.stdout.buffer, stop) as out,
+    ):
+        return write_rows("csv", out, CHANGE_COLUMNS, rows).rows
+
+
+def _cells(change: "Change") -> tuple[str | None, ...]:
+    line_text = str(change.line) if change.line is not None else None
+    return (
+        change.table,
+        change.key,
+        line_text,
+        change.action,
+        change.field,
+        change.before,
+        change.after,
+    )
+
+
+# --- for people -------------------------------------------------------------------------
+
+
+def print_runs(runs: Iterable["RunInfo"], database: str) -> None:
+    """A table one run a line, at its natural width: a history is read across, and a
+    squeezed table would cut its numbers and times (a narrow terminal wraps the lines)."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for header in ("run", "started", "model", "mode", "file", "status", *COUNT_HEADERS):
+        numeric = header == "run" or header in COUNT_HEADERS
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("user", no_wrap=True)
+    for run in runs:
+        counts = [f"{run.rows[name]:,}" for name in COUNT_HEADERS]
+        table.add_row(
+            str(run.run),
+            _local(run.started_at),
+            run.model,
+            run.mode,
+            _source(run),
+            run.status,
+            *counts,
+            _duration(run.duration_s),
+            run.user or "",
+        )
+    if not table.row_count:
+        line(f"No imports recorded yet in {database}.")
+        return
+    _print_whole(table)
+
+
+def _print_whole(table: Table) -> None:
+    natural = Measurement.get(stdout, stdout.options.update_width(10_000), table).maximum
+    Console(highlight=False, width=max(natural, stdout.width)).print(table, crop=False)
+
+
+def print_run(run: "RunInfo", changed_rows: int) -> None:
+    """One run, field by field."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    for name, value in _run_lines(run, changed_rows):
+        grid.add_row(name, value)
+    stdout.print(grid)
+
+
+def _run_lines(run: "RunInfo", changed_rows: int) -> Iterator[tuple[str, str]]:
+    yield "Run", f"{run.run}: {run.model}, mode {run.mode}"
+    yield "Status", run.status
+    if run.file is not None:
+        size = f"{run.file_size:,} bytes" if run.file_size is not None else "size unknown"
+        yield "File", f"{run.file} ({size}, SHA-256 {run.sha256 or 'unknown'})"
+    finished = _local(run.finished_at) if run.finished_at else "not finished"
+    yield "Started", _local(run.started_at)
+    yield "Finished", f"{finished} ({_duration(run.duration_s)})"
+    yield "By", f"{run.user or 'unknown user'} on {run.host or 'unknown host'} (pid {run.pid})"
+    yield "Version", f"custimport {run.version or 'unknown'}"
+    yield "Rows", ", ".join(f"{name} {run.rows[name]:,}" for name in COUNT_HEADERS)
+    if run.model == "Account":
+        yield (
+            "Contacts",
+            f"created {run.contacts['created']:,}, updated {run.contacts['updated']:,}",
+        )
+    if run.last_line is not None:
+        yield "Last line", f"{run.last_line} (committed)"
+    yield "Journal", _journal(run, changed_rows)
+    if run.undoes is not None:
+        yield "Undoes", f"run {run.undoes}"
+    if run.undone_by is not None:
+        yield "Undone by", f"run {run.undone_by}"
+    if run.message:
+        yield "Message", run.message
+    if run.mapping:
+        yield "Mapping", json.dumps(run.mapping, ensure_ascii=False)
+    if run.options:
+        yield "Options", json.dumps(run.options, ensure_ascii=False)
+
+
+def _journal(run: "RunInfo", changed_rows: int) -> str:
+    if run.journal == "off" and run.undoes is not None:
+        return "off: an undo records no changes of its own (it cannot be undone)"
+    if run.journal == "off":
+        return "off: run with --no-undo, its changes were not recorded"
+    if run.journal == "pruned":
+        return "pruned: its changes were deleted by `custimport runs prune`"
+    return f"{_plural(changed_rows, 'row')} written (`custimport runs show {run.run} --changes`)"
+
+
+def print_changes(run: "RunInfo", changes: Iterable["Change"], changed_rows: int) -> None:
+    """Row by row, a heading and its fields (before → after); about SHOWN_CHANGES field
+    lines, whole rows only; then how to get the rest."""
+    shown, rows, more = 0, 0, False
+    grid: Table | None = None
+    current: tuple[str, int] | None = None
+    for change in changes:
+        if (change.table, change.row_id) != current:
+            if shown >= SHOWN_CHANGES:
+                more = True
+                break
+            _flush(grid)
+            current, rows = (change.table, change.row_id), rows + 1
+            _heading(change)
+            grid = _row_grid(change)
+        assert grid is not None
+        for cells in _field_lines(change):
+            grid.add_row(*cells)
+            shown += 1
+    _flush(grid)
+    if not rows:
+        line("No field changes to show.")
+    elif more:
+        line(
+            f"Shown: the first {_plural(rows, 'row')} of {changed_rows:,} the run changed. "
+            f"All of them: `custimport runs show {run.run} --changes -o FILE.csv` or `--json`."
+        )
+
+
+def _heading(change: "Change") -> None:
+    where = f"line {change.line}" if change.line is not None else "no line: a secondary change"
+    title = f"{change.table} {change.key or '?'} ({where}): {change.action}"
+    stdout.print(Text(title, style="bold"), soft_wrap=True)
+
+
+def _row_grid(change: "Change") -> Table:
+    grid = Table.grid(padding=(0, 2), pad_edge=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    if change.field is not None:
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+    return grid
+
+
+def _field_lines(change: "Change") -> Iterator[tuple[str, ...]]:
+    """(field, before, →, after), or (field, value) for a row created or deleted whole."""
+    if change.field is not None:
+        yield change.field, _shown(change.before), "→", _shown(change.after)
+        return
+    for name, value in json.loads(change.after or change.before or "{}").items():
+        yield name, _shown(value)
+
+
+def _flush(grid: Table | None) -> None:
+    if grid is not None:
+        stdout.print(grid)
+
+
+def _shown(value: str | None) -> str:
+    return "(empty)" if value is None else value
+
+
+def print_written(path: Path, count: int) -> None:
+    """One line on stderr (stdout may carry JSON)."""
+    text = f"Wrote {_plural(count, 'change')} to {path}"
+    stderr.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_pruned(result: "PruneResult", days: int) -> None:
+    older = f"started more than {days} days ago" if days else "started before now"
+    if result.runs:
+        line(
+            f"Pruned the changes of {_plural(result.runs, 'run')} {older}: "
+            f"{_plural(result.changes, 'change record')} deleted. Their summaries stay "
+            "(`custimport runs`); they can no longer be undone."
+        )
+    elif result.changes:
+        line(f"Deleted {_plural(result.changes, 'change record')} left by an earlier prune.")
+    else:
+        line(f"Nothing to prune: no run {older} has recorded changes.")
+    if result.running:
+        numbers = ", ".join(map(str, result.running))
+        line(
+            f"Left alone, still running: {'run' if len(result.running) == 1 else 'runs'} {numbers}."
+        )
+
+
+def _source(run: "RunInfo") -> str:
+    """The file as given; for an undo, the run it reversed."""
+    if run.file is None and run.undoes is not None:
+        return f"(undo of run {run.undoes})"
+    return run.file or ""
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

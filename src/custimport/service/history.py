@@ -1,0 +1,455 @@
+"""`custimport runs`: the import history of SPEC §8, read and pruned.
+
+Reading never creates anything: a SQLite file that does not exist, or a database without
+custimport's tables, has no history yet (what `runs` says), rather than a new empty
+database made by a command that only looks. A database whose schema is behind is refused
+as imports refuse it (`db upgrade`). Reads ask SQLite for a deferred transaction
+(`sqlite_deferred`), so that `runs` started during an import neither waits for its write
+lock nor holds one.
+
+A run may have a million changes: they are read in chunks of CHUNK records by key (each
+chunk a short query of its own, nothing held open between them), and each chunk's ids of
+groups and accounts are turned into names with one look-up per 500 ids. Pruning deletes
+in chunks of PRUNE_CHUNK records per transaction, after marking its runs `pruned` in one
+transaction first: a prune cut short leaves runs that can no longer be undone, never a run
+that would undo only part of what it did; the next prune deletes what was left.
+"""
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sqlalchemy import Table, and_, exists, func, inspect, or_, select, update
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from custimport.errors import UsageError
+from custimport.models import Account, CustomerGroup, ImportChange, ImportRun, utcnow
+from custimport.store import db, runs
+from custimport.store.journal import IMAGE_COLUMNS, STAMP_COLUMNS
+from custimport.store.repository import chunks
+
+RUN: Table = ImportRun.__table__  # type: ignore[assignment]
+CHANGE: Table = ImportChange.__table__  # type: ignore[assignment]
+ACCOUNT: Table = Account.__table__  # type: ignore[assignment]
+GROUP: Table = CustomerGroup.__table__  # type: ignore[assignment]
+CHUNK = 2000
+RUN_CHUNK = 500
+PRUNE_CHUNK = 20_000
+TABLE_ORDER = ("customer_group", "account", "contact")  # the order of a run's changes
+HIDDEN_COLUMNS = STAMP_COLUMNS | {"name_key"}  # bookkeeping, not data people wrote
+FLAG_COLUMNS = frozenset({"is_primary"})  # shown as true/false (SQLite's images hold 0/1)
+# id columns shown as what people know the row by: (table, column) -> (field, looked up in)
+REFERENCES: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("account", "customer_group_id"): ("customer_group", "customer_group"),
+    ("account", "parent_account_id"): ("parent_account", "account"),
+    ("contact", "account_id"): ("account", "account"),
+}
+LOOKED_UP = {
+    "customer_group": (GROUP.c.id, GROUP.c.name),
+    "account": (ACCOUNT.c.id, ACCOUNT.c.account_number),
+}
+
+
+class UnknownRunError(UsageError):
+    """No run with that number in this database."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run as recorded, with the status people see (`killed`)."""
+
+    run: int
+    status: str
+    model: str
+    mode: str
+    file: str | None
+    file_size: int | None
+    sha256: str | None
+    mapping: Any
+    options: Any
+    user: str | None
+    host: str | None
+    pid: int | None
+    version: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    journal: str
+    undoes: int | None
+    undone_by: int | None
+    last_line: int | None
+    rows: dict[str, int]
+    contacts: dict[str, int]
+    message: str | None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return max((self.finished_at - self.started_at).total_seconds(), 0.0)
+
+
+class Change(NamedTuple):
+    """One changed field of one row (`field` None: the row was created, or deleted, whole;
+    `after` (or `before`) then holds its fields as a JSON object). Values are text, or None
+    for NULL. A tuple: a run may have millions, made one by one."""
+
+    table: str
+    key: str | None
+    line: int | None
+    action: str
+    field: str | None
+    before: str | None
+    after: str | None
+    row_id: int
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    runs: int  # runs whose changes were deleted
+    changes: int  # change records deleted
+    running: list[int]  # old enough, but still running: left alone
+
+
+class History:
+    """The history of one database, open for reading (and pruning); `engine` None: there
+    is none yet (no database, or one without custimport's tables)."""
+
+    def __init__(self, engine: Engine | None) -> None:
+        self._engine = engine  # writes (prune): SQLite's BEGIN IMMEDIATE
+        self._reading = _reading(engine) if engine else None
+
+    def runs(self, limit: int) -> Iterator[RunInfo]:
+        """The latest `limit` runs, newest first."""
+        if self._engine is None:
+            return
+        below: int | None = None
+        while limit > 0:
+            statement = select(*RUN.c).order_by(RUN.c.id.desc()).limit(min(limit, RUN_CHUNK))
+            if below is not None:
+                statement = statement.where(RUN.c.id < below)
+            found = self._read(lambda conn, s=statement: list(conn.execute(s)))
+            yield from map(_run_info, found)
+            if len(found) < RUN_CHUNK:
+                return
+            limit -= len(found)
+            below = found[-1].id
+
+    def run(self, number: int) -> RunInfo:
+        """Run `number`, or UnknownRunError."""
+        statement = select(*RUN.c).where(RUN.c.id == number)
+        found = self._read(lambda conn: conn.execute(statement).first()) if self._engine else None
+        if found is None:
+            raise UnknownRunError(
+                f"there is no run {number} in this database; `custimport runs` lists them"
+            )
+        return _run_info(found)
+
+    def changed_rows(self, number: int) -> int:
+        """How many rows the run's journal holds (created or updated)."""
+        if self._engine is None:
+            return 0
+        counted = select(func.count()).select_from(CHANGE).where(CHANGE.c.run_id == number)
+        return int(self._read(lambda conn: conn.execute(counted).scalar_one()))
+
+    def changes(self, number: int) -> Iterator[Change]:
+        """The run's changes, table by table in TABLE_ORDER (others after), rows by id."""
+        if self._engine is None:
+            return
+        tables = self._read(lambda conn: _tables(conn, number))
+        for table in [t for t in TABLE_ORDER if t in tables] + sorted(set(tables) - {*TABLE_ORDER}):
+            after_id: int | None = None
+            while True:
+                part = self._read(lambda conn, t=table, a=after_id: _chunk(conn, number, t, a))
+                yield from part.changes
+                if part.last_id is None:
+                    break
+                after_id = part.last_id
+
+    def prune(self, days: int) -> PruneResult:
+        """Delete the changes of runs started more than `days` days ago (SPEC §8)."""
+        if self._engine is None:
+            return PruneResult(0, 0, [])
+        cutoff = utcnow() - timedelta(days=days)
+        with self._engine.begin() as conn:
+            old = conn.execute(
+                select(*RUN.c).where(RUN.c.journal == "full", RUN.c.started_at < cutoff)
+            ).all()
+            alive = [run.id for run in old if _still_running(run)]
+            marked = [run.id for run in old if run.id not in alive]
+            for part in chunks(marked):
+                conn.execute(update(RUN).where(RUN.c.id.in_(part)).values(journal="pruned"))
+            leftovers = _pruned_with_changes(conn)
+        deleted = sum(self._delete_changes(run) for run in leftovers)
+        return PruneResult(len(marked), deleted, alive)
+
+    def _delete_changes(self, run: int) -> int:
+        """Every change of `run`, PRUNE_CHUNK records per transaction; how many."""
+        assert self._engine is not None
+        deleted = 0
+        while True:
+            with self._engine.begin() as conn:
+                bound = conn.execute(
+                    select(CHANGE.c.table_name, CHANGE.c.row_id)
+                    .where(CHANGE.c.run_id == run)
+                    .order_by(CHANGE.c.table_name, CHANGE.c.row_id)
+                    .offset(PRUNE_CHUNK - 1)
+                    .limit(1)
+                ).first()
+                condition = CHANGE.c.run_id == run
+                if bound is not None:
+                    up_to = or_(
+                        CHANGE.c.table_name < bound.table_name,
+                        and_(
+                            CHANGE.c.table_name == bound.table_name, CHANGE.c.row_id <= bound.row_id
+                        ),
+                    )
+                    condition = and_(condition, up_to)
+                deleted += conn.execute(CHANGE.delete().where(condition)).rowcount
+            if bound is None:
+                return deleted
+
+    def _read(self, work: Any) -> Any:
+        """`work(conn)` in a short read transaction of its own."""
+        assert self._reading is not None
+        with self._reading.connect() as conn:
+            try:
+                return work(conn)
+            finally:
+                conn.rollback()
+
+
+@contextmanager
+def opened(url: str) -> Iterator[History]:
+    """The history of the database at `url`; database errors become one line (DatabaseError).
+
+    Refuses (SchemaBehindError) a database at an older schema, like an import does."""
+    with db.translated_errors(url):
+        if _missing_sqlite_file(url):
+            yield History(None)
+            return
+        engine = db.make_engine(url)
+        try:
+            yield History(engine if _has_history(_reading(engine)) else None)
+        finally:
+            engine.dispose()
+
+
+def _reading(engine: Engine) -> Engine:
+    """The engine (same pool and events) for reads: a deferred transaction on SQLite."""
+    return engine.execution_options(sqlite_deferred=True)
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    """A SQLite URL naming a file that is not there (connecting would create it)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return False  # make_engine says what is wrong with it
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return False
+    if name.startswith("file:"):
+        name = name.removeprefix("file:").split("?")[0]
+    return not Path(name).expanduser().exists()
+
+
+def _has_history(engine: Engine) -> bool:
+    """False for an empty database; raises for one behind or not custimport's (db.ensure_schema)."""
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        revision = db.current_revision(conn)
+        conn.rollback()
+    if revision is None and not tables & db.APP_TABLES:
+        return False
+    db.ensure_schema(engine)  # it upgrades only an empty database, which this is not
+    return True
+
+
+def _still_running(run: Any) -> bool:
+    """A `running` run whose process may still be writing (alive, or on another host)."""
+    return bool(run.status == runs.RUNNING and not runs.is_killed(run))
+
+
+def _pruned_with_changes(conn: Connection) -> list[int]:
+    """Runs marked `pruned` that still have changes: just marked, or left by a prune cut short."""
+    has_changes = exists().where(CHANGE.c.run_id == RUN.c.id)
+    statement = select(RUN.c.id).where(RUN.c.journal == "pruned", has_changes).order_by(RUN.c.id)
+    return list(conn.execute(statement).scalars())
+
+
+# --- runs -------------------------------------------------------------------------------
+
+
+def _run_info(row: Any) -> RunInfo:
+    return RunInfo(
+        run=row.id,
+        status=runs.shown_status(row),
+        model=row.model,
+        mode=row.mode,
+        file=row.file,
+        file_size=row.file_size,
+        sha256=row.file_sha256,
+        mapping=_parsed(row.mapping),
+        options=_parsed(row.options),
+        user=row.os_user,
+        host=row.host,
+        pid=row.pid,
+        version=row.version,
+        started_at=_aware(row.started_at),
+        finished_at=_aware(row.finished_at) if row.finished_at else None,
+        journal=row.journal,
+        undoes=row.undoes_run_id,
+        undone_by=row.undone_by_run_id,
+        last_line=row.last_line,
+        rows={name: getattr(row, column) for name, column in runs.COUNT_COLUMNS.items()},
+        contacts={"created": row.contacts_created, "updated": row.contacts_updated},
+        message=row.message,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives timestamps back without their zone; they are stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parsed(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:  # written by hand, or by a later version: shown as it is
+        return text
+
+
+# --- changes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    changes: list[Change]
+    last_id: int | None  # the last row id read; None: the table is done
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A column of an image as people see it."""
+
+    index: int  # in the image (IMAGE_COLUMNS)
+    field: str  # its name for people
+    names: str | None  # the table whose row it refers to (its id shown as that row's name)
+    flag: bool  # a boolean: true/false (SQLite's images hold 0/1)
+
+
+@cache
+def _columns(table: str) -> tuple[_Column, ...]:
+    """The columns of `table`'s images that are data, in image order."""
+    shown = []
+    for index, column in enumerate(IMAGE_COLUMNS[table]):
+        if column not in HIDDEN_COLUMNS:
+            field, names = REFERENCES.get((table, column), (column, None))
+            shown.append(_Column(index, field, names, column in FLAG_COLUMNS))
+    return tuple(shown)
+
+
+def _tables(conn: Connection, run: int) -> list[str]:
+    statement = select(CHANGE.c.table_name).where(CHANGE.c.run_id == run).distinct()
+    return list(conn.execute(statement).scalars())
+
+
+def _chunk(conn: Connection, run: int, table: str, after_id: int | None) -> _Chunk:
+    """The changes of up to CHUNK rows of `table` after row id `after_id`."""
+    statement = (
+        select(CHANGE)
+        .where(CHANGE.c.run_id == run, CHANGE.c.table_name == table)
+        .order_by(CHANGE.c.row_id)
+        .limit(CHUNK)
+    )
+    if after_id is not None:
+        statement = statement.where(CHANGE.c.row_id > after_id)
+    records = conn.execute(statement).all()
+    columns = _columns(table)
+    images = [(_decoded(r.before), _decoded(r.after)) for r in records]
+    names = _names(conn, columns, [image for pair in images for image in pair if image])
+    changes: list[Change] = []
+    for record, (before, after) in zip(records, images, strict=True):
+        changes += _record_changes(record, columns, before, after, names)
+    last_id = records[-1].row_id if len(records) == CHUNK else None
+    return _Chunk(changes, last_id)
+
+
+def _decoded(image: str | None) -> list[Any] | None:
+    return None if image is None else json.loads(image)
+
+
+Names = dict[str, dict[int, str]]  # looked-up table -> id -> name
+
+
+def _names(conn: Connection, columns: Sequence[_Column], images: Sequence[list[Any]]) -> Names:
+    """The names of every group and account the images refer to, by id."""
+    names: Names = {"customer_group": {}, "account": {}}
+    for target in names:
+        indexes = [column.index for column in columns if column.names == target]
+        ids = {image[i] for image in images for i in indexes if image[i] is not None}
+        names[target] = _look_up(conn, *LOOKED_UP[target], ids)
+    return names
+
+
+def _look_up(conn: Connection, id_column: Any, name_column: Any, ids: set[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for part in chunks(sorted(ids)):
+        statement = select(id_column, name_column).where(id_column.in_(part))
+        found.update((row[0], row[1]) for row in conn.execute(statement))
+    return found
+
+
+def _record_changes(
+    record: Any,
+    columns: Sequence[_Column],
+    before: list[Any] | None,
+    after: list[Any] | None,
+    names: Names,
+) -> list[Change]:
+    """One entry per field whose value differs; a row with one side only: one entry."""
+    head = (record.table_name, record.row_key, record.line, record.action)
+    if before is None and after is None:  # a record whose images were never written
+        return [Change(*head, None, None, None, record.row_id)]
+    if before is None or after is None:
+        whole = _whole_row(columns, before or after or [], names)
+        old, new = (None, whole) if before is None else (whole, None)
+        return [Change(*head, None, old, new, record.row_id)]
+    return [
+        Change(
+            *head,
+            c.field,
+            _text(c, before[c.index], names),
+            _text(c, after[c.index], names),
+            record.row_id,
+        )
+        for c in columns
+        if before[c.index] != after[c.index]
+    ]
+
+
+def _whole_row(columns: Sequence[_Column], image: list[Any], names: Names) -> str:
+    """A created (or deleted) row's fields, as a JSON object of text values, NULLs left out."""
+    shown = {
+        c.field: _text(c, image[c.index], names) for c in columns if image[c.index] is not None
+    }
+    return json.dumps(shown, ensure_ascii=False)
+
+
+def _text(column: _Column, value: Any, names: Names) -> str | None:
+    """A value as text people read: names for ids (`#ID` for a row gone since), true/false."""
+    if value is None:
+        return None
+    if column.flag:
+        return "true" if value else "false"
+    if column.names is not None:
+        return names[column.names].get(value, f"#{value}")
+    return value if isinstance(value, str) else str(value)

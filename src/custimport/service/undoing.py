@@ -1,0 +1,364 @@
+"""`custimport undo RUN` (SPEC §8): reverse a run in one transaction, all or nothing.
+
+Pass 1 reads the run's journal a chunk at a time, locks and reads the rows it names, and
+finds every conflict without changing anything: a row deleted since; a field the run
+wrote that no longer holds what it wrote; a row to delete that a row added since refers
+to; a restore that would give an account a second primary contact or a second contact
+with one e-mail. With conflicts (and no --skip-conflicts) the undo ends there, rolled
+back, and lists them. With --skip-conflicts the conflicting rows stay as they are, and so
+does every row the run created that a row left in place still refers to (the cascade).
+
+Pass 2 applies, in the order the foreign keys and the one-primary-per-account index
+need: contacts (delete the created; restore the others, those the restore makes primary
+last), accounts (clear the parents of those to delete, restore, delete), then groups.
+The undo records itself as a run and marks the run it reverses `undone` in the same
+transaction: SIGKILL at any moment leaves nothing changed, and undo again completes it.
+SIGINT and SIGTERM are heeded between chunks: the transaction is rolled back.
+"""
+
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+from custimport.errors import DatabaseError, UsageError
+from custimport.signals import StopFlag, interrupts_ignored, trapped_hangup, trapped_signals
+from custimport.store import db, runs
+from custimport.store import undo as store
+from custimport.store.db_errors import describe_row_error, is_conflict
+from custimport.store.journal import IMAGE_COLUMNS, STAMP_COLUMNS, decode_image
+
+# pass 2's order: what refers comes before what it refers to
+TABLES = ("contact", "account", "customer_group")
+# the order conflicts are listed in: the order a run writes its tables
+LISTED = ("customer_group", "account", "contact")
+Writer = Callable[[Sequence[int]], int]  # writes a chunk of ids, says how many rows it wrote
+# A deadlock with an import writing the same rows rolls the undo back; it starts again.
+ATTEMPTS = 5
+# (table of the rows left in place, their column, table referred to, what they are called)
+CASCADE = (
+    ("contact", "account_id", "account", "contacts"),
+    ("account", "parent_account_id", "account", "child accounts"),
+    ("account", "customer_group_id", "customer_group", "accounts"),
+)
+REFUSED_STATUSES = {
+    "undone": "is already undone (by run {undone_by_run_id})",
+    "rolled_back": "was rolled back (--atomic): it changed nothing",
+}
+
+
+class UndoRefused(UsageError):
+    """The run cannot be undone (unknown, still running, undone, pruned, --no-undo, an undo)."""
+
+
+class UndoInterrupted(Exception):
+    """SIGINT, SIGTERM or SIGHUP arrived: the undo was rolled back."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__("interrupted")
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class UndoRequest:
+    run_id: int
+    database_url: str
+    dry_run: bool = False
+    skip_conflicts: bool = False
+    version: str | None = None  # custimport's, recorded with the undo's own run
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    table: str
+    key: str
+    reason: str
+
+
+@dataclass
+class UndoReport:
+    request: UndoRequest
+    model: str = ""
+    run: int | None = None  # the undo's own run (none for a dry run, or when nothing changed)
+    deleted: int = 0
+    restored: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+    applied: bool = False  # the changes were committed
+    duration_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.conflicts else 0
+
+
+def undo_run(request: UndoRequest) -> UndoReport:
+    """Reverse the run, or say why not (UndoRefused); UndoInterrupted after a signal."""
+    started = time.perf_counter()
+    engine = db.make_engine(request.database_url)
+    db.plan_for_key_lookups(engine)  # statistics lag behind a journal that just grew
+    try:
+        with db.translated_errors(request.database_url):
+            db.ensure_schema(engine)
+        with trapped_signals() as stop, trapped_hangup(stop):
+            report = _attempts(engine, request, stop)
+    finally:
+        with interrupts_ignored():
+            engine.dispose()
+    report.duration_s = time.perf_counter() - started
+    return report
+
+
+def _attempts(engine: Engine, request: UndoRequest, stop: StopFlag) -> UndoReport:
+    """The undo, started again after a deadlock with an import writing the same rows, or
+    once after a constraint refused a restore (a row changed between the two passes: the
+    first pass, run again, sees it and reports the conflict)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with _connection(engine) as conn:
+                return _undo(conn, request, stop)
+        except IntegrityError as exc:
+            if attempt < 2:
+                continue
+            _field, reason = describe_row_error(exc)
+            message = f"undo of run {request.run_id} failed, nothing was changed: {reason}"
+            raise DatabaseError(message) from None
+        except DBAPIError as exc:
+            if is_conflict(exc) and attempt < ATTEMPTS:
+                continue
+            raise DatabaseError(db.describe_db_error(exc, request.database_url)) from None
+        except SQLAlchemyError as exc:
+            raise DatabaseError(db.describe_db_error(exc, request.database_url)) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def _connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    try:
+        yield conn
+    finally:
+        with interrupts_ignored():
+            conn.close()
+
+
+def _undo(conn: Connection, request: UndoRequest, stop: StopFlag) -> UndoReport:
+    with conn.begin() as transaction:  # SQLite: BEGIN IMMEDIATE, other writers wait
+        store.plan_each_statement(conn)
+        run = _undoable(conn, request.run_id)
+        plan = Plan(run.id)
+        plan.find_conflicts(conn, stop)
+        report = UndoReport(request, model=run.model, conflicts=plan.conflicts())
+        if report.conflicts and not request.skip_conflicts:
+            transaction.rollback()
+            return report
+        report.deleted, report.restored = plan.apply(conn, stop)
+        if request.dry_run:
+            transaction.rollback()
+            return report
+        report.run = _record(conn, request, run, report, plan.records)
+        _heed(stop)  # after the recording: a signal seen before it is always heeded
+    report.applied = True
+    return report
+
+
+def _undoable(conn: Connection, run_id: int) -> Any:
+    """The run, locked; UndoRefused with the reason when it cannot be undone."""
+    run = store.lock_run(conn, run_id)
+    if run is None:
+        raise UndoRefused(f"there is no run {run_id} in this database (see `custimport runs`)")
+    prefix = f"run {run_id} "
+    if run.mode == "undo":
+        raise UndoRefused(prefix + f"is itself an undo (of run {run.undoes_run_id})")
+    if run.status in REFUSED_STATUSES:
+        raise UndoRefused(prefix + REFUSED_STATUSES[run.status].format(**run._mapping))
+    if run.status == runs.RUNNING and not runs.is_killed(run):
+        raise UndoRefused(prefix + f"is still running (pid {run.pid} on {run.host})")
+    if run.journal == "off":
+        raise UndoRefused(prefix + "was recorded with --no-undo: its changes were not kept")
+    if run.journal == "pruned":
+        raise UndoRefused(prefix + "can no longer be undone: its changes were pruned")
+    return run
+
+
+def _record(
+    conn: Connection, request: UndoRequest, run: Any, report: UndoReport, records: int
+) -> int:
+    """The undo's own run, completed, and the reversed run marked `undone` by it."""
+    start = runs.RunStart(
+        model=run.model,
+        mode="undo",
+        options={"skip_conflicts": request.skip_conflicts},
+        journal="off",
+        undoes_run_id=run.id,
+        version=request.version,
+    )
+    new_run = runs.insert_run(conn, start, status="completed")
+    counts = {"rows_read": records, "rows_updated": report.restored}
+    counts["rows_skipped"] = len(report.conflicts)
+    message = f"deleted {report.deleted}, restored {report.restored}"
+    if report.conflicts:
+        left = len(report.conflicts)
+        message += f", left {left} conflict{'' if left == 1 else 's'}"
+    runs.finish_run(conn, new_run, "completed", counts, message)
+    store.mark_undone(conn, run.id, new_run)
+    return new_run
+
+
+def _referred(conn: Connection, rows: dict[str, list[int]]) -> tuple[dict[str, set[int]], set[int]]:
+    """What these rows refer to now, by CASCADE's columns, and the accounts of those that
+    are primary contacts; read a chunk at a time (a million conflicts stay ids)."""
+    referred: dict[str, set[int]] = {column: set() for _, column, _, _ in CASCADE}
+    primaries: set[int] = set()
+    for table, ids in rows.items():
+        for _row_id, text in store.current_images(conn, table, ids):
+            image = decode_image(table, text) or {}
+            for source, column, _target, _kind in CASCADE:
+                if source == table and image[column] is not None:
+                    referred[column].add(image[column])
+            if table == "contact" and image["is_primary"]:
+                primaries.add(image["account_id"])
+    return referred, primaries
+
+
+def _heed(stop: StopFlag) -> None:
+    if stop.exit_code is not None:
+        raise UndoInterrupted(stop.exit_code)
+
+
+class Plan:
+    """What pass 1 found: the rows the undo leaves (conflicts), by table and id."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.kept: dict[str, dict[int, Conflict]] = {t: {} for t in TABLES}
+        self.records = 0
+        self.to_primary = 0  # contacts the restore makes primary again
+
+    def keep(self, table: str, row_id: int, key: str | None, reason: str) -> bool:
+        """Leave the row as it is; False if it was left already (its first reason stands)."""
+        if row_id in self.kept[table]:
+            return False
+        self.kept[table][row_id] = Conflict(table, key or f"id {row_id}", sys.intern(reason))
+        return True
+
+    def conflicts(self) -> list[Conflict]:
+        listed = sorted((LISTED.index(t), row_id, t) for t in TABLES for row_id in self.kept[t])
+        return [self.kept[table][row_id] for _, row_id, table in listed]
+
+    # --- pass 1 ---
+
+    def find_conflicts(self, conn: Connection, stop: StopFlag) -> None:
+        for table in TABLES:
+            last = 0
+            while chunk := store.records(conn, self.run_id, table, last):
+                low, last = last, chunk[-1].row_id
+                self.records += len(chunk)
+                for record in chunk:
+                    if not record.same:
+                        self._judge(table, record)
+                self._check_references(conn, table, low, last)
+                _heed(stop)
+        self._cascade(conn)
+
+    def _judge(self, table: str, record: store.Record) -> None:
+        if record.current is None:
+            self.keep(table, record.row_id, record.key, "deleted since")
+            return
+        before = decode_image(table, record.before)
+        after = decode_image(table, record.after) or {}
+        current = decode_image(table, record.current) or {}
+        written = [
+            column
+            for column in IMAGE_COLUMNS[table]
+            if column not in STAMP_COLUMNS and (before is None or before[column] != after[column])
+        ]
+        changed = [column for column in written if current[column] != after[column]]
+        if changed:
+            noun = "field" if len(changed) == 1 else "fields"
+            reason = f"changed since: {noun} {', '.join(changed)}"
+            self.keep(table, record.row_id, record.key, reason)
+
+    def _check_references(self, conn: Connection, table: str, low: int, high: int) -> None:
+        for row_id, key, kind, count in store.references(conn, self.run_id, table, low, high):
+            noun = kind if count == 1 else f"{kind}s"
+            self.keep(table, row_id, key, f"referenced by {count} {noun} added since")
+        for row_id, key, kind in store.lost_references(conn, self.run_id, table, low, high):
+            self.keep(table, row_id, key, f"its {kind} was deleted since")
+        if table != "contact":
+            return
+        for row_id, key, clash in store.contact_restores(conn, self.run_id, low, high):
+            if clash is None:
+                self.to_primary += 1
+            elif clash == "primary":
+                self.to_primary += 1
+                self.keep(table, row_id, key, "its account has another primary since")
+            else:
+                self.keep(table, row_id, key, "its e-mail is another contact's since")
+
+    def _cascade(self, conn: Connection) -> None:
+        """Rows the run created that a row left in place refers to stay too, and so does a
+        contact whose restore would be a second primary beside one left in place."""
+        frontier = {table: list(self.kept[table]) for table in TABLES}
+        while any(frontier.values()):
+            referred, primaries = _referred(conn, frontier)
+            frontier = {table: [] for table in TABLES}
+            for _source, column, target, kind in CASCADE:
+                fresh = sorted(referred[column] - self.kept[target].keys())
+                reason = f"referenced by {kind} left in place"
+                for row_id, key in store.created_keys(conn, self.run_id, target, fresh).items():
+                    if self.keep(target, row_id, key, reason):
+                        frontier[target].append(row_id)
+            for row_id, key in store.primary_restores_in(conn, self.run_id, sorted(primaries)):
+                reason = "its account has another primary contact, left in place"
+                if self.keep("contact", row_id, key, reason):
+                    frontier["contact"].append(row_id)
+
+    # --- pass 2 ---
+
+    def apply(self, conn: Connection, stop: StopFlag) -> tuple[int, int]:
+        """Delete and restore every record not left; (rows deleted, rows restored)."""
+        done = {"deleted": 0, "restored": 0, "cleared": 0}
+        for table, action, to_primary, write, counted in self._steps(conn):
+            done[counted] += self._each_chunk(conn, table, action, write, stop, to_primary)
+        return done["deleted"], done["restored"]
+
+    def _steps(self, conn: Connection) -> list[tuple[str, str, bool, Writer, str]]:
+        """Pass 2's order: contacts before their accounts, accounts before their groups;
+        a contact made primary again only once every other contact is back."""
+
+        def restore(table: str, to_primary: bool | None = None) -> Writer:
+            return partial(store.restore, conn, self.run_id, table, to_primary=to_primary)
+
+        steps: list[tuple[str, str, bool, Writer, str]] = [
+            ("contact", "created", False, partial(store.delete, conn, "contact"), "deleted"),
+            ("contact", "updated", False, restore("contact", to_primary=False), "restored"),
+        ]
+        if self.to_primary:
+            steps.append(("contact", "updated", True, restore("contact", True), "restored"))
+        steps.append(("account", "created", False, partial(store.clear_parents, conn), "cleared"))
+        for table in ("account", "customer_group"):
+            steps.append((table, "updated", False, restore(table), "restored"))
+            steps.append((table, "created", False, partial(store.delete, conn, table), "deleted"))
+        return steps
+
+    def _each_chunk(
+        self,
+        conn: Connection,
+        table: str,
+        action: str,
+        write: Writer,
+        stop: StopFlag,
+        to_primary: bool = False,
+    ) -> int:
+        done, last, kept = 0, 0, self.kept[table]
+        while ids := store.record_ids(conn, self.run_id, table, action, last, to_primary):
+            last = ids[-1]
+            done += write([row_id for row_id in ids if row_id not in kept])
+            _heed(stop)
+        return done
