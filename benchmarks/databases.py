@@ -1,7 +1,8 @@
 """Target databases: what is in them (counted with raw SQL) and wiping PostgreSQL between runs.
 
 Counts are read with the drivers directly, never through custimport, so a report
-that claims more than was written is caught. psycopg is imported only when a
+that claims more than was written is caught, and so is a run whose history (SPEC §8:
+import_run, import_change) disagrees with it. psycopg is imported only when a
 PostgreSQL URL is used, so SQLite-only runs need nothing beyond the standard library.
 """
 
@@ -14,9 +15,21 @@ from typing import Any
 
 from baseline_common import conninfo
 
-APP_TABLES = ("contact", "account", "customer_group", "alembic_version")
+APP_TABLES = (
+    "import_change",
+    "import_run",
+    "contact",
+    "account",
+    "customer_group",
+    "alembic_version",
+)
 _COUNT_ACCOUNTS = "SELECT count(*), count(parent_account_id) FROM account"
 _COUNT_CONTACTS = "SELECT count(*) FROM contact"
+# the update variant's marks (accounts_data._updated): every name, every primary's phone
+_COUNT_RENAMED = "SELECT count(*) FROM account WHERE name LIKE '% (renamed)'"
+_COUNT_NEW_PHONES = "SELECT count(*) FROM contact WHERE phone LIKE '+44 20%'"
+_RUN = "SELECT status, journal FROM import_run WHERE id = {}"
+_RUN_CHANGES = "SELECT count(*) FROM import_change WHERE run_id = {}"
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,15 @@ class Counts:
     contacts: int
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as the database recorded it: status, journal mode and its change records."""
+
+    status: str
+    journal: str
+    changes: int
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -37,26 +59,43 @@ def is_sqlite(url: str) -> bool:
 
 
 def count_rows(url: str) -> Counts:
-    return _count_sqlite(url) if is_sqlite(url) else _count_postgres(url)
-
-
-def _count_sqlite(url: str) -> Counts:
-    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
-    try:
-        accounts, parents = connection.execute(_COUNT_ACCOUNTS).fetchone()
-        (contacts,) = connection.execute(_COUNT_CONTACTS).fetchone()
-    finally:
-        connection.close()
+    (accounts, parents), (contacts,) = _query(url, (_COUNT_ACCOUNTS, _COUNT_CONTACTS))
     return Counts(accounts, parents, contacts)
 
 
-def _count_postgres(url: str) -> Counts:
+def update_marks(url: str) -> tuple[int, int]:
+    """Accounts renamed and contact phones changed by the update variant (0, 0 before it)."""
+    renamed, phones = _query(url, (_COUNT_RENAMED, _COUNT_NEW_PHONES))
+    return int(renamed[0]), int(phones[0])
+
+
+def run_record(url: str, run: int) -> RunRecord | None:
+    """Run `run`'s import_run row and how many import_change rows it has; None if absent."""
+    found, (changes,) = _query(url, (_RUN.format(int(run)), _RUN_CHANGES.format(int(run))))
+    if not found:
+        return None
+    status, journal = found
+    return RunRecord(str(status), str(journal), int(changes))
+
+
+def _query(url: str, statements: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """The first row of each statement (an empty tuple when there is none), in one connection."""
+    return _query_sqlite(url, statements) if is_sqlite(url) else _query_postgres(url, statements)
+
+
+def _query_sqlite(url: str, statements: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return [connection.execute(sql).fetchone() or () for sql in statements]
+    finally:
+        connection.close()
+
+
+def _query_postgres(url: str, statements: tuple[str, ...]) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(conninfo(url)) as connection:
-        accounts, parents = _one(connection.execute(_COUNT_ACCOUNTS).fetchone())
-        (contacts,) = _one(connection.execute(_COUNT_CONTACTS).fetchone())
-    return Counts(accounts, parents, contacts)
+        return [connection.execute(sql).fetchone() or () for sql in statements]
 
 
 def wipe_postgres(url: str) -> None:

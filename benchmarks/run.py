@@ -1,11 +1,12 @@
 """Benchmark custimport against raw-driver baselines on the same generated files, same run.
 
     python benchmarks/run.py --rows 100000 [--repeat 3] [--postgres-url URL]
-        [--scenarios create,unchanged,update,invalid,contacts,memory,postgres]
+        [--scenarios create,unchanged,update,invalid,contacts,memory,create_no_undo,
+                     update_no_undo,undo_create,undo_update,postgres]
         [--keep-data DIR] [--json-out FILE] [--seed S] [--data-dir DIR]
 
 Prints the machine and a markdown table (median rows/s, ratio to the baseline,
-target, peak RSS, PASS/FAIL). Exit status: 0 every target met, 1 a target
+target, peak RSS, PASS/FAIL or info). Exit status: 0 every target met, 1 a target
 missed, 2 no trustworthy result (a run failed or miscounted; details on stderr).
 The PostgreSQL database named by --postgres-url has its custimport tables
 dropped before every run: give it a scratch database.
@@ -26,6 +27,7 @@ from typing import Any
 
 import machine
 import report
+import table
 from databases import postgres_version
 from datasets import DataCache
 from generate import DEFAULT_SEED
@@ -33,7 +35,19 @@ from measure import BenchmarkError
 from scenarios import Inputs, Repetition, Results, Tools
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ("create", "unchanged", "update", "invalid", "contacts", "memory", "postgres")
+SCENARIOS = (
+    "create",
+    "unchanged",
+    "update",
+    "invalid",
+    "contacts",
+    "memory",
+    "create_no_undo",
+    "update_no_undo",
+    "undo_create",
+    "undo_update",
+    "postgres",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,11 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     pg_version = postgres_version(args.postgres_url) if args.postgres_url else None
     info = machine.describe(tools.custimport, pg_version, load_at_start)
     print(f"\n{machine.markdown(info)}\n- rows: {args.rows:,}, repetitions: {args.repeat}\n")
-    print(report.markdown(rows))
-    print(f"\n{report.startup_note(results)}")
+    print(table.markdown(rows))
+    notes = report.notes(results)
+    print("", *notes, sep="\n")
     if args.json_out:
-        _write_json(args, info, rows, results)
-    return 0 if all(row.passed for row in rows) else 1
+        _write_json(args, info, rows, results, notes)
+    return 0 if table.passed(rows) else 1
 
 
 def _run(
@@ -81,14 +96,17 @@ def _run(
 
 def _inputs(cache: DataCache, rows: int, invalid: float, scenarios: list[str]) -> Inputs:
     """Generate (or reuse) only the files the selected scenarios need."""
-    accounts = cache.accounts(rows)
+    accounts, chosen, tenth = cache.accounts(rows), set(scenarios), max(rows // 10, 1)
+    undo = bool(chosen & {"undo_create", "undo_update"})
+    updates = bool(chosen & {"update", "update_no_undo", "undo_update"})
     return Inputs(
         groups=cache.groups(),
         accounts=accounts,
-        update=cache.accounts(rows, "update") if "update" in scenarios else None,
-        invalid=cache.accounts(rows, invalid=invalid) if "invalid" in scenarios else None,
-        contacts=cache.contacts(rows, accounts) if "contacts" in scenarios else None,
-        small=cache.accounts(max(rows // 10, 1)) if "memory" in scenarios else None,
+        update=cache.accounts(rows, "update") if updates else None,
+        invalid=cache.accounts(rows, invalid=invalid) if "invalid" in chosen else None,
+        contacts=cache.contacts(rows, accounts) if "contacts" in chosen else None,
+        small=cache.accounts(tenth) if "memory" in chosen or undo else None,
+        small_update=cache.accounts(tenth, "update") if "undo_update" in chosen else None,
     )
 
 
@@ -119,12 +137,17 @@ def _scenarios(args: argparse.Namespace) -> list[str]:
 
 
 def _write_json(
-    args: argparse.Namespace, info: dict[str, str], rows: list[report.Row], results: Results
+    args: argparse.Namespace,
+    info: dict[str, str],
+    rows: list[table.Row],
+    results: Results,
+    notes: list[str],
 ) -> None:
     document: dict[str, Any] = {
         "machine": info,
         "settings": {"rows": args.rows, "repeat": args.repeat, "seed": args.seed},
         "table": [row.as_json() for row in rows],
+        "notes": notes,
         "runs": {
             f"{scenario}/{side}": [run.as_json() for run in runs]
             for (scenario, side), runs in results.runs.items()

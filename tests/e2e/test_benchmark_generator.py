@@ -4,6 +4,10 @@ A benchmark is only as good as its input: these tests pin the generator's promis
 (determinism, exact columns and counts, parent references without cycles, the
 invalid fraction) and prove with the real CLI that the clean files import without
 a failed row and that the invalid variant fails exactly its broken rows.
+
+The last tests cover the import-history scenarios (SPEC §8): benchmarks/run.py runs
+them end to end on a small file, and the checks behind them (the run's journal,
+the undo's report) reject a run that did less than it should, on both engines.
 """
 
 from __future__ import annotations
@@ -236,7 +240,7 @@ def test_contacts_belong_to_business_accounts_with_unique_emails_and_one_primary
 def test_the_generated_file_set_imports_without_a_failed_row_and_its_update_updates_all(
     tmp_path: Path, files: FileSet
 ) -> None:
-    db = tmp_path / "bench.db"
+    db = tmp_path / "db"
     assert import_json(tmp_path, db, files.groups, "CustomerGroup")["rows"]["failed"] == 0
     created = import_json(tmp_path, db, files.accounts, "Account")
     assert (created["exit_status"], created["rows"]["created"]) == (0, 300)
@@ -249,7 +253,7 @@ def test_the_generated_file_set_imports_without_a_failed_row_and_its_update_upda
 
 
 def test_the_invalid_variant_fails_exactly_its_invalid_rows(tmp_path: Path, files: FileSet) -> None:
-    db = tmp_path / "bench.db"
+    db = tmp_path / "db"
     import_json(tmp_path, db, files.groups, "CustomerGroup")
     report = import_json(tmp_path, db, files.invalid, "Account")
     clean, invalid = read_csv(files.accounts)[1], read_csv(files.invalid)[1]
@@ -259,3 +263,95 @@ def test_the_invalid_variant_fails_exactly_its_invalid_rows(tmp_path: Path, file
     with closing(sqlite3.connect(db)) as connection:
         stored = {number for (number,) in connection.execute("SELECT account_number FROM account")}
     assert stored == {row["account_number"] for row in clean} - broken
+
+
+HISTORY_SCENARIOS = "create,update,create_no_undo,update_no_undo,undo_create,undo_update"
+
+
+@pytest.fixture
+def on_bench_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/ on sys.path, so a test can call the benchmark's own checks."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+
+def cli(*args: object) -> list[str]:
+    return [sys.executable, "-m", "custimport", *map(str, args)]
+
+
+def prepared(cwd: Path, url: str, files: FileSet) -> None:
+    """Schema and groups, as the benchmark prepares every database."""
+    for command in (
+        cli("db", "upgrade", "--db", url),
+        cli(files.groups, "--model", "CustomerGroup", "--db", url),
+    ):
+        subprocess.run(command, cwd=cwd, capture_output=True, check=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_the_history_scenarios_and_checks_every_run(
+    tmp_path: Path,
+) -> None:
+    """Exit 2 would mean a run failed or miscounted (an undo with conflicts included)."""
+    out = tmp_path / "results.json"
+    command = [sys.executable, str(BENCHMARKS / "run.py"), "--rows", 300, "--repeat", 1,
+               "--scenarios", HISTORY_SCENARIOS, "--data-dir", tmp_path / "data", "--json-out", out]  # fmt: skip
+    result = subprocess.run(list(map(str, command)), capture_output=True, text=True, timeout=600)
+    assert result.returncode in (0, 1), result.stderr
+    document = json.loads(out.read_text(encoding="utf-8"))
+    rows = {row["scenario"]: row for row in document["table"]}
+    assert list(rows) == [*HISTORY_SCENARIOS.split(","), "undo memory"]
+    assert rows["create_no_undo"]["passed"] is None and rows["update_no_undo"]["passed"] is None
+    assert isinstance(rows["undo_create"]["passed"], bool)
+    assert "N/10" in rows["undo_update"]["peak_note"]
+    sides = {key for key in document["runs"] if key.startswith("undo_")}
+    assert sides == {f"undo_{kind}/{side}" for kind in ("create", "update")
+                     for side in ("import", "undo", "import/10", "undo/10")}  # fmt: skip
+    assert any(note.startswith("journal cost") for note in document["notes"])
+    assert "| undo_update |" in result.stdout
+
+
+@pytest.mark.usefixtures("on_bench_path")
+def test_an_import_whose_journal_disagrees_with_the_expectation_is_refused(
+    tmp_path: Path, files: FileSet, db_url: str
+) -> None:
+    """The history check reads import_run and import_change with raw SQL, on both engines."""
+    from checks import check_import, expect_accounts
+    from databases import RunRecord, run_record
+    from measure import BenchmarkError, run_measured
+
+    prepared(tmp_path, db_url, files)
+    stats = generate("accounts", "--rows", 300, "--out", tmp_path / "a.csv")
+    command = cli(files.accounts, "--model", "Account", "--db", db_url, "--quiet", "--json")
+    run = run_measured("create", command, tmp_path, 300)
+    expected = expect_accounts(stats, "created")
+    assert check_import(run, expected, db_url)["run"] == 2  # groups were run 1
+    assert run_record(db_url, 2) == RunRecord("completed", "full", 400)
+    with pytest.raises(BenchmarkError, match=r"\('completed', 'off', 0\)"):
+        check_import(run, expected, db_url, "off")
+
+
+@pytest.mark.usefixtures("on_bench_path")
+def test_an_undo_that_did_less_than_the_import_or_met_a_conflict_aborts(
+    tmp_path: Path, files: FileSet
+) -> None:
+    from checks import ExpectedUndo, check_undo, expect_accounts
+    from databases import Counts
+    from measure import BenchmarkError, run_measured
+
+    url = f"sqlite:///{tmp_path / 'undo.db'}"
+    prepared(tmp_path, url, files)
+    stats = generate("accounts", "--rows", 300, "--out", tmp_path / "a.csv")
+    for file in (files.accounts, files.update):
+        command = cli(file, "--model", "Account", "--db", url, "--quiet")
+        subprocess.run(command, cwd=tmp_path, capture_output=True, check=True, timeout=120)
+    created = expect_accounts(stats, "created")
+    conflicting = run_measured("undo", cli("undo", 2, "--json", "--db", url), tmp_path, 300)
+    assert conflicting.returncode == 1  # the update changed every row the create wrote
+    undo_create = ExpectedUndo(2, created.changes, 0, Counts(0, 0, 0))
+    with pytest.raises(BenchmarkError, match="exit status 1"):
+        check_undo(conflicting, undo_create, url)
+    undo = run_measured("undo", cli("undo", 3, "--json", "--db", url), tmp_path, 300)
+    accounts_only = ExpectedUndo(3, 0, 300, created.database)  # not its 100 contacts
+    with pytest.raises(BenchmarkError, match="restored=400 \\(expected 300\\)"):
+        check_undo(undo, accounts_only, url)
+    check_undo(undo, ExpectedUndo(3, 0, 400, created.database), url)
