@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from custimport.store.pg_copy import run_planned_now
 from custimport.store.repository import chunks
 
 IMAGE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -117,19 +118,15 @@ class Journal:
             return
         if not ids:
             return
-        image = image_sql(conn, table)
-        set_after = (
-            f"UPDATE import_change SET after = (SELECT {image} FROM {table} x "
-            "WHERE x.id = import_change.row_id) WHERE run_id = {p} AND table_name = {p} "
-            "AND row_id {ids}"
+        # driven by the key (run, table, ids), planned for these ids: the statistics of a
+        # journal growing in this very transaction say it is nearly empty, and a join
+        # with the ids read all of the run's records of the table in each batch
+        sql = (
+            f"UPDATE import_change c SET after = (SELECT {image_sql(conn, table)} "
+            f"FROM {table} x WHERE x.id = c.row_id) "
+            "WHERE c.run_id = %s AND c.table_name = %s AND c.row_id = ANY(%s::integer[])"
         )
-        if conn.dialect.name == "postgresql":
-            sql = set_after.format(p="%s", ids="= ANY(%s)")
-            conn.exec_driver_sql(sql, (self.run_id, table, list(ids)))
-            return
-        for part in chunks(ids):
-            sql = set_after.format(p="?", ids=f"IN ({', '.join('?' * len(part))})")
-            conn.exec_driver_sql(sql, (self.run_id, table, *part))
+        run_planned_now(conn, sql, (self.run_id, table, list(ids)))
 
     def _hold_before(self, conn: Connection, table: str, rows: Sequence[tuple[int, Line]]) -> None:
         conn.exec_driver_sql(HELD_TABLE)
@@ -176,12 +173,12 @@ class Journal:
         )
         if conn.dialect.name == "postgresql":
             ids, lines = [row_id for row_id, _ in rows], [line for _, line in rows]
-            w = "unnest(%s::bigint[], %s::integer[]) AS w(id, line)"
+            w = "unnest(%s::integer[], %s::integer[]) AS w(id, line)"
             # a row about to be updated is locked with its before-image taken: another
             # import cannot change it in between (READ COMMITTED would let it)
             lock = " FOR UPDATE OF x" if conflict else ""
             sql = insert + select.format(p="%s", w=w) + lock + on_conflict
-            conn.exec_driver_sql(sql, (self.run_id, ids, lines))
+            run_planned_now(conn, sql, (self.run_id, ids, lines))
             return
         for part in chunks(rows):
             values = ", ".join(["(?, ?)"] * len(part))

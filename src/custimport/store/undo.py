@@ -70,7 +70,9 @@ class _Sql:
 
     def ids(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
         if self.pg:
-            return "= ANY(%s::bigint[])", [list(ids)]
+            return "= ANY(%s::integer[])", [
+                list(ids)
+            ]  # the columns are integer: an index condition
         return f"IN ({', '.join('?' * len(ids))})", list(ids)
 
     def field(self, image: str, table: str, column: str) -> str:
