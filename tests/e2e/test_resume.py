@@ -19,7 +19,7 @@ from test_interruption import freeze_mid_import
 from helpers import ACCOUNTS_HEADER, COMMAND, fetch
 from hostile_support import seed
 
-ROWS = 30_000
+ROWS = 120_000  # several seconds: commits come about once a second
 BATCH = 500
 
 
