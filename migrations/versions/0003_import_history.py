@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("undoes_run_id", sa.Integer(), nullable=True),
         sa.Column("undone_by_run_id", sa.Integer(), nullable=True),
         sa.Column("last_line", sa.Integer(), nullable=True),
+        sa.Column("last_line_read", sa.Integer(), nullable=True),
         *(
             sa.Column(name, sa.Integer(), nullable=False)
             for name in (
@@ -54,6 +55,7 @@ def upgrade() -> None:
                 "contacts_updated",
             )
         ),
+        sa.Column("rows_deleted", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("message", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_run")),
     )
@@ -68,6 +70,7 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=8), nullable=False),
         sa.Column("before", sa.Text(), nullable=True),
         sa.Column("after", sa.Text(), nullable=True),
+        sa.Column("undone_by_run_id", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("run_id", "table_name", "row_id", name=op.f("pk_import_change")),
         sqlite_with_rowid=False,
     )

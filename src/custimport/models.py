@@ -129,7 +129,9 @@ class ImportRun(Base):
 
     `journal`: `full` (its changes are in import_change), `off` (--no-undo), `pruned`
     (`runs prune` deleted them). `last_line`: every row up to this line was committed
-    (or failed), written in the same transaction as the rows: where --resume goes on.
+    (or failed), written in the same transaction as the rows: where --resume goes on;
+    `last_line_read`: the last line of the batches committed (higher when rows before
+    it wait for a parent later in the file).
     """
 
     __tablename__ = "import_run"
@@ -153,6 +155,7 @@ class ImportRun(Base):
     undoes_run_id: Mapped[int | None] = mapped_column(Integer)
     undone_by_run_id: Mapped[int | None] = mapped_column(Integer)
     last_line: Mapped[int | None] = mapped_column(Integer)
+    last_line_read: Mapped[int | None] = mapped_column(Integer)  # of the batches written
     rows_read: Mapped[int] = mapped_column(Integer, default=0)
     rows_created: Mapped[int] = mapped_column(Integer, default=0)
     rows_updated: Mapped[int] = mapped_column(Integer, default=0)
@@ -161,6 +164,7 @@ class ImportRun(Base):
     rows_failed: Mapped[int] = mapped_column(Integer, default=0)
     contacts_created: Mapped[int] = mapped_column(Integer, default=0)
     contacts_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_deleted: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     message: Mapped[str | None] = mapped_column(Text)  # why it was aborted, or what undo left
 
     __table_args__ = (Index("ix_import_run_file_sha256", "file_sha256", "model"),)
@@ -184,5 +188,7 @@ class ImportChange(Base):
     action: Mapped[str] = mapped_column(String(8))  # created | updated
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+    # set when an undo with --skip-conflicts reversed this row but left others of the run
+    undone_by_run_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = ({"sqlite_with_rowid": False},)

@@ -237,9 +237,8 @@ class Pipeline:
         if self.first_waiting is not None:
             last_line = min(last_line, self.first_waiting - 1)
         contacts = {"created": counts.contacts_created, "updated": counts.contacts_updated}
-        runs.note_commit(
-            conn, self.report.run, runs.count_values(counts.rows(), contacts), last_line
-        )
+        values = runs.count_values(counts.rows(), contacts)
+        runs.note_commit(conn, self.report.run, values, last_line, self.accounted_through)
 
     def _database_failed(self, failures: list[FailedRow]) -> None:
         """Rows the database refused count towards --max-errors' reading limit."""

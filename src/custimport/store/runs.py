@@ -82,7 +82,9 @@ def insert_run(conn: Connection, start: RunStart, status: str, last_line: int | 
         "journal": start.journal,
         "undoes_run_id": start.undoes_run_id,
         "last_line": last_line,
-        **dict.fromkeys((*COUNT_COLUMNS.values(), "contacts_created", "contacts_updated"), 0),
+        **dict.fromkeys(
+            (*COUNT_COLUMNS.values(), "contacts_created", "contacts_updated", "rows_deleted"), 0
+        ),
     }
     result = conn.execute(insert(ImportRun).values(values).returning(ImportRun.id))
     return int(result.scalar_one())
@@ -96,10 +98,12 @@ def count_values(rows: Mapping[str, int], contacts: Mapping[str, int]) -> dict[s
     return values
 
 
-def note_commit(conn: Connection, run_id: int, counts: dict[str, int], last_line: int) -> None:
+def note_commit(
+    conn: Connection, run_id: int, counts: dict[str, int], last_line: int, last_line_read: int
+) -> None:
     """In the import's transaction, before it commits: what the commit makes true."""
     statement = update(ImportRun).where(ImportRun.id == run_id)
-    conn.execute(statement.values(last_line=last_line, **counts))
+    conn.execute(statement.values(last_line=last_line, last_line_read=last_line_read, **counts))
 
 
 def finish_run(
