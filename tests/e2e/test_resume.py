@@ -110,3 +110,28 @@ def test_resume_without_an_interrupted_run_is_a_usage_error(tmp_path: Path, db_u
     assert again.returncode == 2 and stdout == ""
     assert stderr.startswith("Error: nothing to resume: the last import of this file (run ")
     assert len(stderr.strip().splitlines()) == 1
+
+
+def test_a_killed_no_undo_run_whose_rows_waited_is_not_resumed_inexactly(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Without its changes, which rows past its last line the run wrote is not known:
+    --resume is refused (exit 2, nothing written) instead of creating them twice."""
+    seed(tmp_path, sqlite_url)
+    path = write_file(tmp_path / "accounts.csv")
+    victim = import_process(path, sqlite_url, "--no-undo")
+    try:
+        freeze_mid_import(victim, lambda: 0 < accounts(sqlite_url) < ROWS * 0.9)
+        victim.kill()
+        assert victim.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    (last_line, last_read), = fetch(sqlite_url, "SELECT last_line, last_line_read FROM import_run WHERE model = 'Account'")  # fmt: skip
+    assert last_read > last_line  # rows waited for parents later in the file
+    committed = accounts(sqlite_url)
+    again = import_process(path, sqlite_url, "--resume", "--no-undo")
+    stdout, stderr = again.communicate(timeout=120)
+    assert again.returncode == 2 and stdout == "", stderr
+    assert stderr.startswith("Error: cannot resume run ") and "--no-undo" in stderr
+    assert accounts(sqlite_url) == committed

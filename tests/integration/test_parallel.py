@@ -19,6 +19,9 @@ class Collector:
     def started(self, source: object) -> None:
         pass
 
+    def warned(self, message: str) -> None:
+        pass
+
     def row_failed(self, failure: FailedRow) -> None:
         self.failures.append(failure)
 

@@ -35,6 +35,11 @@ class Reporter:
             )
             self._progress.start()
 
+    def warned(self, message: str) -> None:
+        """At once, on stderr (the summary repeats it; --quiet still shows it: it may
+        change what the user does next)."""
+        stderr.print(f"Warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
     def row_failed(self, result: FailedRow) -> None:
         self.sinks.write_failure(result)
 

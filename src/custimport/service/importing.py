@@ -77,7 +77,7 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
             report = ImportReport(request, source=source.info)
             report.unknown_columns = column_map.unknown_columns
             with db.translated_errors(request.database_url):
-                journal = recording.begin(engine, request, mapping, report)
+                journal = recording.begin(engine, request, mapping, report, observer.warned)
             observer.started(source.info)
             _recorded(
                 engine,

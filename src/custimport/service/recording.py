@@ -8,7 +8,7 @@ Here too: the hint that an earlier run of the same file stopped part-way, and wh
 """
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,11 @@ def _options(request: ImportRequest, resumed: ResumePoint | None) -> dict[str, A
 
 
 def begin(
-    engine: Engine, request: ImportRequest, mapping: Mapping[str, Any] | None, report: ImportReport
+    engine: Engine,
+    request: ImportRequest,
+    mapping: Mapping[str, Any] | None,
+    report: ImportReport,
+    warn: Callable[[str], None],
 ) -> Journal | None:
     """Record the run (not for a dry run); the journal its handler writes, if any.
     Sets the report's run, the resume point under --resume, and the hint without it."""
@@ -68,7 +72,9 @@ def begin(
                 raise UsageError(_nothing_to_resume(previous))
             report.resumed = _resume_point(conn, previous)
         elif resumable:
-            report.warnings.append(_resume_hint(previous))
+            hint = _resume_hint(previous)
+            report.warnings.append(hint)
+            warn(hint)  # before the rows go in: the user may want to stop and resume
     if request.dry_run:
         return None
     start = runs.RunStart(
@@ -100,27 +106,45 @@ def _nothing_to_resume(previous: Any | None) -> str:
 def _resume_hint(previous: Any) -> str:
     status = runs.shown_status(previous)
     line = previous.last_line or 0
-    where = f"committed every row up to line {line}" if line else "committed no row"
+    if not previous.rows_read:
+        return f"run {previous.id} of this file ended {status} before committing any row"
     return (
-        f"run {previous.id} of this file ended {status} and {where}: "
-        "add --resume to go on from there"
+        f"run {previous.id} of this file ended {status} after committing "
+        f"{previous.rows_read:,} rows, every row up to line {line}: "
+        "stop and add --resume to go on from there instead of importing the file again"
     )
 
 
 def _resume_point(conn: Connection, previous: Any) -> ResumePoint:
-    """After the earlier run's last line, past the later lines its run chain wrote."""
+    """After the earlier run's last line, past the later lines its run chain wrote.
+
+    A run that wrote lines after its last line (rows before it waited for a parent later
+    in the file) must have its changes recorded to say which: a --no-undo or pruned run
+    cannot be resumed exactly, and is refused rather than writing rows twice."""
     after = int(previous.last_line or 0)
     skip: set[int] = set()
     run: Any | None = previous
     for _ in range(RESUME_CHAIN):
         if run is None:
             break
+        if run.journal != "full" and (run.last_line_read or 0) > after:
+            raise UsageError(_inexact_resume(run, after))
         lines = select(ImportChange.line).where(
             ImportChange.run_id == run.id, ImportChange.line > after
         )
         skip.update(line for (line,) in conn.execute(lines) if line is not None)
         run = runs.resumed_run(conn, run)
     return ResumePoint(previous.id, after, frozenset(skip))
+
+
+def _inexact_resume(run: Any, after: int) -> str:
+    kept = "recorded with --no-undo" if run.journal == "off" else "pruned"
+    return (
+        f"cannot resume run {run.id} exactly: it committed rows after line {after} (rows "
+        f"before them waited for parents later in the file) and its changes were {kept}, "
+        "so which rows it wrote is not known; import the file again without --resume "
+        "(accounts without an account_number would be created again)"
+    )
 
 
 def final_status(report: ImportReport) -> str:
