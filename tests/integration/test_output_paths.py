@@ -117,6 +117,24 @@ def test_an_export_to_a_device_writes_into_it_without_force(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".null")] == []
 
 
+def test_an_export_never_replaces_a_symbolic_link_even_with_force(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """`export -o /dev/stdout --force`, as root, replaced the link /dev/stdout itself with
+    a regular file holding the export; a link planted where -o points is never replaced."""
+    assert run_import(mixed_groups(tmp_path), "CustomerGroup", sqlite_url).exit_code == 1
+    target = tmp_path / "target.csv"
+    target.write_text("keep me\n", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    refused = cli("export", "-m", "CustomerGroup", "--db", sqlite_url, "-o", link)
+    assert refused.exit_code == 2 and "already exists" in refused.stderr
+    forced = cli("export", "-m", "CustomerGroup", "--db", sqlite_url, "-o", link, "--force")
+    assert forced.exit_code == 2 and "is a symbolic link" in forced.stderr, forced.stderr
+    assert link.is_symlink() and target.read_text(encoding="utf-8") == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".link")) == []
+
+
 def test_an_export_to_a_named_pipe_streams_into_it(tmp_path: Path, sqlite_url: str) -> None:
     assert run_import(mixed_groups(tmp_path), "CustomerGroup", sqlite_url).exit_code == 1
     pipe = tmp_path / "export.pipe"
@@ -131,7 +149,7 @@ def test_an_export_to_a_named_pipe_streams_into_it(tmp_path: Path, sqlite_url: s
     ]
 
 
-def test_a_symlink_to_a_device_is_replaced_not_followed_by_an_export(
+def test_a_symlink_to_a_device_is_neither_followed_nor_replaced_by_an_export(
     tmp_path: Path, sqlite_url: str, null_device: Path
 ) -> None:
     assert run_import(mixed_groups(tmp_path), "CustomerGroup", sqlite_url).exit_code == 1
@@ -140,6 +158,5 @@ def test_a_symlink_to_a_device_is_replaced_not_followed_by_an_export(
     refused = cli("export", "-m", "CustomerGroup", "--db", sqlite_url, "-o", link)
     assert refused.exit_code == 2 and "already exists" in refused.stderr
     forced = cli("export", "-m", "CustomerGroup", "--db", sqlite_url, "-o", link, "--force")
-    assert forced.exit_code == 0, forced.stderr
-    assert link.is_file() and not link.is_symlink()
-    assert is_null_device(null_device)
+    assert forced.exit_code == 2 and "is a symbolic link" in forced.stderr
+    assert link.is_symlink() and is_null_device(null_device)

@@ -57,6 +57,11 @@ def destination(
         with output.open("wb") as handle:
             yield _Heeding(handle, stop, output).as_binary()
         return
+    if output.is_symlink():  # `-o /dev/stdout --force` replaced the link itself, as root
+        raise UsageError(
+            f"{output} is a symbolic link: -o never replaces one; name the file it leads to "
+            "(or leave -o out to write to stdout)"
+        )
     with _replacing(output, force) as handle:
         yield _Heeding(handle, stop, output).as_binary()
 
