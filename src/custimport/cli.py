@@ -359,9 +359,15 @@ def runs_show(
     ctx: typer.Context,
     run: Annotated[int, typer.Argument(help="The run's number (see `custimport runs`).")],
     changes: Annotated[bool, typer.Option("--changes", help="Add its field changes.")] = False,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write its field changes as CSV.", show_default=False),
+    output_name: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write its field changes as CSV.",
+            show_default=False,
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing -o file.")] = False,
     json_output: JsonOption = False,
@@ -374,7 +380,10 @@ def runs_show(
     defaults = ctx.obj or {}
     url = resolve_database_url(database or defaults.get("db"))
     as_json = json_output or bool(defaults.get("json"))
-    if output is not None:
+    _guarded(lambda: history.check_run_number(run))
+    output = None
+    if output_name is not None:
+        output = _guarded(lambda: history_report.output_path(output_name))
         _guarded(lambda: history_report.check_output(output, force))
     _history_output(lambda: _show_run(url, run, changes, output, force, as_json), output)
 
@@ -383,17 +392,26 @@ def runs_show(
 def runs_prune(
     ctx: typer.Context,
     older_than: Annotated[
-        int, typer.Option("--older-than", min=0, help="Prune runs started more than DAYS ago.")
+        int,
+        typer.Option(
+            "--older-than",
+            min=0,
+            max=history.MAX_DAYS,
+            help="Prune runs started more than DAYS ago.",
+        ),
     ],
     database: DbOption = None,
 ) -> None:
     """Delete the recorded changes (personal data) of old runs; their summaries stay.
 
-    A pruned run can no longer be undone. Example: custimport runs prune --older-than 90
+    A pruned run can no longer be undone. Ctrl-C stops it after the chunk in flight; the
+    next prune finishes. Example: custimport runs prune --older-than 90
     """
     url = resolve_database_url(database or (ctx.obj or {}).get("db"))
     result = _guarded(lambda: _prune(url, older_than))
     history_report.print_pruned(result, older_than)
+    if result.interrupted is not None:
+        raise typer.Exit(result.interrupted)
 
 
 def _prune(url: str, days: int) -> history.PruneResult:
@@ -444,7 +462,7 @@ def _history_output(call: Any, output: Path | None = None) -> None:
         _silence_stdout()
         raise typer.Exit(EXIT_SIGPIPE) from None
     except ExportInterrupted as exc:
-        console.error(f"interrupted: nothing was written to {output}")
+        history_report.print_output_interrupted(output)
         raise typer.Exit(exc.exit_code) from None
 
 

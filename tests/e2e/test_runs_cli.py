@@ -2,13 +2,26 @@
 import, how its output behaves in a pipe and under Ctrl-C, run as a user runs them."""
 
 import json
+import os
 import signal
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from test_interruption import freeze_mid_import
 
-from helpers import ACCOUNTS_HEADER, COMMAND, GROUPS_HEADER, account_row, write_csv
+from helpers import (
+    ACCOUNTS_HEADER,
+    COMMAND,
+    GROUPS_HEADER,
+    account_row,
+    execute,
+    fetch,
+    write_csv,
+)
+
+PRUNED_RECORDS = 400_000  # twenty of prune's chunks: it is always caught between two
 
 
 def custimport(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -140,3 +153,105 @@ def test_ctrl_c_while_writing_changes_leaves_no_file(tmp_path: Path, db_url: str
     assert writer.returncode == 130, errors
     assert errors == "Error: interrupted: nothing was written to changes.csv\n"
     assert sorted(p.name for p in tmp_path.iterdir() if "changes" in p.name) == []
+
+
+def test_o_dev_stdout_writes_into_stdout_wherever_it_goes(tmp_path: Path, sqlite_url: str) -> None:
+    """/dev/stdout is a link to /proc/self/fd/1: written through (a pipe, or the file the
+    shell redirected stdout to, the CSV first), never refused as an existing file."""
+    write_csv(tmp_path / "g.csv", GROUPS_HEADER, [["Enterprise", "BUSINESS"]])
+    done = custimport(
+        "g.csv", "--model", "CustomerGroup", "--db", sqlite_url, "--json", cwd=tmp_path
+    )
+    run = str(json.loads(done.stdout)["run"])
+
+    piped = custimport("runs", "show", run, "-o", "/dev/stdout", "--db", sqlite_url, cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert lines[0] == "table,key,line,action,field,before,after"
+    assert lines[1].startswith("customer_group,Enterprise,2,created,")
+    assert lines[2].startswith("Run ")  # the run, printed after the CSV
+    assert piped.stderr == "Wrote 1 change to /dev/stdout\n"
+
+    into = tmp_path / "out.txt"
+    with into.open("wb") as handle:
+        redirected = subprocess.run(
+            [COMMAND, "runs", "show", run, "-o", "/dev/stdout", "--db", sqlite_url],
+            cwd=tmp_path,
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert redirected.returncode == 0, redirected.stderr
+    written = into.read_text(encoding="utf-8").splitlines()
+    assert written[0] == "table,key,line,action,field,before,after"
+    assert written[2].startswith("Run ")
+    assert os.path.islink("/dev/stdout")
+
+
+def add_old_changes(db_url: str, run: int, count: int) -> None:
+    """`count` change records for `run`, made by the database itself, and the run dated
+    forty days back."""
+    moment = datetime.now(UTC) - timedelta(days=40)
+    if db_url.startswith("sqlite"):
+        started: datetime | str = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+        numbers = (
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :count) "
+        )
+        source = "FROM n"
+    else:
+        started, numbers, source = moment, "", "FROM generate_series(1, :count) AS n(x)"
+    execute(db_url, "UPDATE import_run SET started_at = :t WHERE id = :run", t=started, run=run)
+    execute(
+        db_url,
+        f"{numbers}INSERT INTO import_change (run_id, table_name, row_id, row_key, line, action, "
+        f"after) SELECT :run, 'account', x, 'A', x, 'created', '[\"A\"]' {source}",
+        run=run,
+        count=count,
+    )
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_a_prune_between_chunks_and_the_next_prune_finishes(
+    tmp_path: Path, db_url: str, signum: int, status: int
+) -> None:
+    """SPEC §12.5: prune heeds Ctrl-C (and SIGTERM) within a second: the chunk in flight
+    commits, the rest is left, the runs stay marked pruned, and the next prune finishes."""
+    write_csv(tmp_path / "g.csv", GROUPS_HEADER, [["Enterprise", "BUSINESS"]])
+    done = custimport("g.csv", "--model", "CustomerGroup", "--db", db_url, "--json", cwd=tmp_path)
+    run = json.loads(done.stdout)["run"]
+    add_old_changes(db_url, run, PRUNED_RECORDS)
+    total = PRUNED_RECORDS + 1  # and the group's own
+    counted = "SELECT count(*) FROM import_change WHERE run_id = :run"
+    first_of_them = (
+        "SELECT count(*) FROM import_change WHERE run_id = :run AND table_name = 'account' "
+        "AND row_id = 1"
+    )
+
+    def first_chunk_deleted() -> bool:
+        assert fetch(db_url, counted, run=run) != [(0,)], "the prune ended before it was seen"
+        return fetch(db_url, first_of_them, run=run) == [(0,)]
+
+    command = [COMMAND, "runs", "prune", "--older-than", "30", "--db", db_url]
+    with subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as pruning:
+        freeze_mid_import(pruning, first_chunk_deleted)
+        pruning.send_signal(signum)
+        pruning.send_signal(signal.SIGCONT)
+        out, errors = pruning.communicate(timeout=120)
+    left = fetch(db_url, counted, run=run)[0][0]
+    assert pruning.returncode == status, errors
+    assert 0 < left < total - 1
+    assert errors == (
+        f"Error: interrupted: {total - left:,} change records of 1 run deleted; "
+        "run `custimport runs prune` again to finish\n"
+    )
+    assert out == ""
+    assert fetch(db_url, "SELECT journal FROM import_run WHERE id = :run", run=run) == [("pruned",)]
+
+    again = custimport("runs", "prune", "--older-than", "30", "--db", db_url, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"Deleted {left:,} change records left by an earlier prune." in again.stdout
+    assert fetch(db_url, counted, run=run) == [(0,)]

@@ -375,6 +375,42 @@ def test_show_gives_the_mapping_in_effect(tmp_path: Path, db_url: str) -> None:
     assert shown(db_url, run)["mapping"] == {"Segment": "name", "Kind": "group_type"}
 
 
+def test_data_is_shown_as_written_never_as_markup_and_controls_are_visible(
+    tmp_path: Path, db_url: str
+) -> None:
+    """File names and values are data: `[old]` is not a style, `[/]` does not end the
+    command, and an ESC in a file name or value is shown as `\\x1b`, not sent raw."""
+    (tmp_path / "w").mkdir()
+    values = ["Acme [old]", "[b]MK-1", "x[/]y", "[/red]z", "A\x1b[31mB"]
+    groups = write_csv(
+        tmp_path / "w" / "[red]evil.csv", GROUPS_HEADER, [[v, "BUSINESS"] for v in values]
+    )
+    imported_summary = cli(groups.relative_to(tmp_path), "--model", "CustomerGroup", "--db", db_url)
+    assert imported_summary.exit_code == 0, imported_summary.stderr
+    assert imported_summary.stdout.splitlines()[0].endswith(": w/[red]evil.csv")
+    escape_named = write_csv(tmp_path / "e\x1b[31mvil.csv", GROUPS_HEADER, [["E", "BUSINESS"]])
+    first = imported(groups.relative_to(tmp_path), "CustomerGroup", db_url)  # all unchanged
+    second = imported(Path(escape_named.name), "CustomerGroup", db_url)
+
+    listed = cli("runs", "--db", db_url)
+    assert listed.exit_code == 0, listed.stderr
+    assert "w/[red]evil.csv" in listed.stdout and "e\\x1b[31mvil.csv" in listed.stdout
+    one = cli("runs", "show", str(second), "--db", db_url)
+    assert one.exit_code == 0, one.stderr
+    assert "e\\x1b[31mvil.csv" in one.stdout
+    assert "w/[red]evil.csv" in cli("runs", "show", str(first), "--db", db_url).stdout
+    shown_changes = cli("runs", "show", str(first - 1), "--changes", "--db", db_url)
+    assert shown_changes.exit_code == 0, shown_changes.stderr
+    for value in ["Acme [old]", "[b]MK-1", "x[/]y", "[/red]z", "A\\x1b[31mB"]:
+        assert f"customer_group {value} (line" in shown_changes.stdout
+        assert f"name        {value}" in shown_changes.stdout
+    for output in (listed, one, shown_changes):
+        assert "\x1b" not in output.stdout
+    # JSON gives the data exactly
+    assert [c[1] for c in changes(db_url, first - 1)] == values
+    assert shown(db_url, second)["file"] == "e\x1b[31mvil.csv"
+
+
 def test_an_undo_and_the_run_it_reversed_name_each_other(tmp_path: Path, db_url: str) -> None:
     seed_groups(tmp_path, db_url)
     run = imported(
@@ -387,6 +423,79 @@ def test_an_undo_and_the_run_it_reversed_name_each_other(tmp_path: Path, db_url:
     assert listed[run]["status"] == "undone" and listed[run]["undone_by"] == undo
     assert listed[undo]["mode"] == "undo" and listed[undo]["undoes"] == run
     assert f"(undo of run {run})" in cli("runs", "--db", db_url).stdout
+
+
+def test_an_undo_shows_the_rows_it_deleted(tmp_path: Path, db_url: str) -> None:
+    seed_groups(tmp_path, db_url)
+    run = imported(
+        write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row("A-1"), account_row("A-2")]),
+        "Account",
+        db_url,
+    )
+    assert "deleted" not in cli("runs", "--db", db_url).stdout  # no undo listed: no column
+    undone = cli("undo", str(run), "--json", "--db", db_url)
+    assert undone.exit_code == 0, undone.stderr
+    undo = json.loads(undone.stdout)["run"]
+    execute(db_url, "UPDATE import_run SET rows_deleted = 1234 WHERE id = :id", id=undo)
+    listed = {r["run"]: r for r in runs_json(db_url)}
+    assert listed[undo]["rows"]["deleted"] == 1234
+    assert "deleted" not in listed[run]["rows"]  # an import deletes nothing
+    assert shown(db_url, undo)["rows"]["deleted"] == 1234
+
+    table = cli("runs", "--db", db_url).stdout.splitlines()
+    assert table[0].split()[6:10] == ["read", "created", "updated", "deleted"]
+    by_run = {row.split()[0]: row.split() for row in table[2:]}
+
+    def counts(run: int, status: str) -> list[str]:  # read, created, updated, deleted
+        cells = by_run[str(run)]
+        return cells[cells.index(status) + 1 :][:4]
+
+    assert counts(undo, "completed")[3] == "1,234"
+    assert counts(run, "undone") == ["2", "2", "0", "-"]
+    assert "updated 0, deleted 1,234," in cli("runs", "show", str(undo), "--db", db_url).stdout
+
+
+def test_show_tells_rows_waiting_for_a_parent_from_lines_committed(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A child read before its parent waits: every row up to line 2 is in, the batches
+    committed reach line 4. `Last line 2 (committed)` misled; both are given."""
+    seed_groups(tmp_path, db_url)
+    rows = [account_row("A-1"), account_row("C-1", parent="P-1"), account_row("P-1")]
+    accounts = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, rows)
+    run = imported(accounts, "Account", db_url, "--batch-size", "1")
+    one = shown(db_url, run)
+    assert (one["last_line"], one["last_line_read"]) == (2, 4)
+    human = cli("runs", "show", str(run), "--db", db_url).stdout
+    assert (
+        " ".join(human.split()).count(
+            "committed every row up to line 2; read to line 4 (rows after line 2 waited for "
+            "parents later in the file)"
+        )
+        == 1
+    )
+    assert "Last line" not in human
+    plain = imported(
+        write_csv(tmp_path / "b.csv", ACCOUNTS_HEADER, [account_row("B-1")]), "Account", db_url
+    )
+    assert shown(db_url, plain)["last_line_read"] == 2
+    one_line = cli("runs", "show", str(plain), "--db", db_url).stdout
+    assert "Lines     committed every row up to line 2 " in one_line
+    assert "read to line" not in one_line
+
+
+def test_show_says_what_the_journal_records_count(tmp_path: Path, db_url: str) -> None:
+    """An account import's journal holds a record for each account and each contact: the
+    count is records, not rows read."""
+    seed_groups(tmp_path, db_url)
+    rows = [
+        account_row("I-1", name="Ann Lee", group="Retail", first="Ann", last="Lee"),
+        account_row("I-2", name="Bob Roe", group="Retail", first="Bob", last="Roe"),
+    ]
+    run = imported(write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, rows), "Account", db_url)
+    human = " ".join(cli("runs", "show", str(run), "--db", db_url).stdout.split())
+    assert "Journal 4 records, one for each of the rows and contacts it created or updated" in human
+    assert "rows written" not in human
 
 
 # --- changes as CSV -----------------------------------------------------------------------
@@ -431,6 +540,37 @@ def test_the_csv_file_is_never_overwritten_unasked(tmp_path: Path, db_url: str) 
     assert out.read_text(encoding="utf-8").startswith("table,key,line,action,field,before,after")
     assert cli("runs", "show", str(run), "-o", tmp_path, "--db", db_url).exit_code == 2
     assert cli("runs", "show", str(run), "-o", "/dev/null", "--db", db_url).exit_code == 0
+
+
+def test_o_edge_cases_are_one_line_errors(tmp_path: Path, db_url: str) -> None:
+    groups = write_csv(tmp_path / "g.csv", GROUPS_HEADER, [["Retail", "INDIVIDUAL"]])
+    run = imported(groups, "CustomerGroup", db_url)
+
+    def refused(*args: str | Path) -> str:
+        done = cli("runs", "show", str(run), *args, "--db", db_url)
+        assert done.exit_code == 2, done.stdout
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+        return done.stderr
+
+    assert refused("-o", "") == "Error: -o needs a file name\n"
+    assert refused("-o", "/dev/full") == (
+        "Error: cannot write /dev/full: no space left on device\n"
+    )
+    # a symbolic link is neither replaced (--force) nor followed, wherever it leads
+    target = tmp_path / "target.csv"
+    target.write_text("keep me")
+    (tmp_path / "link.csv").symlink_to(target)
+    (tmp_path / "null").symlink_to("/dev/null")
+    (tmp_path / "dangling.csv").symlink_to(tmp_path / "gone.csv")
+    for link in ("link.csv", "null", "dangling.csv"):
+        for force in ([], ["--force"]):
+            assert refused("-o", tmp_path / link, *force) == (
+                f"Error: {tmp_path / link} is a symbolic link; -o neither follows nor replaces "
+                "one: name the file it points to\n"
+            )
+            assert (tmp_path / link).is_symlink()
+    assert target.read_text() == "keep me" and not (tmp_path / "gone.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".part")) == []
 
 
 def test_csv_and_json_together_give_the_same_changes(tmp_path: Path, db_url: str) -> None:
@@ -514,6 +654,27 @@ def test_prune_finishes_what_a_prune_cut_short_left(tmp_path: Path, db_url: str)
     assert fetch(db_url, "SELECT count(*) FROM import_change WHERE run_id = :r", r=cut_short) == [
         (0,)
     ]
+
+
+def test_numbers_out_of_range_are_one_line_and_exit_2(tmp_path: Path, db_url: str) -> None:
+    """A run number no id column holds is no run (never an overflow); days beyond a century
+    are refused before a date is computed."""
+    seed_groups(tmp_path, db_url)
+    for number in ("0", "2147483647", "2147483648", "99999999999999999999"):
+        done = cli("runs", "show", number, "--db", db_url)
+        assert done.exit_code == 2, number
+        assert done.stderr == (
+            f"Error: there is no run {number} in this database; `custimport runs` lists them\n"
+        )
+    for days in ("36501", "1000000", "99999999999"):
+        done = cli("runs", "prune", "--older-than", days, "--db", db_url)
+        assert done.exit_code == 2, days
+        assert done.stderr.startswith("Error: ") and len(done.stderr.splitlines()) == 1
+        assert "36500" in done.stderr
+    kept = cli("runs", "prune", "--older-than", "36500", "--db", db_url)
+    assert kept.exit_code == 0, kept.stderr
+    assert "Nothing to prune" in kept.stdout
+    assert fetch(db_url, "SELECT journal FROM import_run") == [("full",)]
 
 
 # --- what there is no history of ----------------------------------------------------------

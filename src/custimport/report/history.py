@@ -8,17 +8,34 @@ SIGTERM between writes). The human form of a run's changes stops after about SHO
 lines (a row's fields are never cut apart) and says how to get them all: a terminal
 is no place for a million lines. The service types are imported for type checking only:
 reporting must not load SQLAlchemy (tests/unit/test_layers.py).
+
+What people see is data: file names, keys and values come from files anyone may have
+written. None of it is read as rich markup (`Acme [old]` stays `Acme [old]`, and a `[/]`
+cannot end the command), and control characters are shown as `\\xNN` (`visible`): a
+file name holding ESC[31m must not recolour the terminal, nor a carriage return rewrite
+the line. JSON and CSV carry the values exactly.
+
+`-o` names a file to create (or, with --force, replace), or a character device or named
+pipe to write into. A symbolic link is followed only where no one else can plant one, in
+/dev or /proc (`-o /dev/stdout`, `/dev/fd/3`): it is written through, never replaced.
+Any other link is refused, --force or not: replacing it would lose the link, and following
+it could write personal data wherever whoever made it chose.
 """
 
+import errno
 import json
+import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -26,7 +43,7 @@ from rich.text import Text
 from custimport.errors import UsageError
 from custimport.io.export_output import destination, is_special_file
 from custimport.io.writers import write_rows
-from custimport.report.console import line, stderr, stdout
+from custimport.report.console import error, line, stderr, stdout
 from custimport.signals import trapped_hangup, trapped_signals
 
 if TYPE_CHECKING:
@@ -36,6 +53,24 @@ SHOWN_CHANGES = 50
 CHANGE_COLUMNS = ("table", "key", "line", "action", "field", "before", "after")
 COUNT_HEADERS = ("read", "created", "updated", "unchanged", "skipped", "failed")
 _dumps = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps() makes one per call
+# C0 and C1 control characters and DEL, tab aside: what a terminal would act on
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09}
+SYSTEM_FOLDERS = ("/dev", "/proc")  # where a symbolic link -o names is followed
+
+
+def visible(text: str) -> str:
+    """`text` for a terminal: its control characters (tab aside) spelled `\\xNN`."""
+    return text.translate(_CONTROLS)
+
+
+def markup_safe(text: str) -> str:
+    """`text` inside a string rich reads as markup: shown as it is, controls visible."""
+    return escape(visible(text))
+
+
+def _cell(text: str) -> Text:
+    """A table cell holding data: never markup."""
+    return Text(visible(text))
 
 
 # --- JSON -------------------------------------------------------------------------------
@@ -64,6 +99,7 @@ def run_json(run: "RunInfo") -> dict[str, Any]:
         "undoes": run.undoes,
         "undone_by": run.undone_by,
         "last_line": run.last_line,
+        "last_line_read": run.last_line_read,
         "message": run.message,
         "options": run.options,
         "mapping": run.mapping,
@@ -108,26 +144,117 @@ def _write_array(head: str, items: Iterator[dict[str, Any]], tail: str) -> None:
 # --- CSV --------------------------------------------------------------------------------
 
 
+def output_path(given: str) -> Path:
+    """-o's value as a path (`-o ""` would otherwise be the current folder)."""
+    if not given:
+        raise UsageError("-o needs a file name")
+    return Path(given)
+
+
 def check_output(path: Path, force: bool) -> None:
-    """Refuse `-o` before the database is read: a folder, a missing folder, an existing file
-    (without --force; a device or a named pipe is written into, never replaced)."""
+    """Refuse `-o` before the database is read: a folder, a missing folder, a symbolic link
+    outside /dev and /proc, an existing file (without --force; a device or a named pipe is
+    written into, never replaced)."""
+    shown = visible(str(path))
     if path.is_dir():
-        raise UsageError(f"{path} is a directory; -o needs a file name")
+        raise UsageError(f"{shown} is a directory; -o needs a file name")
     if not path.parent.is_dir():
-        raise UsageError(f"{path}: the folder {path.parent} does not exist")
-    if path.exists() and not force and not is_special_file(path):
-        raise UsageError(f"{path} already exists; use --force to replace it")
+        raise UsageError(f"{shown}: the folder {visible(str(path.parent))} does not exist")
+    if path.is_symlink():
+        _check_link(path)
+    elif path.exists() and not force and not is_special_file(path):
+        raise UsageError(f"{shown} already exists; use --force to replace it")
+
+
+def _check_link(path: Path) -> None:
+    shown = visible(str(path))
+    if not _system_link(path):
+        raise UsageError(
+            f"{shown} is a symbolic link; -o neither follows nor replaces one: "
+            "name the file it points to"
+        )
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise UsageError(f"cannot write {shown}: {_reason(exc)}") from None
+    if _own_stream(path) is not None:  # stdout or stderr, whatever it is (a socket too)
+        return
+    if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
+        raise UsageError(f"{shown} leads to no file, device or named pipe -o can write into")
+
+
+def _system_link(path: Path) -> bool:
+    """A symbolic link in /dev or /proc (`/dev/stdout`, `/dev/fd/3`), where no one else can
+    have planted it."""
+    folder = os.path.realpath(path.parent)
+    return any(folder == top or folder.startswith(top + "/") for top in SYSTEM_FOLDERS)
+
+
+def is_stream(path: Path) -> bool:
+    """`-o` writes into `path` as it goes (a device, a named pipe, a link in /dev or /proc)
+    rather than into a temporary file renamed when complete."""
+    return is_special_file(path) or (path.is_symlink() and _system_link(path))
 
 
 def write_changes_csv(changes: Iterable["Change"], path: Path, force: bool) -> int:
-    """Every change as a CSV row (CHANGE_COLUMNS), UTF-8; how many rows were written."""
+    """Every change as a CSV row (CHANGE_COLUMNS), UTF-8; how many rows were written.
+    A file that cannot be written (a full disk) is a UsageError naming it."""
     rows = (_cells(change) for change in changes)
-    with (
-        trapped_signals() as stop,
-        trapped_hangup(stop),
-        destination(path, force, sys.stdout.buffer, stop) as out,
-    ):
-        return write_rows("csv", out, CHANGE_COLUMNS, rows).rows
+    try:
+        with (
+            trapped_signals() as stop,
+            trapped_hangup(stop),
+            _through_link(path) as stream,
+            destination(None if stream else path, force, stream or sys.stdout.buffer, stop) as out,
+        ):
+            return write_rows("csv", out, CHANGE_COLUMNS, rows).rows
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot write {visible(str(path))}: {_reason(exc)}") from None
+
+
+@contextmanager
+def _through_link(path: Path) -> Iterator[BinaryIO | None]:
+    """For a link in /dev or /proc, what it leads to, open for writing; None for any other
+    `-o`. Our own stdout or stderr (`-o /dev/stdout`, even redirected to a file) is written
+    through its descriptor, so what custimport prints there after it follows the CSV."""
+    if not (path.is_symlink() and _system_link(path)):
+        yield None
+        return
+    own = _own_stream(path)
+    if own is not None:
+        own.flush()
+        fd = os.dup(own.fileno())
+    else:  # appended to, never truncated nor created: a stale /dev/fd/N is no file
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
+    with os.fdopen(fd, "wb") as handle:
+        yield handle
+
+
+def _own_stream(path: Path) -> IO[str] | None:
+    """sys.stdout or sys.stderr when `path` leads to what it writes to."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if os.path.samestat(path.stat(), os.fstat(stream.fileno())):
+                return stream
+        except (OSError, ValueError, AttributeError):  # not a real file (tests)
+            continue
+    return None
+
+
+def _reason(exc: OSError) -> str:
+    """`No space left on device` as part of a sentence."""
+    text = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+    return text[:1].lower() + text[1:]
+
+
+def print_output_interrupted(output: Path | None) -> None:
+    """After a signal stopped `-o`: what is left of it."""
+    if output is not None and is_stream(output):
+        error(f"interrupted: what was written to {visible(str(output))} is incomplete")
+    else:
+        error(f"interrupted: nothing was written to {visible(str(output))}")
 
 
 def _cells(change: "Change") -> tuple[str | None, ...]:
@@ -148,30 +275,46 @@ def _cells(change: "Change") -> tuple[str | None, ...]:
 
 def print_runs(runs: Iterable["RunInfo"], database: str) -> None:
     """A table one run a line, at its natural width: a history is read across, and a
-    squeezed table would cut its numbers and times (a narrow terminal wraps the lines)."""
+    squeezed table would cut its numbers and times (a narrow terminal wraps the lines).
+    When an undo is listed, a `deleted` column (after `updated`) gives the rows it deleted;
+    an import deletes none (`-`)."""
+    listed = list(runs)
+    if not listed:
+        line(f"No imports recorded yet in {visible(database)}.")
+        return
+    counts = _count_headers(listed)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for header in ("run", "started", "model", "mode", "file", "status", *COUNT_HEADERS):
-        numeric = header == "run" or header in COUNT_HEADERS
+    for header in ("run", "started", "model", "mode", "file", "status", *counts):
+        numeric = header == "run" or header in counts
         table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
     table.add_column("user", no_wrap=True)
-    for run in runs:
-        counts = [f"{run.rows[name]:,}" for name in COUNT_HEADERS]
+    for run in listed:
         table.add_row(
             str(run.run),
             _local(run.started_at),
-            run.model,
-            run.mode,
-            _source(run),
-            run.status,
-            *counts,
+            _cell(run.model),
+            _cell(run.mode),
+            _cell(_source(run)),
+            _cell(run.status),
+            *(_count(run, name) for name in counts),
             _duration(run.duration_s),
-            run.user or "",
+            _cell(run.user or ""),
         )
-    if not table.row_count:
-        line(f"No imports recorded yet in {database}.")
-        return
     _print_whole(table)
+
+
+def _count_headers(runs: list["RunInfo"]) -> tuple[str, ...]:
+    """COUNT_HEADERS, with `deleted` after `updated` when an undo is among `runs`."""
+    if not any("deleted" in run.rows for run in runs):
+        return COUNT_HEADERS
+    at = COUNT_HEADERS.index("updated") + 1
+    return (*COUNT_HEADERS[:at], "deleted", *COUNT_HEADERS[at:])
+
+
+def _count(run: "RunInfo", name: str) -> str:
+    value = run.rows.get(name)
+    return "-" if value is None else f"{value:,}"
 
 
 def _print_whole(table: Table) -> None:
@@ -185,7 +328,7 @@ def print_run(run: "RunInfo", changed_rows: int) -> None:
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
     for name, value in _run_lines(run, changed_rows):
-        grid.add_row(name, value)
+        grid.add_row(name, _cell(value))
     stdout.print(grid)
 
 
@@ -200,14 +343,14 @@ def _run_lines(run: "RunInfo", changed_rows: int) -> Iterator[tuple[str, str]]:
     yield "Finished", f"{finished} ({_duration(run.duration_s)})"
     yield "By", f"{run.user or 'unknown user'} on {run.host or 'unknown host'} (pid {run.pid})"
     yield "Version", f"custimport {run.version or 'unknown'}"
-    yield "Rows", ", ".join(f"{name} {run.rows[name]:,}" for name in COUNT_HEADERS)
-    if run.model == "Account":
+    yield "Rows", ", ".join(f"{name} {run.rows[name]:,}" for name in _count_headers([run]))
+    if run.model == "Account" and run.mode != "undo":
         yield (
             "Contacts",
             f"created {run.contacts['created']:,}, updated {run.contacts['updated']:,}",
         )
     if run.last_line is not None:
-        yield "Last line", f"{run.last_line} (committed)"
+        yield "Lines", _lines(run.last_line, run.last_line_read)
     yield "Journal", _journal(run, changed_rows)
     if run.undoes is not None:
         yield "Undoes", f"run {run.undoes}"
@@ -221,6 +364,17 @@ def _run_lines(run: "RunInfo", changed_rows: int) -> Iterator[tuple[str, str]]:
         yield "Options", json.dumps(run.options, ensure_ascii=False)
 
 
+def _lines(committed: int, read: int | None) -> str:
+    """How far the run got in its file. The batches committed may reach past the last line
+    up to which every row is in: rows waiting for a parent further on are not yet."""
+    if read is None or read <= committed:
+        return f"committed every row up to line {committed:,}"
+    return (
+        f"committed every row up to line {committed:,}; read to line {read:,} (rows after "
+        f"line {committed:,} waited for parents later in the file)"
+    )
+
+
 def _journal(run: "RunInfo", changed_rows: int) -> str:
     if run.journal == "off" and run.undoes is not None:
         return "off: an undo records no changes of its own (it cannot be undone)"
@@ -228,7 +382,11 @@ def _journal(run: "RunInfo", changed_rows: int) -> str:
         return "off: run with --no-undo, its changes were not recorded"
     if run.journal == "pruned":
         return "pruned: its changes were deleted by `custimport runs prune`"
-    return f"{_plural(changed_rows, 'row')} written (`custimport runs show {run.run} --changes`)"
+    what = "rows and contacts" if run.model == "Account" else "rows"
+    return (
+        f"{_plural(changed_rows, 'record')}, one for each of the {what} it created or updated "
+        f"(`custimport runs show {run.run} --changes`)"
+    )
 
 
 def print_changes(run: "RunInfo", changes: Iterable["Change"], changed_rows: int) -> None:
@@ -263,7 +421,7 @@ def print_changes(run: "RunInfo", changes: Iterable["Change"], changed_rows: int
 def _heading(change: "Change") -> None:
     where = f"line {change.line}" if change.line is not None else "no line: a secondary change"
     title = f"{change.table} {change.key or '?'} ({where}): {change.action}"
-    stdout.print(Text(title, style="bold"), soft_wrap=True)
+    stdout.print(Text(visible(title), style="bold"), soft_wrap=True)
 
 
 def _row_grid(change: "Change") -> Table:
@@ -276,13 +434,14 @@ def _row_grid(change: "Change") -> Table:
     return grid
 
 
-def _field_lines(change: "Change") -> Iterator[tuple[str, ...]]:
+def _field_lines(change: "Change") -> Iterator[tuple[Text, ...]]:
     """(field, before, →, after), or (field, value) for a row created or deleted whole."""
     if change.field is not None:
-        yield change.field, _shown(change.before), "→", _shown(change.after)
+        before, after = _shown(change.before), _shown(change.after)
+        yield _cell(change.field), before, Text("→"), after
         return
     for name, value in json.loads(change.after or change.before or "{}").items():
-        yield name, _shown(value)
+        yield _cell(name), _shown(value)
 
 
 def _flush(grid: Table | None) -> None:
@@ -290,17 +449,24 @@ def _flush(grid: Table | None) -> None:
         stdout.print(grid)
 
 
-def _shown(value: str | None) -> str:
-    return "(empty)" if value is None else value
+def _shown(value: str | None) -> Text:
+    return Text("(empty)") if value is None else _cell(value)
 
 
 def print_written(path: Path, count: int) -> None:
     """One line on stderr (stdout may carry JSON)."""
-    text = f"Wrote {_plural(count, 'change')} to {path}"
+    text = f"Wrote {_plural(count, 'change')} to {visible(str(path))}"
     stderr.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def print_pruned(result: "PruneResult", days: int) -> None:
+    if result.interrupted is not None:
+        error(
+            f"interrupted: {_plural(result.changes, 'change record')} of "
+            f"{_plural(result.pending, 'run')} deleted; run `custimport runs prune` again "
+            "to finish"
+        )
+        return
     older = f"started more than {days} days ago" if days else "started before now"
     if result.runs:
         line(

@@ -9,6 +9,7 @@ from rich.table import Table
 from custimport.config import masked_url
 from custimport.report.console import error, stderr, stdout
 from custimport.report.files import FileSinks
+from custimport.report.history import markup_safe
 from custimport.run.job import ImportReport
 from custimport.service.export_job import ExportResult
 
@@ -67,7 +68,8 @@ def print_summary(report: ImportReport, sinks: FileSinks) -> None:
     request, counts = report.request, report.counts
     dry = " (dry run)" if request.dry_run else ""
     stdout.print(
-        f"[bold]{request.spec.name} import[/bold], mode {request.mode}{dry}: {request.path}",
+        f"[bold]{request.spec.name} import[/bold], mode {request.mode}{dry}: "
+        f"{markup_safe(str(request.path))}",
         soft_wrap=True,
     )
     table = Table(show_header=True, header_style="bold")

@@ -12,7 +12,13 @@ chunk a short query of its own, nothing held open between them), and each chunk'
 groups and accounts are turned into names with one look-up per 500 ids. Pruning deletes
 in chunks of PRUNE_CHUNK records per transaction, after marking its runs `pruned` in one
 transaction first: a prune cut short leaves runs that can no longer be undone, never a run
-that would undo only part of what it did; the next prune deletes what was left.
+that would undo only part of what it did; the next prune deletes what was left. SIGINT,
+SIGTERM and SIGHUP are heeded between chunks (a chunk takes well under a second, SPEC
+§12.5): the chunk in flight commits, and the prune stops, saying what it deleted.
+
+Numbers come from the command line unchecked by size: a run number beyond the id column's
+range is no run (asking the database would overflow its integer), and a number of days
+beyond MAX_DAYS is refused, since the date it names cannot be computed.
 """
 
 import json
@@ -30,6 +36,7 @@ from sqlalchemy.exc import ArgumentError
 
 from custimport.errors import UsageError
 from custimport.models import Account, CustomerGroup, ImportChange, ImportRun, utcnow
+from custimport.signals import StopFlag, trapped_hangup, trapped_signals
 from custimport.store import db, runs
 from custimport.store.journal import IMAGE_COLUMNS, STAMP_COLUMNS
 from custimport.store.repository import chunks
@@ -41,6 +48,8 @@ GROUP: Table = CustomerGroup.__table__  # type: ignore[assignment]
 CHUNK = 2000
 RUN_CHUNK = 500
 PRUNE_CHUNK = 20_000
+MAX_RUN = 2**31 - 1  # the largest id import_run's integer column holds (on PostgreSQL too)
+MAX_DAYS = 36_500  # --older-than: a hundred years; far beyond it no date can be computed
 TABLE_ORDER = ("customer_group", "account", "contact")  # the order of a run's changes
 HIDDEN_COLUMNS = STAMP_COLUMNS | {"name_key"}  # bookkeeping, not data people wrote
 FLAG_COLUMNS = frozenset({"is_primary"})  # shown as true/false (SQLite's images hold 0/1)
@@ -58,6 +67,15 @@ LOOKED_UP = {
 
 class UnknownRunError(UsageError):
     """No run with that number in this database."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"there is no run {number} in this database; `custimport runs` lists them")
+
+
+def check_run_number(number: int) -> None:
+    """UnknownRunError for a number no run can have, before any database is asked."""
+    if not 1 <= number <= MAX_RUN:
+        raise UnknownRunError(number)
 
 
 @dataclass(frozen=True)
@@ -82,8 +100,9 @@ class RunInfo:
     journal: str
     undoes: int | None
     undone_by: int | None
-    last_line: int | None
-    rows: dict[str, int]
+    last_line: int | None  # every row up to it committed
+    last_line_read: int | None  # the last line of the batches committed
+    rows: dict[str, int]  # an undo's with `deleted`
     contacts: dict[str, int]
     message: str | None
 
@@ -111,9 +130,11 @@ class Change(NamedTuple):
 
 @dataclass(frozen=True)
 class PruneResult:
-    runs: int  # runs whose changes were deleted
+    runs: int  # runs marked pruned by this prune
     changes: int  # change records deleted
     running: list[int]  # old enough, but still running: left alone
+    pending: int = 0  # runs whose changes were being deleted (marked now, or before)
+    interrupted: int | None = None  # a signal stopped it between chunks: its exit status
 
 
 class History:
@@ -142,12 +163,11 @@ class History:
 
     def run(self, number: int) -> RunInfo:
         """Run `number`, or UnknownRunError."""
+        check_run_number(number)
         statement = select(*RUN.c).where(RUN.c.id == number)
         found = self._read(lambda conn: conn.execute(statement).first()) if self._engine else None
         if found is None:
-            raise UnknownRunError(
-                f"there is no run {number} in this database; `custimport runs` lists them"
-            )
+            raise UnknownRunError(number)
         return _run_info(found)
 
     def changed_rows(self, number: int) -> int:
@@ -172,10 +192,26 @@ class History:
                 after_id = part.last_id
 
     def prune(self, days: int) -> PruneResult:
-        """Delete the changes of runs started more than `days` days ago (SPEC §8)."""
+        """Delete the changes of runs started more than `days` days ago (SPEC §8); a signal
+        stops it after the chunk in flight (`interrupted`)."""
+        if not 0 <= days <= MAX_DAYS:
+            raise UsageError(f"--older-than takes 0 to {MAX_DAYS:,} days, not {days:,}")
         if self._engine is None:
             return PruneResult(0, 0, [])
-        cutoff = utcnow() - timedelta(days=days)
+        with trapped_signals() as stop, trapped_hangup(stop):
+            marked, alive, leftovers = self._mark_pruned(utcnow() - timedelta(days=days))
+            deleted = 0
+            for run in leftovers:
+                count, finished = self._delete_changes(run, stop)
+                deleted += count
+                if not finished:
+                    return PruneResult(len(marked), deleted, alive, len(leftovers), stop.exit_code)
+        return PruneResult(len(marked), deleted, alive, len(leftovers))
+
+    def _mark_pruned(self, cutoff: datetime) -> tuple[list[int], list[int], list[int]]:
+        """Mark the runs started before `cutoff` pruned, in one transaction: (marked, left
+        alone as still running, every pruned run that still has changes)."""
+        assert self._engine is not None
         with self._engine.begin() as conn:
             old = conn.execute(
                 select(*RUN.c).where(RUN.c.journal == "full", RUN.c.started_at < cutoff)
@@ -184,15 +220,16 @@ class History:
             marked = [run.id for run in old if run.id not in alive]
             for part in chunks(marked):
                 conn.execute(update(RUN).where(RUN.c.id.in_(part)).values(journal="pruned"))
-            leftovers = _pruned_with_changes(conn)
-        deleted = sum(self._delete_changes(run) for run in leftovers)
-        return PruneResult(len(marked), deleted, alive)
+            return marked, alive, _pruned_with_changes(conn)
 
-    def _delete_changes(self, run: int) -> int:
-        """Every change of `run`, PRUNE_CHUNK records per transaction; how many."""
+    def _delete_changes(self, run: int, stop: StopFlag) -> tuple[int, bool]:
+        """Every change of `run`, PRUNE_CHUNK records per transaction, until a signal comes:
+        (how many were deleted, whether they all were)."""
         assert self._engine is not None
         deleted = 0
         while True:
+            if stop.exit_code is not None:
+                return deleted, False
             with self._engine.begin() as conn:
                 bound = conn.execute(
                     select(CHANGE.c.table_name, CHANGE.c.row_id)
@@ -212,7 +249,7 @@ class History:
                     condition = and_(condition, up_to)
                 deleted += conn.execute(CHANGE.delete().where(condition)).rowcount
             if bound is None:
-                return deleted
+                return deleted, True
 
     def _read(self, work: Any) -> Any:
         """`work(conn)` in a short read transaction of its own."""
@@ -287,6 +324,10 @@ def _pruned_with_changes(conn: Connection) -> list[int]:
 
 
 def _run_info(row: Any) -> RunInfo:
+    rows = {name: getattr(row, column) for name, column in runs.COUNT_COLUMNS.items()}
+    if row.mode == "undo":  # the rows it deleted, after `updated` as `runs` shows them
+        counts, at = list(rows.items()), list(rows).index("updated") + 1
+        rows = dict([*counts[:at], ("deleted", row.rows_deleted or 0), *counts[at:]])
     return RunInfo(
         run=row.id,
         status=runs.shown_status(row),
@@ -307,7 +348,8 @@ def _run_info(row: Any) -> RunInfo:
         undoes=row.undoes_run_id,
         undone_by=row.undone_by_run_id,
         last_line=row.last_line,
-        rows={name: getattr(row, column) for name, column in runs.COUNT_COLUMNS.items()},
+        last_line_read=row.last_line_read,
+        rows=rows,
         contacts={"created": row.contacts_created, "updated": row.contacts_updated},
         message=row.message,
     )
