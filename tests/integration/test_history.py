@@ -742,3 +742,23 @@ def test_a_database_behind_asks_for_db_upgrade(tmp_path: Path, db_url: str) -> N
         assert done.exit_code == 2, args
         assert "run `custimport db upgrade`" in done.stderr
         assert len(done.stderr.splitlines()) == 1
+
+
+def test_a_pruned_value_is_gone_from_the_sqlite_file(tmp_path: Path, sqlite_url: str) -> None:
+    """The journal holds personal data: after a prune, a value only it held is not in the
+    file's bytes any more (secure_delete: deleted cells are overwritten, not unlinked)."""
+    seed_groups(tmp_path, sqlite_url)
+    first = [account_row("P-1", name="Marker Old Name Qx7")]
+    imported(write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, first), "Account", sqlite_url)
+    renamed = [account_row("P-1", name="New Name")]
+    imported(write_csv(tmp_path / "b.csv", ACCOUNTS_HEADER, renamed), "Account", sqlite_url)
+    database = Path(sqlite_url.removeprefix("sqlite:///"))
+    execute(sqlite_url, "PRAGMA wal_checkpoint(TRUNCATE)")
+    marker = b"Marker Old Name Qx7"
+    assert marker in database.read_bytes()  # in the journal only: the account is renamed
+    done = cli("runs", "prune", "--older-than", "0", "--db", sqlite_url)
+    assert done.exit_code == 0, done.stderr
+    execute(sqlite_url, "PRAGMA wal_checkpoint(TRUNCATE)")
+    wal = database.with_name(database.name + "-wal")
+    left = database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert marker not in left

@@ -231,6 +231,8 @@ class History:
             if stop.exit_code is not None:
                 return deleted, False
             with self._engine.begin() as conn:
+                if conn.dialect.name == "sqlite":  # the deleted values overwritten in the file
+                    conn.exec_driver_sql("PRAGMA secure_delete = ON")
                 bound = conn.execute(
                     select(CHANGE.c.table_name, CHANGE.c.row_id)
                     .where(CHANGE.c.run_id == run)
