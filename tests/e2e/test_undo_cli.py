@@ -188,6 +188,26 @@ def test_a_dry_run_says_so_and_a_stopped_undo_says_how_to_go_on(
         "Nothing was changed: an undo is all or nothing. --skip-conflicts reverses the rest "
         "and leaves these rows as they are.",
     ]
+    skipped = command("undo", run, "--db", sqlite_url, "--skip-conflicts")
+    assert skipped.exit_code == 1, skipped.stderr
+    assert skipped.stdout.splitlines()[1:] == [
+        "  deleted 3 rows, restored 0",
+        "1 conflict:",
+        "  account K-000001: changed since: field website",
+        f"Recorded as run {run + 1}; run {run} is partly undone: the conflicts were left as "
+        f"they are, `custimport undo {run}` reverses them once they are resolved.",
+    ]
+
+
+def test_a_run_number_no_run_can_have_is_no_run_and_creates_nothing(tmp_path: Path) -> None:
+    database = tmp_path / "none.db"
+    for number in ("99999999999999999999", "2147483648", "0", "1"):
+        refused = command("undo", number, "--db", f"sqlite:///{database}")
+        assert refused.exit_code == 2 and refused.stdout == ""
+        assert refused.stderr == (
+            f"Error: there is no run {number} in this database; `custimport runs` lists them\n"
+        )
+    assert not database.exists()
 
 
 # --- at once --------------------------------------------------------------------------------
@@ -262,7 +282,8 @@ def test_an_undo_that_meets_an_import_s_values_changes_nothing(tmp_path: Path, d
     assert imported.exit_code == 0, imported.stderr
     assert undone.exit_code == 1, (undone.stdout, undone.stderr)
     reasons = {conflict["reason"] for conflict in undone.report["conflicts"]}
-    assert reasons == {"changed since: field name"}
+    # the INDIVIDUAL accounts' contacts would stay with their accounts
+    assert reasons == {"changed since: field name", "its account is left in place"}
     assert undone.report["run"] is None
     assert names(db_url) == {"New"}
     assert fetch(db_url, "SELECT count(*) FROM account") == [(ROWS,)]

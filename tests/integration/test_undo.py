@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 
+from custimport.store import db
 from helpers import (
     ACCOUNTS_HEADER,
     CONTACTS_HEADER,
@@ -25,7 +27,7 @@ from helpers import (
     run_import,
     write_csv,
 )
-from hostile_support import assert_usage_error, full_dump, seed
+from hostile_support import assert_usage_error, consistency_problems, full_dump, seed
 
 Dump = dict[str, list[tuple[Any, ...]]]
 
@@ -70,6 +72,40 @@ def runs_count(db_url: str) -> int:
 
 def conflicts(run: Run) -> list[tuple[str, str, str]]:
     return [(c["table"], c["key"], c["reason"]) for c in run.report["conflicts"]]
+
+
+def skipping(db_url: str, run: int, *extra: str) -> Run:
+    """`undo RUN --skip-conflicts`, and the database it leaves checked for consistency."""
+    done = undo(db_url, run, "--skip-conflicts", *extra)
+    assert_consistent(db_url)
+    return done
+
+
+def assert_consistent(db_url: str) -> None:
+    """No row refers to a row that is gone, every INDIVIDUAL account has exactly one primary
+    contact, no account has two (whatever an undo left in place)."""
+    (orphan_accounts,) = fetch(
+        db_url,
+        "SELECT count(*) FROM account a WHERE (a.customer_group_id IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM customer_group g WHERE g.id = a.customer_group_id)) "
+        "OR (a.parent_account_id IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM account p WHERE p.id = a.parent_account_id))",
+    )[0]
+    problems = consistency_problems(db_url)
+    if orphan_accounts:
+        problems.append(f"{orphan_accounts} accounts refer to a group or parent that is gone")
+    assert problems == []
+
+
+def undo_counts(db_url: str, run: int) -> tuple[Any, ...]:
+    """The counts an undo's run records: read, created, updated, unchanged, skipped, failed,
+    deleted."""
+    return fetch(
+        db_url,
+        "SELECT rows_read, rows_created, rows_updated, rows_unchanged, rows_skipped, "
+        "rows_failed, rows_deleted FROM import_run WHERE id = :r",
+        r=run,
+    )[0]
 
 
 # A file that creates every kind of row an Account import writes: business accounts, a
@@ -144,6 +180,8 @@ def test_undo_of_an_account_import_restores_fields_parents_and_primary_contacts(
     # N-1; B-1, B-2, I-1 (its row is "updated" when its contact is) and Jane
     assert (done.report["deleted"], done.report["restored"]) == (1, 4)
     assert full_dump(base) == before
+    # read = created + updated + unchanged + skipped + failed + deleted, as for imports
+    assert undo_counts(base, done.report["run"]) == (5, 0, 4, 0, 0, 0, 1)
 
 
 def test_undo_of_a_contact_import_gives_the_demoted_contact_its_primary_flag_back(
@@ -274,6 +312,52 @@ def test_an_unknown_run_is_refused(tmp_path: Path, base: str) -> None:
     assert_usage_error(undo(base, 999), "no run 999")
 
 
+def at_revision(url: str, revision: str) -> None:
+    engine = db.make_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(db.alembic_config(connection), revision)
+    engine.dispose()
+
+
+def tables(db_url: str) -> list[str]:
+    if db_url.startswith("sqlite"):
+        return [row[0] for row in fetch(db_url, "SELECT name FROM sqlite_master")]
+    query = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+    return [row[0] for row in fetch(db_url, query)]
+
+
+@pytest.mark.parametrize("extra", [(), ("--dry-run",), ("--skip-conflicts",)])
+def test_undo_in_a_database_that_does_not_exist_creates_nothing(
+    db_url: str, extra: tuple[str, ...]
+) -> None:
+    """A SQLite file that is not there, an empty PostgreSQL database: no run, and no schema
+    made by a command that found nothing to do."""
+    assert_usage_error(undo(db_url, 1, *extra), "there is no run 1 in this database")
+    sqlite_file = Path(db_url.removeprefix("sqlite:///"))
+    if db_url.startswith("sqlite"):
+        assert not sqlite_file.exists()
+    else:
+        assert tables(db_url) == []
+
+
+def test_undo_in_a_database_at_an_older_schema_asks_for_db_upgrade(db_url: str) -> None:
+    at_revision(db_url, "0002")
+    assert_usage_error(undo(db_url, 1), "custimport db upgrade")
+    assert fetch(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
+
+
+@pytest.mark.parametrize("number", ["0", "2147483648", "99999999999999999999"])
+def test_a_run_number_out_of_range_is_no_run(base: str, number: str) -> None:
+    assert_usage_error(
+        cli("undo", number, "--db", base), f"there is no run {number} in this database"
+    )
+
+
+def test_a_run_number_out_of_range_is_refused_before_the_database_is_reached() -> None:
+    unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"
+    assert_usage_error(cli("undo", "2147483648", "--db", unreachable), "there is no run")
+
+
 def test_a_run_undone_already_is_refused_the_second_time(tmp_path: Path, base: str) -> None:
     run = accounts(tmp_path, base, account_row("N-1"))
     first = undo(base, run)
@@ -376,7 +460,7 @@ def test_skip_conflicts_reverses_the_rest_and_leaves_the_conflicts(
 ) -> None:
     run = created_run(tmp_path, db_url)
     expected = later(tmp_path, db_url)
-    done = undo(db_url, run, "--skip-conflicts")
+    done = skipping(db_url, run)
     assert done.exit_code == 1, done.stderr
     assert conflicts(done) == expected
     left = [row[0] for row in fetch(db_url, "SELECT account_number FROM account ORDER BY 1")]
@@ -385,9 +469,13 @@ def test_skip_conflicts_reverses_the_rest_and_leaves_the_conflicts(
     assert fetch(db_url, "SELECT count(*) FROM contact WHERE first_name IN ('Jane', 'Joe')") == [
         (0,)
     ]
-    assert status(db_url, run) == ("undone", done.report["run"])
+    # partly undone: the run keeps its status until nothing is left (see below)
+    assert status(db_url, run) == ("completed", done.report["run"])
     message = fetch(db_url, "SELECT message FROM import_run WHERE id = :r", r=done.report["run"])
     assert message[0][0].endswith(", restored 0, left 1 conflict"), message
+    assert fetch(db_url, "SELECT message FROM import_run WHERE id = :r", r=run) == [
+        (f"partly undone by run {done.report['run']}: 1 row left as a conflict",)
+    ]
 
 
 def test_skip_conflicts_keeps_what_a_row_left_in_place_refers_to(
@@ -400,7 +488,7 @@ def test_skip_conflicts_keeps_what_a_row_left_in_place_refers_to(
     execute(db_url, "UPDATE account SET website = 'other' WHERE account_number = 'B-1'")
     stopped = undo(db_url, run)
     assert stopped.exit_code == 1 and len(stopped.report["conflicts"]) == 5
-    done = undo(db_url, run, "--skip-conflicts")
+    done = skipping(db_url, run)
     assert done.exit_code == 1
     assert sorted(conflicts(done)) == [
         ("account", "B-1", "changed since: field website"),
@@ -418,6 +506,109 @@ def test_skip_conflicts_keeps_what_a_row_left_in_place_refers_to(
     assert fetch(db_url, "SELECT first_name FROM contact") == [("Jane",)]
 
 
+def rename_i1(tmp_path: Path, db_url: str) -> tuple[int, str]:
+    header = ["account_number", "name"]
+    later = imported(
+        tmp_path, db_url, "Account", header, [["I-1", "Renamed"]], "--mode", "update_only"
+    )
+    return later, "changed since: field name"
+
+
+def child_of_i1(tmp_path: Path, db_url: str) -> tuple[int, str]:
+    return accounts(tmp_path, db_url, account_row("X-1", parent="I-1")), (
+        "referenced by 1 child account added since"
+    )
+
+
+def contact_of_i1(tmp_path: Path, db_url: str) -> tuple[int, str]:
+    return contacts(tmp_path, db_url, contact("I-1", "Eve", "eve@x.com")), (
+        "referenced by 1 contact added since"
+    )
+
+
+LATER_ON_I1 = [rename_i1, child_of_i1, contact_of_i1]
+
+
+@pytest.mark.parametrize("later", LATER_ON_I1)
+def test_skip_conflicts_keeps_the_contacts_the_run_created_for_an_account_it_leaves(
+    tmp_path: Path, db_url: str, later: Any
+) -> None:
+    """I-1 (INDIVIDUAL) and Jane, its primary contact, were created by the run; I-1 is left
+    in place: so is Jane, or I-1 would be left without its primary contact."""
+    run = created_run(tmp_path, db_url)
+    _, reason = later(tmp_path, db_url)
+    done = skipping(db_url, run)
+    assert done.exit_code == 1, done.stderr
+    assert sorted(conflicts(done)) == [
+        ("account", "I-1", reason),
+        ("contact", "I-1 / jane@x.com", "its account is left in place"),
+    ]
+    assert fetch(db_url, "SELECT first_name FROM contact WHERE is_primary") == [("Jane",)]
+    assert done.report["deleted"] == 5  # B-1, B-2, B-3, I-2 and Joe
+
+
+@pytest.mark.parametrize("later", LATER_ON_I1)
+def test_a_partly_undone_run_is_undone_whole_once_its_conflicts_are_resolved(
+    tmp_path: Path, db_url: str, later: Any
+) -> None:
+    seed(tmp_path, db_url)
+    before = full_dump(db_url)
+    run = accounts(tmp_path, db_url, *CREATED)
+    later_run, _ = later(tmp_path, db_url)
+    partly = skipping(db_url, run)
+    assert partly.exit_code == 1 and len(partly.report["conflicts"]) == 2, partly.report
+    first = partly.report["run"]
+    assert status(db_url, run) == ("completed", first)
+    assert fetch(db_url, "SELECT message FROM import_run WHERE id = :r", r=run) == [
+        (f"partly undone by run {first}: 2 rows left as conflicts",)
+    ]
+    marked = "SELECT count(*) FROM import_change WHERE run_id = :r AND undone_by_run_id = :by"
+    assert fetch(db_url, marked, r=run, by=first) == [(5,)]  # what it reversed
+    assert undo_counts(db_url, first) == (7, 0, 0, 0, 2, 0, 5)
+
+    # the rows reversed already are not looked at again: only the two conflicts are left
+    dump = full_dump(db_url)
+    stopped = undo(db_url, run)
+    assert stopped.exit_code == 1 and len(stopped.report["conflicts"]) == 2, stopped.report
+    assert full_dump(db_url) == dump
+
+    assert undo(db_url, later_run).exit_code == 0  # the conflict resolved
+    rest = undo(db_url, run)
+    assert rest.exit_code == 0, rest.report
+    assert (rest.report["deleted"], rest.report["restored"]) == (2, 0)  # I-1 and Jane
+    assert status(db_url, run) == ("undone", rest.report["run"])
+    assert undo_counts(db_url, rest.report["run"]) == (2, 0, 0, 0, 0, 0, 2)
+    assert full_dump(db_url) == before
+
+
+def test_skip_conflicts_keeps_the_contact_that_took_the_primary_flag_from_one_it_leaves(
+    tmp_path: Path, base: str
+) -> None:
+    """Cat took Ann's primary flag in a run that also wrote Ann's phone, changed since: Ann
+    stays as she is, not primary, so Cat stays primary (B-1 is not left without one)."""
+    before = full_dump(base)
+    run = contacts(
+        tmp_path,
+        base,
+        contact("B-1", "Ann", "ann@x.com", phone="555"),
+        contact("B-1", "Cat", "cat@x.com", primary="yes"),
+    )
+    execute(base, "UPDATE contact SET phone = '777' WHERE first_name = 'Ann'")
+    done = skipping(base, run)
+    assert done.exit_code == 1, done.stderr
+    assert sorted(conflicts(done)) == [
+        ("contact", "B-1 / ann@x.com", "changed since: field phone"),
+        ("contact", "B-1 / cat@x.com", "took the primary flag from a contact left in place"),
+    ]
+    primary = "SELECT c.first_name FROM contact c JOIN account a ON a.id = c.account_id "
+    primary += "WHERE a.account_number = 'B-1' AND c.is_primary"
+    assert fetch(base, primary) == [("Cat",)]
+    execute(base, "UPDATE contact SET phone = '555' WHERE first_name = 'Ann'")
+    rest = undo(base, run)
+    assert (rest.exit_code, rest.report["deleted"], rest.report["restored"]) == (0, 1, 1)
+    assert full_dump(base) == before
+
+
 def test_a_restore_that_would_make_a_second_primary_is_a_conflict(
     tmp_path: Path, base: str
 ) -> None:
@@ -427,7 +618,7 @@ def test_a_restore_that_would_make_a_second_primary_is_a_conflict(
     dump = full_dump(base)
     stopped = undo(base, run)
     assert stopped.exit_code == 1 and full_dump(base) == dump
-    done = undo(base, run, "--skip-conflicts")
+    done = skipping(base, run)
     assert done.exit_code == 1, done.stderr
     assert sorted(conflicts(done)) == [
         ("contact", "B-1 / ann@x.com", "its account has another primary contact, left in place"),
@@ -446,7 +637,7 @@ def test_a_primary_contact_added_since_is_a_conflict_for_the_demoted_one(
     run = contacts(tmp_path, base, contact("B-1", "Cat", "cat@x.com", primary="yes"))
     execute(base, "UPDATE contact SET is_primary = false WHERE first_name = 'Cat'")
     execute(base, "UPDATE contact SET is_primary = true WHERE first_name = 'Bob'")
-    done = undo(base, run, "--skip-conflicts")
+    done = skipping(base, run)
     assert done.exit_code == 1, done.stderr
     assert sorted(conflicts(done)) == [
         ("contact", "B-1 / ann@x.com", "its account has another primary since"),
@@ -506,7 +697,7 @@ def test_a_restore_that_would_point_at_an_account_deleted_since_is_a_conflict(
     assert stopped.exit_code == 1, stopped.stderr
     assert conflicts(stopped) == [("account", "B-1", "its parent account was deleted since")]
     assert full_dump(base) == dump
-    done = undo(base, run, "--skip-conflicts")
+    done = skipping(base, run)
     assert done.exit_code == 1 and full_dump(base) == dump
 
 

@@ -2,6 +2,12 @@
 
 The summary lists at most SHOWN conflicts: a run of a million rows can leave a million,
 and the screen is for the gist; `--json` lists every one.
+
+The undo's own run counts as an import's do, so that read = created + updated +
+unchanged + skipped + failed + deleted holds for every run: deleted (rows_deleted) the
+rows it deleted, updated the rows it restored, skipped the conflicts it left, read their
+sum. An undo that left conflicts (--skip-conflicts) leaves the run partly undone: undo
+it again once they are resolved and it reverses the rest.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -68,5 +74,10 @@ def _outcome(report: "UndoReport", stopped: bool) -> str:
         )
     if request.dry_run:
         return "Dry run: nothing was changed."
-    left = " (the conflicts were left as they are)" if report.conflicts else ""
-    return f"Recorded as run {report.run}; run {request.run_id} is now undone{left}."
+    if report.conflicts:
+        return (
+            f"Recorded as run {report.run}; run {request.run_id} is partly undone: the "
+            f"conflicts were left as they are, `custimport undo {request.run_id}` "
+            "reverses them once they are resolved."
+        )
+    return f"Recorded as run {report.run}; run {request.run_id} is now undone."

@@ -66,7 +66,11 @@ def begin(
     size, sha256 = file_digest(request.path)
     with engine.connect() as conn:
         previous = runs.previous_run(conn, sha256, request.spec.name, request.mode, mapping)
-        resumable = previous is not None and runs.shown_status(previous) in runs.RESUMABLE
+        resumable = (
+            previous is not None
+            and runs.shown_status(previous) in runs.RESUMABLE
+            and previous.undone_by_run_id is None  # undone (partly): its lines are not in
+        )
         if request.resume:
             if not resumable:
                 raise UsageError(_nothing_to_resume(previous))
@@ -100,6 +104,8 @@ def _nothing_to_resume(previous: Any | None) -> str:
     if previous is None:
         return "nothing to resume: no earlier import of this file with this model, mode and mapping"
     status = runs.shown_status(previous)
+    if previous.undone_by_run_id is not None:
+        status = f"{status} and was undone by run {previous.undone_by_run_id}"
     return f"nothing to resume: the last import of this file (run {previous.id}) is {status}"
 
 

@@ -6,7 +6,9 @@ wrote that no longer holds what it wrote; a row to delete that a row added since
 to; a restore that would give an account a second primary contact or a second contact
 with one e-mail. With conflicts (and no --skip-conflicts) the undo ends there, rolled
 back, and lists them. With --skip-conflicts the conflicting rows stay as they are, and so
-does every row the run created that a row left in place still refers to (the cascade).
+does every row the run created that a row left in place still refers to, and every
+contact the run created whose account is left in place (the cascade): an INDIVIDUAL
+account is never left without the primary contact the run gave it.
 
 Pass 2 applies, in the order the foreign keys and the one-primary-per-account index
 need: contacts (delete the created; restore the others, those the restore makes primary
@@ -14,6 +16,16 @@ last), accounts (clear the parents of those to delete, restore, delete), then gr
 The undo records itself as a run and marks the run it reverses `undone` in the same
 transaction: SIGKILL at any moment leaves nothing changed, and undo again completes it.
 SIGINT and SIGTERM are heeded between chunks: the transaction is rolled back.
+
+An undo that left conflicts does not make the run `undone`: it marks each record it
+reversed as reversed by it (import_change.undone_by_run_id), and the run keeps its status.
+A later undo of the run reads only the records not marked, so once the conflicts are
+resolved it reverses the rest, and the run becomes `undone`.
+
+Nothing is created to find that there is nothing to undo: a missing SQLite file or an
+empty database has no run N (service.history decides, as for `runs`), and a number
+outside the run ids' range (history.check_run_number) is no run before any database is
+opened.
 """
 
 import sys
@@ -21,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -28,6 +41,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from custimport.errors import DatabaseError, UsageError
+from custimport.models import utcnow
+from custimport.service import history
 from custimport.signals import StopFlag, interrupts_ignored, trapped_hangup, trapped_signals
 from custimport.store import db, runs
 from custimport.store import undo as store
@@ -41,6 +56,7 @@ LISTED = ("customer_group", "account", "contact")
 Writer = Callable[[Sequence[int]], int]  # writes a chunk of ids, says how many rows it wrote
 # A deadlock with an import writing the same rows rolls the undo back; it starts again.
 ATTEMPTS = 5
+PARTLY = "partly undone by run"  # how a run's message says an undo left some of it
 # (table of the rows left in place, their column, table referred to, what they are called)
 CASCADE = (
     ("contact", "account_id", "account", "contacts"),
@@ -54,7 +70,7 @@ REFUSED_STATUSES = {
 
 
 class UndoRefused(UsageError):
-    """The run cannot be undone (unknown, still running, undone, pruned, --no-undo, an undo)."""
+    """The run cannot be undone (still running, undone, pruned, --no-undo, an undo)."""
 
 
 class UndoInterrupted(Exception):
@@ -98,15 +114,17 @@ class UndoReport:
 
 
 def undo_run(request: UndoRequest) -> UndoReport:
-    """Reverse the run, or say why not (UndoRefused); UndoInterrupted after a signal."""
-    started = time.perf_counter()
+    """Reverse the run, or say why not (UndoRefused, UnknownRunError; SchemaBehindError for
+    a database at an older schema); UndoInterrupted after a signal."""
+    started, started_at = time.perf_counter(), utcnow()
+    history.check_run_number(request.run_id)  # before any database is asked
+    with history.opened(request.database_url) as found:  # creates nothing; checks the schema
+        found.run(request.run_id)
     engine = db.make_engine(request.database_url)
     db.plan_for_key_lookups(engine)  # statistics lag behind a journal that just grew
     try:
-        with db.translated_errors(request.database_url):
-            db.ensure_schema(engine)
         with trapped_signals() as stop, trapped_hangup(stop):
-            report = _attempts(engine, request, stop)
+            report = _attempts(engine, request, stop, started_at)
     finally:
         with interrupts_ignored():
             engine.dispose()
@@ -114,14 +132,16 @@ def undo_run(request: UndoRequest) -> UndoReport:
     return report
 
 
-def _attempts(engine: Engine, request: UndoRequest, stop: StopFlag) -> UndoReport:
+def _attempts(
+    engine: Engine, request: UndoRequest, stop: StopFlag, started_at: datetime
+) -> UndoReport:
     """The undo, started again after a deadlock with an import writing the same rows, or
     once after a constraint refused a restore (a row changed between the two passes: the
     first pass, run again, sees it and reports the conflict)."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with _connection(engine) as conn:
-                return _undo(conn, request, stop)
+                return _undo(conn, request, stop, started_at)
         except IntegrityError as exc:
             if attempt < 2:
                 continue
@@ -147,7 +167,9 @@ def _connection(engine: Engine) -> Iterator[Connection]:
             conn.close()
 
 
-def _undo(conn: Connection, request: UndoRequest, stop: StopFlag) -> UndoReport:
+def _undo(
+    conn: Connection, request: UndoRequest, stop: StopFlag, started_at: datetime
+) -> UndoReport:
     with conn.begin() as transaction:  # SQLite: BEGIN IMMEDIATE, other writers wait
         store.plan_each_statement(conn)
         run = _undoable(conn, request.run_id)
@@ -161,7 +183,9 @@ def _undo(conn: Connection, request: UndoRequest, stop: StopFlag) -> UndoReport:
         if request.dry_run:
             transaction.rollback()
             return report
-        report.run = _record(conn, request, run, report, plan.records)
+        report.run = _record(conn, request, run, report, started_at)
+        if report.conflicts:
+            plan.mark_reversed(conn, report.run, stop)
         _heed(stop)  # after the recording: a signal seen before it is always heeded
     report.applied = True
     return report
@@ -171,7 +195,7 @@ def _undoable(conn: Connection, run_id: int) -> Any:
     """The run, locked; UndoRefused with the reason when it cannot be undone."""
     run = store.lock_run(conn, run_id)
     if run is None:
-        raise UndoRefused(f"there is no run {run_id} in this database (see `custimport runs`)")
+        raise history.UnknownRunError(run_id)
     prefix = f"run {run_id} "
     if run.mode == "undo":
         raise UndoRefused(prefix + f"is itself an undo (of run {run.undoes_run_id})")
@@ -187,9 +211,10 @@ def _undoable(conn: Connection, run_id: int) -> Any:
 
 
 def _record(
-    conn: Connection, request: UndoRequest, run: Any, report: UndoReport, records: int
+    conn: Connection, request: UndoRequest, run: Any, report: UndoReport, started_at: datetime
 ) -> int:
-    """The undo's own run, completed, and the reversed run marked `undone` by it."""
+    """The undo's own run, completed, and the reversed run marked `undone` by it, or, when
+    conflicts were left, marked as partly undone by it (its status stays)."""
     start = runs.RunStart(
         model=run.model,
         mode="undo",
@@ -199,15 +224,33 @@ def _record(
         version=request.version,
     )
     new_run = runs.insert_run(conn, start, status="completed")
-    counts = {"rows_read": records, "rows_updated": report.restored}
-    counts["rows_skipped"] = len(report.conflicts)
+    store.set_started(conn, new_run, started_at)
+    left = len(report.conflicts)
+    counts = {
+        "rows_read": report.deleted + report.restored + left,
+        "rows_updated": report.restored,
+        "rows_skipped": left,
+        "rows_deleted": report.deleted,
+    }
     message = f"deleted {report.deleted}, restored {report.restored}"
-    if report.conflicts:
-        left = len(report.conflicts)
+    if left:
         message += f", left {left} conflict{'' if left == 1 else 's'}"
     runs.finish_run(conn, new_run, "completed", counts, message)
-    store.mark_undone(conn, run.id, new_run)
+    if left:
+        store.mark_partly_undone(conn, run.id, new_run, _partly_message(run, new_run, left))
+    else:
+        store.mark_undone(conn, run.id, new_run)
     return new_run
+
+
+def _partly_message(run: Any, by_run: int, left: int) -> str:
+    """The run's own message (why it stopped, say), then what the undo left of it; the
+    note of an earlier partial undo is replaced."""
+    rows = "1 row left as a conflict" if left == 1 else f"{left:,} rows left as conflicts"
+    note = f"{PARTLY} {by_run}: {rows}"
+    own = str(run.message or "")
+    own = "" if own.startswith(PARTLY) else own.split(f"; {PARTLY} ")[0]
+    return f"{own}; {note}" if own else note
 
 
 def _referred(conn: Connection, rows: dict[str, list[int]]) -> tuple[dict[str, set[int]], set[int]]:
@@ -237,7 +280,6 @@ class Plan:
     def __init__(self, run_id: int) -> None:
         self.run_id = run_id
         self.kept: dict[str, dict[int, Conflict]] = {t: {} for t in TABLES}
-        self.records = 0
         self.to_primary = 0  # contacts the restore makes primary again
 
     def keep(self, table: str, row_id: int, key: str | None, reason: str) -> bool:
@@ -258,7 +300,6 @@ class Plan:
             last = 0
             while chunk := store.records(conn, self.run_id, table, last):
                 low, last = last, chunk[-1].row_id
-                self.records += len(chunk)
                 for record in chunk:
                     if not record.same:
                         self._judge(table, record)
@@ -302,12 +343,23 @@ class Plan:
                 self.keep(table, row_id, key, "its e-mail is another contact's since")
 
     def _cascade(self, conn: Connection) -> None:
-        """Rows the run created that a row left in place refers to stay too, and so does a
-        contact whose restore would be a second primary beside one left in place."""
+        """Rows the run created that a row left in place refers to stay too, and so do the
+        contacts it created of an account left in place (its primary contact among them).
+        An account keeps one primary: a contact whose restore would be a second primary
+        beside one left in place stays, and so does the contact that took the primary flag
+        from one left in place without it."""
         frontier = {table: list(self.kept[table]) for table in TABLES}
         while any(frontier.values()):
             referred, primaries = _referred(conn, frontier)
+            accounts, contacts = sorted(frontier["account"]), sorted(frontier["contact"])
             frontier = {table: [] for table in TABLES}
+            for row_id, key in store.created_contacts_of(conn, self.run_id, accounts):
+                if self.keep("contact", row_id, key, "its account is left in place"):
+                    frontier["contact"].append(row_id)
+            for row_id, key in store.primary_takers_of(conn, self.run_id, contacts):
+                reason = "took the primary flag from a contact left in place"
+                if self.keep("contact", row_id, key, reason):
+                    frontier["contact"].append(row_id)
             for _source, column, target, kind in CASCADE:
                 fresh = sorted(referred[column] - self.kept[target].keys())
                 reason = f"referenced by {kind} left in place"
@@ -320,6 +372,17 @@ class Plan:
                     frontier["contact"].append(row_id)
 
     # --- pass 2 ---
+
+    def mark_reversed(self, conn: Connection, by_run: int, stop: StopFlag) -> None:
+        """Mark every record not left as reversed by the undo `by_run`, a chunk at a time."""
+        for table in TABLES:
+            for action in ("created", "updated"):
+                last, kept = 0, self.kept[table]
+                while ids := store.record_ids(conn, self.run_id, table, action, last):
+                    last = ids[-1]
+                    reversed_ids = [row_id for row_id in ids if row_id not in kept]
+                    store.mark_reversed(conn, self.run_id, table, reversed_ids, by_run)
+                    _heed(stop)
 
     def apply(self, conn: Connection, stop: StopFlag) -> tuple[int, int]:
         """Delete and restore every record not left; (rows deleted, rows restored)."""

@@ -13,10 +13,16 @@ no longer equals its after-image travel in full. On PostgreSQL the rows are read
 UPDATE: an import writing them either waits for the undo, or the undo waits for it and
 then sees its committed values (reported as conflicts); it never overwrites them. On
 SQLite the undo's BEGIN IMMEDIATE already keeps every other writer out.
+
+A record an earlier undo reversed while it left others as conflicts (--skip-conflicts)
+holds that undo's run in undone_by_run_id: every query here reads only the records still
+to reverse (`undone_by_run_id IS NULL`, PENDING), so a later undo of the run reverses
+the rest once the conflicts are resolved.
 """
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Integer, select, update
@@ -26,6 +32,8 @@ from custimport.models import Base, ImportRun
 from custimport.store.journal import IMAGE_COLUMNS, image_sql
 
 CHUNK = 2000
+# the records an undo still has to reverse (not reversed by an earlier, partial undo)
+PENDING = "undone_by_run_id IS NULL"
 # (referencing table, its column, what one such row is called) for each table a run creates in
 REFERENCES = {
     "account": (
@@ -129,6 +137,33 @@ def mark_undone(conn: Connection, run_id: int, by_run_id: int) -> None:
     conn.execute(statement.values(status="undone", undone_by_run_id=by_run_id))
 
 
+def mark_partly_undone(conn: Connection, run_id: int, by_run_id: int, message: str) -> None:
+    """The run keeps its status: records of it are still to reverse."""
+    statement = update(ImportRun).where(ImportRun.id == run_id)
+    conn.execute(statement.values(undone_by_run_id=by_run_id, message=message))
+
+
+def mark_reversed(
+    conn: Connection, run_id: int, table: str, ids: Sequence[int], by_run_id: int
+) -> int:
+    """These records of the run were reversed by the undo `by_run_id` (a chunk of ids)."""
+    if not ids:
+        return 0
+    sql = _Sql(conn)
+    where, params = sql.ids(ids)
+    text = (
+        f"UPDATE import_change SET undone_by_run_id = {sql.p} WHERE run_id = {sql.p} "
+        f"AND table_name = {sql.p} AND row_id {where}"
+    )
+    return int(conn.exec_driver_sql(text, (by_run_id, run_id, table, *params)).rowcount)
+
+
+def set_started(conn: Connection, run_id: int, started_at: datetime) -> None:
+    """An undo records its run at its end: its start is when the undo began."""
+    statement = update(ImportRun).where(ImportRun.id == run_id)
+    conn.execute(statement.values(started_at=started_at))
+
+
 # --- pass 1: what the rows hold now ----------------------------------------------------
 
 
@@ -137,7 +172,8 @@ def records(conn: Connection, run_id: int, table: str, after_id: int) -> list[Re
     they name (locked on PostgreSQL)."""
     chunk = (
         "SELECT row_id, row_key, before, after FROM import_change "
-        "WHERE run_id = {p} AND table_name = {p} AND row_id > {p} ORDER BY row_id LIMIT {p}"
+        "WHERE run_id = {p} AND table_name = {p} AND row_id > {p} "
+        f"AND {PENDING} ORDER BY row_id LIMIT {{p}}"
     )
     image = image_sql(conn, table)
     if conn.dialect.name == "postgresql":
@@ -185,9 +221,9 @@ def references(
             f"SELECT c.row_id, c.row_key, count(*) FROM import_change c "
             f"JOIN {other} r ON r.{column} = c.row_id "
             f"WHERE c.run_id = {sql.p} AND c.table_name = {sql.p} AND c.action = 'created' "
-            f"AND c.row_id > {sql.p} AND c.row_id <= {sql.p} "
+            f"AND c.row_id > {sql.p} AND c.row_id <= {sql.p} AND c.{PENDING} "
             "AND NOT EXISTS (SELECT 1 FROM import_change k WHERE k.run_id = c.run_id "
-            f"AND k.table_name = '{other}' AND k.row_id = r.id "
+            f"AND k.table_name = '{other}' AND k.row_id = r.id AND k.{PENDING} "
             f"AND (k.action = 'created' OR {moved})) "
             "GROUP BY c.row_id, c.row_key"
         )
@@ -208,7 +244,8 @@ def lost_references(
         text = (
             f"SELECT c.row_id, c.row_key FROM import_change c WHERE c.run_id = {sql.p} "
             f"AND c.table_name = {sql.p} AND c.action = 'updated' AND c.row_id > {sql.p} "
-            f"AND c.row_id <= {sql.p} AND {before} IS NOT NULL AND {sql.differs(before, after)} "
+            f"AND c.row_id <= {sql.p} AND c.{PENDING} "
+            f"AND {before} IS NOT NULL AND {sql.differs(before, after)} "
             f"AND NOT EXISTS (SELECT 1 FROM {target} t WHERE t.id = {before})"
         )
         rows = conn.exec_driver_sql(text, (run_id, table, low, high))
@@ -240,11 +277,12 @@ def contact_restores(
     )
     kept = (
         "AND NOT EXISTS (SELECT 1 FROM import_change k WHERE k.run_id = c.run_id "
-        "AND k.table_name = 'contact' AND k.row_id = o.id AND ({}))"
+        f"AND k.table_name = 'contact' AND k.row_id = o.id AND k.{PENDING} AND ({{}}))"
     )
     chunk = (
         f"FROM import_change c WHERE c.run_id = {sql.p} AND c.table_name = 'contact' "
         f"AND c.action = 'updated' AND c.row_id > {sql.p} AND c.row_id <= {sql.p} "
+        f"AND c.{PENDING} "
     )
     primary = (
         f"SELECT c.row_id, c.row_key, CASE WHEN EXISTS (SELECT 1 FROM contact o "
@@ -274,7 +312,7 @@ def created_keys(
         where, params = sql.ids(part)
         text = (
             f"SELECT row_id, row_key FROM import_change WHERE run_id = {sql.p} "
-            f"AND table_name = {sql.p} AND action = 'created' AND row_id {where}"
+            f"AND table_name = {sql.p} AND action = 'created' AND {PENDING} AND row_id {where}"
         )
         rows = conn.exec_driver_sql(text, (run_id, table, *params))
         found.update((row[0], row[1]) for row in rows)
@@ -301,7 +339,63 @@ def primary_restores_in(
         text = (
             "SELECT c.row_id, c.row_key FROM contact o JOIN import_change c "
             f"ON c.run_id = {sql.p} AND c.table_name = 'contact' AND c.row_id = o.id "
-            f"WHERE o.account_id {where} AND c.action = 'updated' AND {sql.to_primary('c')}"
+            f"WHERE o.account_id {where} AND c.action = 'updated' AND c.{PENDING} "
+            f"AND {sql.to_primary('c')}"
+        )
+        found += [(row[0], row[1]) for row in conn.exec_driver_sql(text, (run_id, *params))]
+    return found
+
+
+def created_contacts_of(
+    conn: Connection, run_id: int, account_ids: Sequence[int]
+) -> list[tuple[int, str | None]]:
+    """Contacts of these accounts that the run created (the undo would delete): (id, key)."""
+    sql = _Sql(conn)
+    found: list[tuple[int, str | None]] = []
+    for part in chunks(account_ids):
+        where, params = sql.ids(part)
+        text = (
+            "SELECT c.row_id, c.row_key FROM contact o JOIN import_change c "
+            f"ON c.run_id = {sql.p} AND c.table_name = 'contact' AND c.row_id = o.id "
+            f"WHERE o.account_id {where} AND c.action = 'created' AND c.{PENDING}"
+        )
+        found += [(row[0], row[1]) for row in conn.exec_driver_sql(text, (run_id, *params))]
+    return found
+
+
+def primary_takers_of(
+    conn: Connection, run_id: int, contact_ids: Sequence[int]
+) -> list[tuple[int, str | None]]:
+    """Contacts the undo would delete or demote that took the primary flag from one of these
+    (the undo would make it primary again), in its account: (id, key).
+
+    Two steps, each by key: which of these the undo would make primary again (few, often
+    none), then the contacts of their accounts whose record made them primary. As one join,
+    both engines' planners read every contact record of the run for each chunk (a minute
+    for 40,000 contacts left in place)."""
+    sql = _Sql(conn)
+    demoted: list[int] = []
+    for part in chunks(contact_ids):
+        where, params = sql.ids(part)
+        text = (
+            f"SELECT row_id FROM import_change d WHERE d.run_id = {sql.p} "
+            f"AND d.table_name = 'contact' AND d.action = 'updated' AND d.{PENDING} "
+            f"AND d.row_id {where} AND {sql.to_primary('d')}"
+        )
+        demoted += conn.exec_driver_sql(text, (run_id, *params)).scalars()
+    took = (
+        f"((t.action = 'created' AND coalesce({sql.flag('t.after', True)}, false)) "
+        f"OR coalesce({sql.flag('t.before', False)} AND {sql.flag('t.after', True)}, false))"
+    )
+    join = "JOIN" if sql.pg else "CROSS JOIN"  # SQLite: in the order written
+    found: list[tuple[int, str | None]] = []
+    for part in chunks(demoted):
+        where, params = sql.ids(part)
+        text = (
+            f"SELECT DISTINCT t.row_id, t.row_key FROM contact dc "
+            f"{join} contact tc ON tc.account_id = dc.account_id AND tc.id <> dc.id "
+            f"{join} import_change t ON t.run_id = {sql.p} AND t.table_name = 'contact' "
+            f"AND t.row_id = tc.id AND t.{PENDING} AND {took} WHERE dc.id {where}"
         )
         found += [(row[0], row[1]) for row in conn.exec_driver_sql(text, (run_id, *params))]
     return found
@@ -318,13 +412,15 @@ def record_ids(
     after_id: int,
     to_primary: bool = False,
 ) -> list[int]:
-    """The next chunk of ids of the run's `action` records in `table` after `after_id`;
-    with `to_primary`, only contacts the restore makes primary again."""
+    """The next chunk of ids of the run's `action` records in `table` after `after_id`
+    (those still to reverse); with `to_primary`, only contacts the restore makes primary
+    again."""
     sql = _Sql(conn)
     only = f" AND {sql.to_primary('import_change')}" if to_primary else ""
     text = (
         f"SELECT row_id FROM import_change WHERE run_id = {sql.p} AND table_name = {sql.p} "
-        f"AND action = {sql.p} AND row_id > {sql.p}{only} ORDER BY row_id LIMIT {sql.p}"
+        f"AND action = {sql.p} AND row_id > {sql.p} AND {PENDING}{only} "
+        f"ORDER BY row_id LIMIT {sql.p}"
     )
     return list(conn.exec_driver_sql(text, (run_id, table, action, after_id, CHUNK)).scalars())
 

@@ -22,7 +22,9 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fault_support import (
@@ -281,3 +283,32 @@ def test_a_signal_during_an_undo_rolls_it_back(
     assert dump(db_url) == after_import
     assert status(db_url, run) == ("completed", None)
     assert fetch(db_url, "SELECT count(*) FROM import_run WHERE mode = 'undo'") == [(0,)]
+
+
+def moment(value: Any) -> datetime:
+    """A stored timestamp, aware (SQLite gives back its UTC text, without a zone)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime), value
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def test_the_undo_s_own_run_starts_when_the_undo_does(tmp_path: Path, db_url: str) -> None:
+    """Its run is written at the end, but its started_at is when the undo started: before a
+    moment it was seen in its second pass (`runs` shows how long it took, not 0.0 s)."""
+    seed(tmp_path, db_url)
+    run = imported_run(tmp_path, db_url)
+    use_rollback_journal(db_url)
+    process = start_undo(db_url, run)
+    try:
+        frozen_in_second_pass(process, db_url)
+        seen = datetime.now(UTC)
+        process.send_signal(signal.SIGCONT)
+        result = finished(process)
+    finally:
+        process.kill()
+        process.wait()
+    assert result.exit_code == 0, result.stderr
+    query = "SELECT started_at, finished_at FROM import_run WHERE id = :r"
+    started, ended = map(moment, fetch(db_url, query, r=result.report["run"])[0])
+    assert started < seen < ended
