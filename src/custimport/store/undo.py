@@ -332,24 +332,22 @@ def primary_restores_in(
     conn: Connection, run_id: int, account_ids: Sequence[int]
 ) -> list[tuple[int, str | None]]:
     """Contacts of these accounts that the undo would make primary again: (id, key)."""
-    sql = _Sql(conn)
-    found: list[tuple[int, str | None]] = []
-    for part in chunks(account_ids):
-        where, params = sql.ids(part)
-        text = (
-            "SELECT c.row_id, c.row_key FROM contact o JOIN import_change c "
-            f"ON c.run_id = {sql.p} AND c.table_name = 'contact' AND c.row_id = o.id "
-            f"WHERE o.account_id {where} AND c.action = 'updated' AND c.{PENDING} "
-            f"AND {sql.to_primary('c')}"
-        )
-        found += [(row[0], row[1]) for row in conn.exec_driver_sql(text, (run_id, *params))]
-    return found
+    condition = f"c.action = 'updated' AND {_Sql(conn).to_primary('c')}"
+    return _run_contacts_of(conn, run_id, account_ids, condition)
 
 
 def created_contacts_of(
     conn: Connection, run_id: int, account_ids: Sequence[int]
 ) -> list[tuple[int, str | None]]:
     """Contacts of these accounts that the run created (the undo would delete): (id, key)."""
+    return _run_contacts_of(conn, run_id, account_ids, "c.action = 'created'")
+
+
+def _run_contacts_of(
+    conn: Connection, run_id: int, account_ids: Sequence[int], condition: str
+) -> list[tuple[int, str | None]]:
+    """(id, key) of the run's records, not yet undone, of contacts of these accounts that
+    meet `condition` (SQL over the record `c`)."""
     sql = _Sql(conn)
     found: list[tuple[int, str | None]] = []
     for part in chunks(account_ids):
@@ -357,7 +355,7 @@ def created_contacts_of(
         text = (
             "SELECT c.row_id, c.row_key FROM contact o JOIN import_change c "
             f"ON c.run_id = {sql.p} AND c.table_name = 'contact' AND c.row_id = o.id "
-            f"WHERE o.account_id {where} AND c.action = 'created' AND c.{PENDING}"
+            f"WHERE o.account_id {where} AND c.{PENDING} AND {condition}"
         )
         found += [(row[0], row[1]) for row in conn.exec_driver_sql(text, (run_id, *params))]
     return found
