@@ -13,7 +13,7 @@ import signal
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -57,6 +57,49 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     finally:
         if in_charge:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+# No test takes a minute on these machines; one that runs for this long is stuck (a
+# command left frozen by SIGSTOP, a wait on a process that never ends). Without a
+# deadline one stuck test would hold the whole run until CI's own limit ends it.
+TEST_DEADLINE_S = int(os.environ.get("CUSTIMPORT_TEST_DEADLINE_S", "240"))
+
+
+@pytest.fixture(autouse=True)
+def _deadline() -> Iterator[None]:
+    """Fail a test that runs over TEST_DEADLINE_S, after killing the commands it started,
+    so that a `with Popen(...)` waiting on a frozen command lets go and the run goes on."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    started_before = set(_children_of_this_process())
+
+    def expired(signum: int, frame: FrameType | None) -> None:
+        for pid in set(_children_of_this_process()) - started_before:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"stuck: ran over {TEST_DEADLINE_S} s; the commands it started were killed")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(TEST_DEADLINE_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _children_of_this_process() -> Iterator[int]:
+    """The processes this test run started, except the session's PostgreSQL server (which
+    a test may start lazily, after the deadline's snapshot)."""
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, IndexError):
+            if stat.read_text().rsplit(")", 1)[1].split()[1] != me:
+                continue
+            command = (stat.parent / "cmdline").read_bytes()
+            if b"/usr/lib/postgresql/" not in command and b"runuser" not in command:
+                yield int(stat.parent.name)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:

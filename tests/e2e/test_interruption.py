@@ -118,7 +118,12 @@ def freeze_mid_import(process: subprocess.Popen[str], seen_mid_import: Callable[
     deadline = time.monotonic() + 60
     while True:
         freeze(process)
-        if seen_mid_import():
+        try:
+            seen = seen_mid_import()
+        except BaseException:
+            process.kill()  # never left frozen: `with Popen` would wait on it for ever
+            raise
+        if seen:
             return
         process.send_signal(signal.SIGCONT)
         assert time.monotonic() < deadline, "the import was never seen in the middle"
