@@ -171,8 +171,10 @@ class ImportRun(Base):
 
 
 class ImportChange(Base):
-    """One row a run created or updated, in any table (SPEC §8): its first before-image
-    and last after-image, as JSON arrays of store/journal.py's IMAGE_COLUMNS.
+    """One row a run created or updated, in any table (SPEC §8): its values before the run
+    and after it, as JSON arrays of store/journal.py's IMAGE_COLUMNS (a created row: the
+    whole row after; an updated row: the columns the run changed, NULL on both sides for
+    the others).
 
     No foreign key to import_run: every journal insert would check it, and the rows
     only ever go with their run (prune). On SQLite the table is clustered on its key.

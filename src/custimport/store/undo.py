@@ -29,7 +29,7 @@ from sqlalchemy import Boolean, DateTime, Integer, select, update
 from sqlalchemy.engine import Connection
 
 from custimport.models import Base, ImportRun
-from custimport.store.journal import IMAGE_COLUMNS, image_sql
+from custimport.store.journal import IMAGE_COLUMNS, KEPT_COLUMNS, image_sql
 
 CHUNK = 2000
 # the records an undo still has to reverse (not reversed by an earlier, partial undo)
@@ -175,18 +175,21 @@ def records(conn: Connection, run_id: int, table: str, after_id: int) -> list[Re
         "WHERE run_id = {p} AND table_name = {p} AND row_id > {p} "
         f"AND {PENDING} ORDER BY row_id LIMIT {{p}}"
     )
-    image = image_sql(conn, table)
     if conn.dialect.name == "postgresql":
         # the rows are locked in id order (as an import's batch writes them), and read after
         # the lock: a row an import changed while the undo waited is read as it committed it
+        image = _as_recorded(conn, table, "x", "c.b", "c.a")
         joined = (
-            f"WITH c AS MATERIALIZED ({chunk.format(p='%s')}), "
-            f"cur AS MATERIALIZED (SELECT x.id, {image} AS image FROM {table} x "
-            "WHERE x.id IN (SELECT row_id FROM c) ORDER BY x.id FOR UPDATE) "
-            "SELECT c.row_id, c.row_key, c.before, c.after, cur.image "
-            "FROM c LEFT JOIN cur ON cur.id = c.row_id"
+            f"WITH c AS MATERIALIZED (SELECT r.*, r.before::jsonb AS b, r.after::jsonb AS a "
+            f"FROM ({chunk.format(p='%s')}) r), "
+            f"x AS MATERIALIZED (SELECT * FROM {table} "
+            f"WHERE id IN (SELECT row_id FROM c) ORDER BY id FOR UPDATE) "
+            "SELECT c.row_id, c.row_key, c.before, c.after, "
+            f"CASE WHEN x.id IS NULL THEN NULL ELSE {image} END AS image "
+            "FROM c LEFT JOIN x ON x.id = c.row_id"
         )
     else:  # a join SQLite runs as one index look-up per record (a CTE join scanned: 20x slower)
+        image = _as_recorded(conn, table, "x", "c.before", "c.after")
         joined = (
             "SELECT c.row_id, c.row_key, c.before, c.after, "
             f"CASE WHEN x.id IS NULL THEN NULL ELSE {image} END AS image "
@@ -203,6 +206,27 @@ def records(conn: Connection, run_id: int, table: str, after_id: int) -> list[Re
     )
     rows = conn.exec_driver_sql(text, (run_id, table, after_id, CHUNK)).all()
     return [Record(row[0], bool(row[1]), *row[2:]) for row in rows]
+
+
+def _as_recorded(conn: Connection, table: str, row: str, before: str, after: str) -> str:
+    """The image of `row` as its record's after-image is built: the whole row for a created
+    record, and for an updated one NULL in the columns whose two sides are alike (journal's
+    masking), so that the row holds what the run wrote exactly when the two texts match."""
+    pg = conn.dialect.name == "postgresql"
+    kept = KEPT_COLUMNS.get(table, frozenset())
+    values = []
+    for i, column in enumerate(IMAGE_COLUMNS[table]):
+        if column in kept:
+            values.append(f"{row}.{column}")
+            continue
+        if pg:
+            alike = f"({before} -> {i}) IS NOT DISTINCT FROM ({after} -> {i})"
+        else:
+            alike = f"json_extract({before}, '$[{i}]') IS json_extract({after}, '$[{i}]')"
+        masked = f"{before} IS NOT NULL AND {alike}"
+        values.append(f"CASE WHEN {masked} THEN NULL ELSE {row}.{column} END")
+    joined = ", ".join(values)
+    return f"json_build_array({joined})::text" if pg else f"json_array({joined})"
 
 
 def references(
