@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from custimport.config import DEFAULT_BATCH_SIZE, masked_url, resolve_database_url
 from custimport.errors import SchemaBehindError, UsageError
+from custimport.io import export_output
 from custimport.report import console, files, progress, summary
 from custimport.report import history as history_report
 from custimport.report import inspection as inspection_report
@@ -383,8 +384,8 @@ def runs_show(
     _guarded(lambda: history.check_run_number(run))
     output = None
     if output_name is not None:
-        output = _guarded(lambda: history_report.output_path(output_name))
-        _guarded(lambda: history_report.check_output(output, force))
+        output = _guarded(lambda: export_output.output_path(output_name))
+        _guarded(lambda: export_output.check_output(output, force))
     _history_output(lambda: _show_run(url, run, changes, output, force, as_json), output)
 
 

@@ -6,6 +6,15 @@ Every `UsageError` means "nothing was imported because of a usage or input probl
 
 # Why one row fails: (field, message). A row's problems are values, not exceptions.
 FieldError = tuple[str, str]
+# C0 and C1 control characters and DEL, tab aside: what a terminal would act on
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09}
+
+
+def visible(text: str) -> str:
+    """`text` for a terminal: its control characters (tab aside) spelled `\\xNN`. File
+    names and values in messages come from files anyone may have written: one holding
+    ESC[31m must not recolour the terminal, nor a carriage return rewrite the line."""
+    return text.translate(_CONTROLS)
 
 
 class UsageError(Exception):

@@ -190,6 +190,22 @@ def test_o_dev_stdout_writes_into_stdout_wherever_it_goes(tmp_path: Path, sqlite
     assert os.path.islink("/dev/stdout")
 
 
+def test_export_o_dev_stdout_writes_into_stdout_too(tmp_path: Path, sqlite_url: str) -> None:
+    """Every `-o` follows the same rules (io/export_output): export writes through
+    /dev/stdout as `runs show -o` does, and leaves the link alone."""
+    write_csv(tmp_path / "g.csv", GROUPS_HEADER, [["Enterprise", "BUSINESS"]])
+    assert (
+        custimport("g.csv", "--model", "CustomerGroup", "--db", sqlite_url, cwd=tmp_path).returncode
+        == 0
+    )
+    piped = custimport(
+        "export", "-m", "CustomerGroup", "-o", "/dev/stdout", "--db", sqlite_url, cwd=tmp_path
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.splitlines()[:2] == ["name,group_type", "Enterprise,BUSINESS"]
+    assert os.path.islink("/dev/stdout")
+
+
 def add_old_changes(db_url: str, run: int, count: int) -> None:
     """`count` change records for `run`, made by the database itself, and the run dated
     forty days back."""

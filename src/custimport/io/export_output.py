@@ -1,5 +1,12 @@
-"""Where an export goes: stdout or a device, or a private temporary file renamed into place
-when complete.
+"""Where an export (and any other `-o FILE`: `runs show -o`, `--changes`) goes: stdout or a
+device, or a private temporary file renamed into place when complete.
+
+`-o` names a file to create (or, with --force, replace), or a character device or named
+pipe to write into (`check_output`, before anything is read). A symbolic link is followed
+only where no one else can plant one, in /dev or /proc (`-o /dev/stdout`, `/dev/fd/3`):
+it is written through, never replaced. Any other link is refused, --force or not:
+replacing it would lose the link, and following it could write personal data wherever
+whoever made it chose.
 
 Both are wrapped so that every write first looks at the stop flag of a signal (`heed`):
 XLSX's last stage, zipping the sheet, writes for seconds without a row in between, and must
@@ -7,18 +14,23 @@ stop within a second like every other stage (SPEC §12.5). Whatever ends an expo
 the temporary file is deleted: it holds personal data, and its name (`.NAME.….part`) hides it.
 """
 
+import errno
 import io
 import os
 import signal
 import stat
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import IO, Any, BinaryIO, cast
 
-from custimport.errors import UsageError
-from custimport.signals import StopFlag
+from custimport.errors import UsageError, visible
+from custimport.io.writers import write_rows
+from custimport.signals import StopFlag, trapped_hangup, trapped_signals
+
+SYSTEM_FOLDERS = ("/dev", "/proc")  # where a symbolic link -o names is followed
 
 
 class OutputClosedError(Exception):
@@ -52,6 +64,10 @@ def destination(
             stdout.flush()
         except BrokenPipeError:
             raise OutputClosedError() from None
+        return
+    if output.is_symlink() and _system_link(output):  # `-o /dev/stdout`: written through
+        with _through_link(output) as handle:
+            yield _Heeding(handle, stop, output).as_binary()
         return
     if is_special_file(output):  # `-o /dev/null`, a named pipe: written into, never replaced
         with output.open("wb") as handle:
@@ -176,3 +192,108 @@ def _publish(temp: Path, path: Path, force: bool) -> None:
         if path.exists():
             raise UsageError(f"{path} already exists; use --force to replace it") from None
         os.replace(temp, path)
+
+
+# --- -o: what it may name, and writing through /dev and /proc links --------------------
+
+
+def output_path(given: str) -> Path:
+    """-o's value as a path (`-o ""` would otherwise be the current folder)."""
+    if not given:
+        raise UsageError("-o needs a file name")
+    return Path(given)
+
+
+def check_output(path: Path, force: bool) -> None:
+    """Refuse `-o` before the database is read: a folder, a missing folder, a symbolic link
+    outside /dev and /proc, an existing file (without --force; a device or a named pipe is
+    written into, never replaced)."""
+    shown = visible(str(path))
+    if path.is_dir():
+        raise UsageError(f"{shown} is a directory; -o needs a file name")
+    if not path.parent.is_dir():
+        raise UsageError(f"{shown}: the folder {visible(str(path.parent))} does not exist")
+    if path.is_symlink():
+        _check_link(path)
+    elif path.exists() and not force and not is_special_file(path):
+        raise UsageError(f"{shown} already exists; use --force to replace it")
+
+
+def _check_link(path: Path) -> None:
+    shown = visible(str(path))
+    if not _system_link(path):
+        raise UsageError(
+            f"{shown} is a symbolic link; -o neither follows nor replaces one: "
+            "name the file it points to"
+        )
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise UsageError(f"cannot write {shown}: {reason(exc)}") from None
+    if _own_stream(path) is not None:  # stdout or stderr, whatever it is (a socket too)
+        return
+    if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
+        raise UsageError(f"{shown} leads to no file, device or named pipe -o can write into")
+
+
+def _system_link(path: Path) -> bool:
+    """A symbolic link in /dev or /proc (`/dev/stdout`, `/dev/fd/3`), where no one else can
+    have planted it."""
+    folder = os.path.realpath(path.parent)
+    return any(folder == top or folder.startswith(top + "/") for top in SYSTEM_FOLDERS)
+
+
+def is_stream(path: Path) -> bool:
+    """`-o` writes into `path` as it goes (a device, a named pipe, a link in /dev or /proc)
+    rather than into a temporary file renamed when complete."""
+    return is_special_file(path) or (path.is_symlink() and _system_link(path))
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], force: bool) -> int:
+    """`rows` as CSV under `header` (export's writer: UTF-8, formulas escaped) into `path`
+    (checked by `check_output`); how many rows were written. A file that cannot be written
+    (a full disk) is a UsageError naming it; SIGINT, SIGTERM or SIGHUP stop it between
+    rows (ExportInterrupted), leaving no part of a file."""
+    try:
+        with (
+            trapped_signals() as stop,
+            trapped_hangup(stop),
+            destination(path, force, sys.stdout.buffer, stop) as out,
+        ):
+            return write_rows("csv", out, header, rows).rows
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot write {visible(str(path))}: {reason(exc)}") from None
+
+
+@contextmanager
+def _through_link(path: Path) -> Iterator[BinaryIO]:
+    """What a link in /dev or /proc leads to, open for writing. Our own stdout or stderr
+    (`-o /dev/stdout`, even redirected to a file) is written through its descriptor, so
+    what custimport prints there after it follows the output."""
+    own = _own_stream(path)
+    if own is not None:
+        own.flush()
+        fd = os.dup(own.fileno())
+    else:  # appended to, never truncated nor created: a stale /dev/fd/N is no file
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
+    with os.fdopen(fd, "wb") as handle:
+        yield handle
+
+
+def _own_stream(path: Path) -> IO[str] | None:
+    """sys.stdout or sys.stderr when `path` leads to what it writes to."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if os.path.samestat(path.stat(), os.fstat(stream.fileno())):
+                return stream
+        except (OSError, ValueError, AttributeError):  # not a real file (tests)
+            continue
+    return None
+
+
+def reason(exc: OSError) -> str:
+    """`No space left on device` as part of a sentence."""
+    text = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+    return text[:1].lower() + text[1:]

@@ -15,23 +15,15 @@ cannot end the command), and control characters are shown as `\\xNN` (`visible`)
 file name holding ESC[31m must not recolour the terminal, nor a carriage return rewrite
 the line. JSON and CSV carry the values exactly.
 
-`-o` names a file to create (or, with --force, replace), or a character device or named
-pipe to write into. A symbolic link is followed only where no one else can plant one, in
-/dev or /proc (`-o /dev/stdout`, `/dev/fd/3`): it is written through, never replaced.
-Any other link is refused, --force or not: replacing it would lose the link, and following
-it could write personal data wherever whoever made it chose.
+What `-o` may name, and how it is written, is io/export_output's (as for export).
 """
 
-import errno
 import json
-import os
-import stat
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -40,11 +32,9 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from custimport.errors import UsageError
-from custimport.io.export_output import destination, is_special_file
-from custimport.io.writers import write_rows
+from custimport.errors import visible
+from custimport.io.export_output import is_stream, write_csv
 from custimport.report.console import error, line, stderr, stdout
-from custimport.signals import trapped_hangup, trapped_signals
 
 if TYPE_CHECKING:
     from custimport.service.history import Change, PruneResult, RunInfo
@@ -53,14 +43,6 @@ SHOWN_CHANGES = 50
 CHANGE_COLUMNS = ("table", "key", "line", "action", "field", "before", "after")
 COUNT_HEADERS = ("read", "created", "updated", "unchanged", "skipped", "failed")
 _dumps = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps() makes one per call
-# C0 and C1 control characters and DEL, tab aside: what a terminal would act on
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09}
-SYSTEM_FOLDERS = ("/dev", "/proc")  # where a symbolic link -o names is followed
-
-
-def visible(text: str) -> str:
-    """`text` for a terminal: its control characters (tab aside) spelled `\\xNN`."""
-    return text.translate(_CONTROLS)
 
 
 def markup_safe(text: str) -> str:
@@ -144,109 +126,9 @@ def _write_array(head: str, items: Iterator[dict[str, Any]], tail: str) -> None:
 # --- CSV --------------------------------------------------------------------------------
 
 
-def output_path(given: str) -> Path:
-    """-o's value as a path (`-o ""` would otherwise be the current folder)."""
-    if not given:
-        raise UsageError("-o needs a file name")
-    return Path(given)
-
-
-def check_output(path: Path, force: bool) -> None:
-    """Refuse `-o` before the database is read: a folder, a missing folder, a symbolic link
-    outside /dev and /proc, an existing file (without --force; a device or a named pipe is
-    written into, never replaced)."""
-    shown = visible(str(path))
-    if path.is_dir():
-        raise UsageError(f"{shown} is a directory; -o needs a file name")
-    if not path.parent.is_dir():
-        raise UsageError(f"{shown}: the folder {visible(str(path.parent))} does not exist")
-    if path.is_symlink():
-        _check_link(path)
-    elif path.exists() and not force and not is_special_file(path):
-        raise UsageError(f"{shown} already exists; use --force to replace it")
-
-
-def _check_link(path: Path) -> None:
-    shown = visible(str(path))
-    if not _system_link(path):
-        raise UsageError(
-            f"{shown} is a symbolic link; -o neither follows nor replaces one: "
-            "name the file it points to"
-        )
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise UsageError(f"cannot write {shown}: {_reason(exc)}") from None
-    if _own_stream(path) is not None:  # stdout or stderr, whatever it is (a socket too)
-        return
-    if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
-        raise UsageError(f"{shown} leads to no file, device or named pipe -o can write into")
-
-
-def _system_link(path: Path) -> bool:
-    """A symbolic link in /dev or /proc (`/dev/stdout`, `/dev/fd/3`), where no one else can
-    have planted it."""
-    folder = os.path.realpath(path.parent)
-    return any(folder == top or folder.startswith(top + "/") for top in SYSTEM_FOLDERS)
-
-
-def is_stream(path: Path) -> bool:
-    """`-o` writes into `path` as it goes (a device, a named pipe, a link in /dev or /proc)
-    rather than into a temporary file renamed when complete."""
-    return is_special_file(path) or (path.is_symlink() and _system_link(path))
-
-
 def write_changes_csv(changes: Iterable["Change"], path: Path, force: bool) -> int:
-    """Every change as a CSV row (CHANGE_COLUMNS), UTF-8; how many rows were written.
-    A file that cannot be written (a full disk) is a UsageError naming it."""
-    rows = (_cells(change) for change in changes)
-    try:
-        with (
-            trapped_signals() as stop,
-            trapped_hangup(stop),
-            _through_link(path) as stream,
-            destination(None if stream else path, force, stream or sys.stdout.buffer, stop) as out,
-        ):
-            return write_rows("csv", out, CHANGE_COLUMNS, rows).rows
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise UsageError(f"cannot write {visible(str(path))}: {_reason(exc)}") from None
-
-
-@contextmanager
-def _through_link(path: Path) -> Iterator[BinaryIO | None]:
-    """For a link in /dev or /proc, what it leads to, open for writing; None for any other
-    `-o`. Our own stdout or stderr (`-o /dev/stdout`, even redirected to a file) is written
-    through its descriptor, so what custimport prints there after it follows the CSV."""
-    if not (path.is_symlink() and _system_link(path)):
-        yield None
-        return
-    own = _own_stream(path)
-    if own is not None:
-        own.flush()
-        fd = os.dup(own.fileno())
-    else:  # appended to, never truncated nor created: a stale /dev/fd/N is no file
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
-    with os.fdopen(fd, "wb") as handle:
-        yield handle
-
-
-def _own_stream(path: Path) -> IO[str] | None:
-    """sys.stdout or sys.stderr when `path` leads to what it writes to."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if os.path.samestat(path.stat(), os.fstat(stream.fileno())):
-                return stream
-        except (OSError, ValueError, AttributeError):  # not a real file (tests)
-            continue
-    return None
-
-
-def _reason(exc: OSError) -> str:
-    """`No space left on device` as part of a sentence."""
-    text = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
-    return text[:1].lower() + text[1:]
+    """Every change as a CSV row (CHANGE_COLUMNS); how many rows were written."""
+    return write_csv(path, CHANGE_COLUMNS, (_cells(change) for change in changes), force)
 
 
 def print_output_interrupted(output: Path | None) -> None:

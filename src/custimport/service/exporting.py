@@ -28,9 +28,9 @@ from custimport.errors import UsageError
 from custimport.io.export_output import (
     ExportInterrupted,
     OutputClosedError,
+    check_output,
     destination,
     heed,
-    is_special_file,
 )
 from custimport.io.writers import (
     Row,
@@ -111,12 +111,7 @@ def _check_output(request: ExportRequest, fmt: str) -> list[str]:
         if fmt == "xlsx":
             raise UsageError("xlsx needs an output file: add -o FILE.xlsx")
         return []
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory; -o needs a file name")
-    if not path.parent.is_dir():
-        raise UsageError(f"{path}: the folder {path.parent} does not exist")
-    if path.exists() and not request.force and not is_special_file(path):
-        raise UsageError(f"{path} already exists; use --force to replace it")
+    check_output(path, request.force)
     if misleading_name(fmt, path):
         return [f"{path.name} will hold {fmt}: import it with --format {fmt}"]
     return []
