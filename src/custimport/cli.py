@@ -219,6 +219,15 @@ def import_command(
             "--resume", help="Go on after the last line an interrupted run of this file committed."
         ),
     ] = False,
+    changes_file: Annotated[
+        str | None,
+        typer.Option(
+            "--changes",
+            metavar="FILE",
+            help="Write every change it makes (with --dry-run: would make) as CSV.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Import FILE into the database.
 
@@ -226,6 +235,7 @@ def import_command(
     """
     spec: ModelSpec = _guarded(lambda: _model(model))
     url = resolve_database_url(database)
+    changes_path = _guarded(lambda: _change_file_path(changes_file))
     request = ImportRequest(
         path=file,
         spec=spec,
@@ -243,6 +253,7 @@ def import_command(
         journal=not no_undo,
         resume=resume,
         version=installed_version(),
+        changes_path=changes_path,
     )
     sinks = files.FileSinks(spec.name, error_log, rejects, datetime.now())
     _guarded(sinks.check_locations)
@@ -254,6 +265,16 @@ def import_command(
     with interrupts_ignored():
         summary.print_outcome(report, sinks, as_json=json_report, quiet=quiet)
     raise typer.Exit(report.exit_code)
+
+
+def _change_file_path(given: str | None) -> Path | None:
+    """--changes FILE, checked before anything is read: a new file (never one that exists),
+    a device, a named pipe, or a link in /dev or /proc."""
+    if given is None:
+        return None
+    path = export_output.output_path(given, "--changes")
+    export_output.check_output(path, force=False, option="--changes", can_force=False)
+    return path
 
 
 @app.command("undo")

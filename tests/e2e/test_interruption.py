@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy.engine import Connection
 
 from custimport.rows.accounts import AccountHandler
-from helpers import ACCOUNTS_HEADER, COMMAND, fetch, run_import
+from helpers import ACCOUNTS_HEADER, COMMAND, cli, fetch, run_import
 from hostile_support import consistency_problems, count, dump, seed
 from pg_server import PostgresServer
 
@@ -455,3 +455,25 @@ def test_an_interrupted_atomic_or_dry_run_import_writes_nothing(
     assert report["committed"] is False and report["completed"] is False
     assert count(sqlite_url, "account") == 0
     assert count(sqlite_url, "contact") == 0
+
+
+def test_an_interrupted_import_writes_the_change_file_of_what_it_committed(
+    tmp_path: Path, db_url: str, kill_file: Path
+) -> None:
+    """Ctrl-C: the batch in flight commits, and --changes lists exactly the committed
+    changes (the run's own journal says the same)."""
+    seed(tmp_path, db_url)
+    out = tmp_path / "changes.csv"
+    exit_code, stdout, stderr = interrupt(
+        kill_file, db_url, signal.SIGINT, "--json", "--changes", str(out)
+    )
+    assert exit_code == 130, stderr
+    report = json.loads(stdout)
+    with out.open(newline="", encoding="utf-8") as handle:
+        lines = list(csv.reader(handle))
+    assert report["changes_file"]["changes"] == len(lines) - 1
+    created = [line for line in lines[1:] if line[1] == "Account" and line[3] == "created"]
+    assert 0 < len(created) == report["rows"]["created"] == count(db_url, "account") < KILL_ROWS
+    shown = cli("runs", "show", str(report["run"]), "-o", tmp_path / "s.csv", "--db", db_url)
+    assert shown.exit_code == 0, shown.stderr
+    assert (tmp_path / "s.csv").read_bytes() == out.read_bytes()

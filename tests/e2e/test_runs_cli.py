@@ -167,8 +167,8 @@ def test_o_dev_stdout_writes_into_stdout_wherever_it_goes(tmp_path: Path, sqlite
     piped = custimport("runs", "show", run, "-o", "/dev/stdout", "--db", sqlite_url, cwd=tmp_path)
     assert piped.returncode == 0, piped.stderr
     lines = piped.stdout.splitlines()
-    assert lines[0] == "table,key,line,action,field,before,after"
-    assert lines[1].startswith("customer_group,Enterprise,2,created,")
+    assert lines[0] == "line,model,key,action,field,before,after"
+    assert lines[1].startswith("2,CustomerGroup,Enterprise,created,")
     assert lines[2].startswith("Run ")  # the run, printed after the CSV
     assert piped.stderr == "Wrote 1 change to /dev/stdout\n"
 
@@ -185,7 +185,7 @@ def test_o_dev_stdout_writes_into_stdout_wherever_it_goes(tmp_path: Path, sqlite
         )
     assert redirected.returncode == 0, redirected.stderr
     written = into.read_text(encoding="utf-8").splitlines()
-    assert written[0] == "table,key,line,action,field,before,after"
+    assert written[0] == "line,model,key,action,field,before,after"
     assert written[2].startswith("Run ")
     assert os.path.islink("/dev/stdout")
 

@@ -458,14 +458,18 @@ def test_an_undo_shows_the_rows_it_deleted(tmp_path: Path, db_url: str) -> None:
 def test_show_tells_rows_waiting_for_a_parent_from_lines_committed(
     tmp_path: Path, db_url: str
 ) -> None:
-    """A child read before its parent waits: every row up to line 2 is in, the batches
-    committed reach line 4. `Last line 2 (committed)` misled; both are given."""
+    """A child read before its parent waits: until it is written at the end, every row up
+    to line 2 is in while the batches committed reach line 4 (a run stopped then records
+    both; `Last line 2 (committed)` misled). Once the run completes, every line is in."""
     seed_groups(tmp_path, db_url)
     rows = [account_row("A-1"), account_row("C-1", parent="P-1"), account_row("P-1")]
     accounts = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, rows)
     run = imported(accounts, "Account", db_url, "--batch-size", "1")
     one = shown(db_url, run)
-    assert (one["last_line"], one["last_line_read"]) == (2, 4)
+    assert (one["last_line"], one["last_line_read"]) == (4, 4)
+    execute(
+        db_url, "UPDATE import_run SET last_line = 2, status = 'interrupted' WHERE id = :r", r=run
+    )
     human = cli("runs", "show", str(run), "--db", db_url).stdout
     assert (
         " ".join(human.split()).count(
@@ -518,9 +522,9 @@ def test_changes_go_to_a_csv_file_with_formulas_escaped(tmp_path: Path, db_url: 
     with out.open(encoding="utf-8", newline="") as handle:
         written = list(csv.reader(handle))
     assert written == [
-        ["table", "key", "line", "action", "field", "before", "after"],
-        ["account", "A-1", "2", "updated", "name", "Plain", '\'=HYPERLINK("http://evil","x")'],
-        ["account", "A-2", "3", "updated", "name", "Other", "-5"],  # a number: left alone
+        ["line", "model", "key", "action", "field", "before", "after"],  # as --changes
+        ["2", "Account", "A-1", "updated", "name", "Plain", '\'=HYPERLINK("http://evil","x")'],
+        ["3", "Account", "A-2", "updated", "name", "Other", "-5"],  # a number: left alone
     ]
     assert os.stat(out).st_mode & 0o077 == 0  # personal data: the owner's only
     assert changes(db_url, run)[0][6] == '=HYPERLINK("http://evil","x")'  # JSON: as it is
@@ -537,7 +541,7 @@ def test_the_csv_file_is_never_overwritten_unasked(tmp_path: Path, db_url: str) 
     assert out.read_text() == "keep me"
     forced = cli("runs", "show", str(run), "-o", out, "--force", "--db", db_url)
     assert forced.exit_code == 0, forced.stderr
-    assert out.read_text(encoding="utf-8").startswith("table,key,line,action,field,before,after")
+    assert out.read_text(encoding="utf-8").startswith("line,model,key,action,field,before,after")
     assert cli("runs", "show", str(run), "-o", tmp_path, "--db", db_url).exit_code == 2
     assert cli("runs", "show", str(run), "-o", "/dev/null", "--db", db_url).exit_code == 0
 

@@ -197,33 +197,34 @@ def _publish(temp: Path, path: Path, force: bool) -> None:
 # --- -o: what it may name, and writing through /dev and /proc links --------------------
 
 
-def output_path(given: str) -> Path:
-    """-o's value as a path (`-o ""` would otherwise be the current folder)."""
+def output_path(given: str, option: str = "-o") -> Path:
+    """`option`'s value as a path (`-o ""` would otherwise be the current folder)."""
     if not given:
-        raise UsageError("-o needs a file name")
+        raise UsageError(f"{option} needs a file name")
     return Path(given)
 
 
-def check_output(path: Path, force: bool) -> None:
-    """Refuse `-o` before the database is read: a folder, a missing folder, a symbolic link
-    outside /dev and /proc, an existing file (without --force; a device or a named pipe is
-    written into, never replaced)."""
+def check_output(path: Path, force: bool, option: str = "-o", can_force: bool = True) -> None:
+    """Refuse `option`'s file before the database is read: a folder, a missing folder, a
+    symbolic link outside /dev and /proc, an existing file (unless `force`; a device or a
+    named pipe is written into, never replaced)."""
     shown = visible(str(path))
     if path.is_dir():
-        raise UsageError(f"{shown} is a directory; -o needs a file name")
+        raise UsageError(f"{shown} is a directory; {option} needs a file name")
     if not path.parent.is_dir():
         raise UsageError(f"{shown}: the folder {visible(str(path.parent))} does not exist")
     if path.is_symlink():
-        _check_link(path)
+        _check_link(path, option)
     elif path.exists() and not force and not is_special_file(path):
-        raise UsageError(f"{shown} already exists; use --force to replace it")
+        remedy = "use --force to replace it" if can_force else "name a new file"
+        raise UsageError(f"{shown} already exists; {remedy}")
 
 
-def _check_link(path: Path) -> None:
+def _check_link(path: Path, option: str) -> None:
     shown = visible(str(path))
     if not _system_link(path):
         raise UsageError(
-            f"{shown} is a symbolic link; -o neither follows nor replaces one: "
+            f"{shown} is a symbolic link; {option} neither follows nor replaces one: "
             "name the file it points to"
         )
     try:
@@ -233,7 +234,7 @@ def _check_link(path: Path) -> None:
     if _own_stream(path) is not None:  # stdout or stderr, whatever it is (a socket too)
         return
     if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
-        raise UsageError(f"{shown} leads to no file, device or named pipe -o can write into")
+        raise UsageError(f"{shown} leads to no file, device or named pipe {option} can write into")
 
 
 def _system_link(path: Path) -> bool:

@@ -33,14 +33,14 @@ from rich.table import Table
 from rich.text import Text
 
 from custimport.errors import visible
-from custimport.io.export_output import is_stream, write_csv
+from custimport.io.change_file import write_change_file
+from custimport.io.export_output import is_stream
 from custimport.report.console import error, line, stderr, stdout
 
 if TYPE_CHECKING:
     from custimport.service.history import Change, PruneResult, RunInfo
 
 SHOWN_CHANGES = 50
-CHANGE_COLUMNS = ("table", "key", "line", "action", "field", "before", "after")
 COUNT_HEADERS = ("read", "created", "updated", "unchanged", "skipped", "failed")
 _dumps = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps() makes one per call
 
@@ -127,8 +127,8 @@ def _write_array(head: str, items: Iterator[dict[str, Any]], tail: str) -> None:
 
 
 def write_changes_csv(changes: Iterable["Change"], path: Path, force: bool) -> int:
-    """Every change as a CSV row (CHANGE_COLUMNS); how many rows were written."""
-    return write_csv(path, CHANGE_COLUMNS, (_cells(change) for change in changes), force)
+    """Every change as a line of the change file (io/change_file); how many were written."""
+    return write_change_file(changes, path, force)
 
 
 def print_output_interrupted(output: Path | None) -> None:
@@ -137,19 +137,6 @@ def print_output_interrupted(output: Path | None) -> None:
         error(f"interrupted: what was written to {visible(str(output))} is incomplete")
     else:
         error(f"interrupted: nothing was written to {visible(str(output))}")
-
-
-def _cells(change: "Change") -> tuple[str | None, ...]:
-    line_text = str(change.line) if change.line is not None else None
-    return (
-        change.table,
-        change.key,
-        line_text,
-        change.action,
-        change.field,
-        change.before,
-        change.after,
-    )
 
 
 # --- for people -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from custimport.config import masked_url
+from custimport.errors import visible
 from custimport.report.console import error, stderr, stdout
 from custimport.report.files import FileSinks
 from custimport.report.history import markup_safe
@@ -17,7 +18,7 @@ from custimport.service.export_job import ExportResult
 def print_outcome(report: ImportReport, sinks: FileSinks, *, as_json: bool, quiet: bool) -> None:
     """Everything an import prints when it ends: why it stopped early (stderr), then the
     JSON report or the summary (stdout); with --quiet only where the failed rows went."""
-    for problem in (report.stopped_reading, report.aborted):
+    for problem in (report.stopped_reading, report.aborted, report.changes_error):
         if problem:
             error(problem)
     if as_json:
@@ -50,7 +51,16 @@ def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
         "duration_s": round(report.duration_s, 3),
         "run": report.run,
         **_resumed(report),
+        **_change_file(report),
     }
+
+
+def _change_file(report: ImportReport) -> dict[str, Any]:
+    """--changes: where the change file went and how many lines it has (None: not written)."""
+    path = report.request.changes_path
+    if path is None:
+        return {}
+    return {"changes_file": {"path": str(path), "changes": report.changes_written}}
 
 
 def _resumed(report: ImportReport) -> dict[str, Any]:
@@ -128,6 +138,11 @@ def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
         lines.append(
             f"Run {report.run}: `custimport runs show {report.run}` shows it{_undo_hint(report)}."
         )
+    if report.changes_written is not None:
+        noun = "change" if report.changes_written == 1 else "changes"
+        path = visible(str(report.request.changes_path))
+        would = " it would make" if report.request.dry_run else ""
+        lines.append(f"Changes{would}: {report.changes_written:,} {noun} written to {path}")
     lines += [f"Warning: {w}" for w in report.warnings]
     if sinks.error_log:
         lines.append(f"Error log: {sinks.error_log}")

@@ -28,6 +28,7 @@ class ImportRequest:
     journal: bool = True  # record the run's changes, so it can be undone (not --no-undo)
     resume: bool = False  # go on after the line the last interrupted run of the file committed
     version: str | None = None  # custimport's, recorded with the run
+    changes_path: Path | None = None  # --changes: the change file (SPEC §9), checked already
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,14 @@ class ImportReport:
     duration_s: float = 0.0
     run: int | None = None  # the run's number in the history (none for a dry run)
     resumed: "ResumePoint | None" = None  # --resume: the run and line this import went on after
+    changes_written: int | None = None  # lines written to the change file (--changes)
+    changes_error: str | None = None  # why the change file could not be written (one line)
 
     @property
     def exit_code(self) -> int:
         if self.interrupted_exit is not None:
             return self.interrupted_exit
-        trouble = self.cut_short or self.aborted or self.stopped_reading
+        trouble = self.cut_short or self.aborted or self.stopped_reading or self.changes_error
         return 1 if self.counts.failed or trouble else 0
 
 

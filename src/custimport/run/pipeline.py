@@ -8,7 +8,7 @@ the end, unless --atomic or --dry-run keep one transaction to the end.
 
 import tempfile
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -78,6 +78,9 @@ class Pipeline:
         self.database_failures = 0
         self.ahead = ahead_handler(conn, handler)  # the handler, if look-ups run ahead
         self.held_back = False  # the look-ahead had read a batch that was never written
+        # what the import changed, read on its connection once the rows are in (for
+        # --dry-run, just before they are rolled back)
+        self.on_finish: Callable[[Connection], None] | None = None
         self.last_commit = time.monotonic()
         # For the run record (SPEC §8 resume): the last line of the batches written in
         # file order, and the first line of a row still waiting (for a parent later in
@@ -349,6 +352,10 @@ class Pipeline:
 
     def _finish(self) -> None:
         report = self.report
+        if report.completed and not (self.transaction.deferred or self.retrying):
+            self.first_waiting = None  # the rows held back to the end are written by now
+        if self.request.dry_run and self.on_finish is not None:
+            self.on_finish(self.conn)
         if self.request.dry_run or (
             self.request.atomic and (report.counts.failed or not report.completed)
         ):
@@ -357,6 +364,8 @@ class Pipeline:
         else:
             self._commit()
             report.committed = True
+        if not self.request.dry_run and self.on_finish is not None:
+            self.on_finish(self.conn)
         report.interrupted_exit = self.stop.exit_code
         if self.transaction.deferred or self.retrying:  # rows left waiting: never settled
             report.completed = False

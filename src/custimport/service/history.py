@@ -30,7 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, and_, exists, func, inspect, or_, select, update
+from sqlalchemy import Column, MetaData, Table, and_, exists, func, inspect, or_, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -38,11 +38,13 @@ from custimport.errors import UsageError
 from custimport.models import Account, CustomerGroup, ImportChange, ImportRun, utcnow
 from custimport.signals import StopFlag, trapped_hangup, trapped_signals
 from custimport.store import db, runs
-from custimport.store.journal import IMAGE_COLUMNS, STAMP_COLUMNS
+from custimport.store.journal import IMAGE_COLUMNS, PREVIEW_TABLE, STAMP_COLUMNS
 from custimport.store.repository import chunks
 
 RUN: Table = ImportRun.__table__  # type: ignore[assignment]
 CHANGE: Table = ImportChange.__table__  # type: ignore[assignment]
+# Journal.preview's temporary table, read like import_change
+PREVIEW: Table = Table(PREVIEW_TABLE, MetaData(), *(Column(c.name, c.type) for c in CHANGE.c))
 ACCOUNT: Table = Account.__table__  # type: ignore[assignment]
 GROUP: Table = CustomerGroup.__table__  # type: ignore[assignment]
 CHUNK = 2000
@@ -182,7 +184,7 @@ class History:
         if self._engine is None:
             return
         tables = self._read(lambda conn: _tables(conn, number))
-        for table in [t for t in TABLE_ORDER if t in tables] + sorted(set(tables) - {*TABLE_ORDER}):
+        for table in _ordered(tables):
             after_id: int | None = None
             while True:
                 part = self._read(lambda conn, t=table, a=after_id: _chunk(conn, number, t, a))
@@ -401,21 +403,41 @@ def _columns(table: str) -> tuple[_Column, ...]:
     return tuple(shown)
 
 
-def _tables(conn: Connection, run: int) -> list[str]:
-    statement = select(CHANGE.c.table_name).where(CHANGE.c.run_id == run).distinct()
+def _tables(conn: Connection, run: int, source: Table = CHANGE) -> list[str]:
+    statement = select(source.c.table_name).where(source.c.run_id == run).distinct()
     return list(conn.execute(statement).scalars())
 
 
-def _chunk(conn: Connection, run: int, table: str, after_id: int | None) -> _Chunk:
+def _ordered(tables: Sequence[str]) -> list[str]:
+    """TABLE_ORDER first, any other table after."""
+    return [t for t in TABLE_ORDER if t in tables] + sorted(set(tables) - {*TABLE_ORDER})
+
+
+def changes_on(conn: Connection, run: int, source: Table = CHANGE) -> Iterator[Change]:
+    """The run's changes as `changes` gives them, read on `conn` (the import's own, for
+    its change file: a preview's records live only there)."""
+    for table in _ordered(_tables(conn, run, source)):
+        after_id: int | None = None
+        while True:
+            part = _chunk(conn, run, table, after_id, source)
+            yield from part.changes
+            if part.last_id is None:
+                break
+            after_id = part.last_id
+
+
+def _chunk(
+    conn: Connection, run: int, table: str, after_id: int | None, source: Table = CHANGE
+) -> _Chunk:
     """The changes of up to CHUNK rows of `table` after row id `after_id`."""
     statement = (
-        select(CHANGE)
-        .where(CHANGE.c.run_id == run, CHANGE.c.table_name == table)
-        .order_by(CHANGE.c.row_id)
+        select(source)
+        .where(source.c.run_id == run, source.c.table_name == table)
+        .order_by(source.c.row_id)
         .limit(CHUNK)
     )
     if after_id is not None:
-        statement = statement.where(CHANGE.c.row_id > after_id)
+        statement = statement.where(source.c.row_id > after_id)
     records = conn.execute(statement).all()
     columns = _columns(table)
     images = [(_decoded(r.before), _decoded(r.after)) for r in records]

@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from custimport.errors import DatabaseError
+from custimport.errors import DatabaseError, UsageError, visible
+from custimport.io.change_file import write_change_file
+from custimport.io.export_output import ExportInterrupted
 from custimport.io.formats import open_source
 from custimport.io.source import RowSource
 from custimport.rows.accounts import AccountHandler
@@ -31,10 +33,10 @@ from custimport.rows.modes import Mode, creates, required_columns, updates
 from custimport.run.gc_pause import bulk_gc
 from custimport.run.job import ImportReport, ImportRequest, Observer
 from custimport.run.pipeline import Pipeline
-from custimport.service import recording
+from custimport.service import history, recording
 from custimport.signals import interrupts_ignored, trapped_hangup, trapped_signals
 from custimport.store import db
-from custimport.store.journal import Journal
+from custimport.store.journal import PREVIEW_TABLE, Journal
 
 __all__ = ["ImportReport", "ImportRequest", "Observer", "run_import"]
 
@@ -123,10 +125,30 @@ def _import_rows(
             handler = HANDLERS[report.request.spec.name](conn, mode, column_map.present_fields)
             handler.journal = journal
             pipeline = Pipeline(conn, handler, column_map, report, observer, stop)
+            if report.request.changes_path is not None and journal is not None:
+                pipeline.on_finish = lambda c: _write_change_file(c, journal, report)
             pipeline.run(source)
             _add_warnings(report)
     except SQLAlchemyError as exc:
         raise DatabaseError(db.describe_db_error(exc, report.request.database_url)) from None
+
+
+def _write_change_file(conn: Connection, journal: Journal, report: ImportReport) -> None:
+    """The change file (--changes) from the journal's records of this import, read on its
+    own connection; a file that cannot be written is a line in the report (the import
+    itself stands), and a signal while writing leaves no part of it."""
+    path = report.request.changes_path
+    assert path is not None
+    source = history.PREVIEW if journal.target == PREVIEW_TABLE else history.CHANGE
+    try:
+        journal.ready(conn)  # a --no-undo import that wrote nothing, or was rolled back
+        changes = history.changes_on(conn, journal.run_id, source)
+        report.changes_written = write_change_file(changes, path)
+    except UsageError as exc:
+        report.changes_error = str(exc)
+    except ExportInterrupted as exc:
+        report.changes_error = f"interrupted: nothing was written to {visible(str(path))}"
+        report.interrupted_exit = report.interrupted_exit or exc.exit_code
 
 
 @contextmanager

@@ -80,7 +80,7 @@ def begin(
             report.warnings.append(hint)
             warn(hint)  # before the rows go in: the user may want to stop and resume
     if request.dry_run:
-        return None
+        return Journal.preview() if request.changes_path is not None else None
     start = runs.RunStart(
         model=request.spec.name,
         mode=request.mode,
@@ -93,7 +93,9 @@ def begin(
         version=request.version,
     )
     report.run = runs.start_run(engine, start, last_line=_start_line(report.resumed))
-    return Journal(report.run) if request.journal else None
+    if request.journal:
+        return Journal(report.run)
+    return Journal.preview() if request.changes_path is not None else None
 
 
 def _start_line(resumed: ResumePoint | None) -> int | None:

@@ -150,6 +150,15 @@ class _Images:
         return before, after
 
 
+PREVIEW_TABLE = "journal_preview"  # Journal.preview's records (import_change's columns)
+PREVIEW_DDL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {PREVIEW_TABLE} (run_id INTEGER NOT NULL, "
+    "table_name VARCHAR(32) NOT NULL, row_id INTEGER NOT NULL, row_key TEXT, line INTEGER, "
+    "action VARCHAR(8) NOT NULL, before TEXT, after TEXT, undone_by_run_id INTEGER, "
+    "PRIMARY KEY (run_id, table_name, row_id))"
+)
+
+
 def held_table(table: str) -> str:
     """The temporary table holding the before-images of `table`'s rows a write is updating."""
     return f"journal_held_{table}"
@@ -173,8 +182,21 @@ class Journal:
     """Writes one run's images; `None` in a handler's place means no journal (--dry-run
     and --no-undo)."""
 
-    def __init__(self, run_id: int) -> None:
+    def __init__(self, run_id: int, target: str = "import_change") -> None:
         self.run_id = run_id
+        self.target = target  # the table the records go to
+
+    @classmethod
+    def preview(cls) -> "Journal":
+        """A journal kept only for this connection's life, in a temporary table
+        (PREVIEW_TABLE, run 0): what an import that records no changes (--dry-run,
+        --no-undo) changes, for its change file (--changes)."""
+        return cls(0, PREVIEW_TABLE)
+
+    def ready(self, conn: Connection) -> None:
+        """Its table exists on `conn` (a temporary one goes with a rollback)."""
+        if self.target == PREVIEW_TABLE:
+            conn.exec_driver_sql(PREVIEW_DDL)
 
     def before(self, conn: Connection, table: str, rows: Sequence[tuple[int, Line]]) -> None:
         """(id, line) of rows about to be updated: their values now, held in a temporary
@@ -204,12 +226,13 @@ class Journal:
         """(id, line) of rows just inserted: their image as after-image."""
         if not rows:
             return
+        self.ready(conn)
         select = (
             f"SELECT {{p}}, '{table}', x.id, {KEY_SQL[table]}, w.line, 'created', "
             f"{image_sql(conn, table)} FROM {{w}} JOIN {table} x ON x.id = w.id"
         )
         insert = (
-            "INSERT INTO import_change (run_id, table_name, row_id, row_key, line, action, after) "
+            f"INSERT INTO {self.target} (run_id, table_name, row_id, row_key, line, action, after) "
         )
         if conn.dialect.name == "postgresql":
             ids, lines = [row_id for row_id, _ in rows], [line for _, line in rows]
@@ -231,10 +254,11 @@ class Journal:
         images = _Images(conn, table)
         held = held_table(table)
         _create_held(conn, table)
-        merged_before, merged_after = images.merged("import_change", "excluded")
+        self.ready(conn)
+        merged_before, merged_after = images.merged(self.target, "excluded")
         p = "%s" if images.pg else "?"
         sql = (
-            "INSERT INTO import_change (run_id, table_name, row_id, row_key, line, action, "
+            f"INSERT INTO {self.target} (run_id, table_name, row_id, row_key, line, action, "
             f"before, after) SELECT {p}, '{table}', h.id, h.row_key, h.line, 'updated', "
             f"{images.masked('h', 'h', 'x')}, {images.masked('x', 'h', 'x')} "
             f"FROM {held} h JOIN {table} x ON x.id = h.id WHERE true "
