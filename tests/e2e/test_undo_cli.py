@@ -18,10 +18,11 @@ import os
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from helpers import ACCOUNTS_HEADER, COMMAND, Run, fetch, run_import
 from hostile_support import full_dump, seed
@@ -53,19 +54,30 @@ def command(*args: str | Path) -> Run:
     return Run(result.returncode, result.stdout, result.stderr)
 
 
+# what each started command printed: files, not pipes, so that a command printing more
+# than a pipe holds (an undo listing a thousand conflicts) never blocks on its output
+# while the test waits for it to do something else
+_OUTPUTS: dict[int, tuple[IO[bytes], IO[bytes]]] = {}
+
+
 def start(*args: str | Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [COMMAND, *map(str, args)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 (closed by finished)
+    process = subprocess.Popen(
+        [COMMAND, *map(str, args)], stdin=subprocess.DEVNULL, stdout=out, stderr=err, text=True
     )
+    _OUTPUTS[process.pid] = (out, err)
+    return process
 
 
 def finished(process: subprocess.Popen[str]) -> Run:
-    stdout, stderr = process.communicate(timeout=300)
-    return Run(process.returncode, stdout, stderr)
+    process.wait(timeout=300)
+    out, err = _OUTPUTS.pop(process.pid)
+    texts = []
+    for handle in (out, err):
+        handle.seek(0)
+        texts.append(handle.read().decode("utf-8"))
+        handle.close()
+    return Run(process.returncode, texts[0], texts[1])
 
 
 def created_run(tmp_path: Path, db_url: str) -> tuple[int, Dump]:
