@@ -242,3 +242,25 @@ def test_a_postgresql_database_with_read_only_transactions_cannot_take_writes(
     execute(postgres_url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     message = refused(postgres_url)
     assert "read-only" in message and pg_server.password not in message
+
+
+@pytest.mark.postgres
+def test_a_database_without_temporary_tables_imports_and_says_what_changes_needs(
+    tmp_path: Path, owner_url: str, role_url: Callable[..., str], pg_server: PostgresServer
+) -> None:
+    """A common hardening revokes TEMPORARY from PUBLIC: the journal does without temporary
+    tables on PostgreSQL, so imports (and --changes from the journal) go on; only --changes
+    without a journal (--dry-run, --no-undo) needs them, and says so before reading."""
+    database = make_url(owner_url).database or ""
+    execute(
+        pg_server.superuser_url(database), f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC'
+    )
+    url = role_url(*readme_grants("app_user"))
+    for model, path in files(tmp_path).items():
+        run = run_import(path, model, url, "--changes", tmp_path / f"{model}.changes.csv")
+        assert (run.exit_code, run.rows["failed"]) == (0, 0), (model, run.stderr)
+        assert run.report["changes_file"]["changes"] > 0
+    for extra in ("--dry-run", "--no-undo"):
+        path = files(tmp_path)["Account"]
+        run = run_import(path, "Account", url, extra, "--changes", tmp_path / f"x{extra}.csv")
+        assert_refused_before_reading(run, "needs TEMPORARY on the database")

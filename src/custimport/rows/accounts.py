@@ -439,9 +439,9 @@ class AccountHandler:
             raise LostRace()
         if journal is not None:
             journal.created(conn, "account", _created(writes))
-            journal.after(conn, "account")
+            journal.after(conn, "account", [w.account_id for w in writes if w.account_id])
             journal.created(conn, "contact", _created_contacts(writes))
-            journal.after(conn, "contact")
+            journal.after(conn, "contact", [i for i, _ in _updated_contacts(writes)])
 
 
 def _created(writes: Sequence[AccountWrite]) -> list[tuple[int, int | None]]:

@@ -259,4 +259,4 @@ class ContactHandler:
         if journal is not None:
             lines = [w.row.line_no for w in writes if w.contact_id is None]
             journal.created(conn, "contact", list(zip(new_ids, lines, strict=True)))
-            journal.after(conn, "contact")
+            journal.after(conn, "contact", [i for i, _ in updated] + demoted)

@@ -104,4 +104,4 @@ class GroupHandler:
         if journal is not None:
             created = [(w.columns["id"], w.row.line_no) for w in creates]
             journal.created(conn, "customer_group", created)
-            journal.after(conn, "customer_group")
+            journal.after(conn, "customer_group", [group_id for group_id, _ in updated])

@@ -75,6 +75,8 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
                     updates=updates(mode),
                     records=not request.dry_run,
                     journal=request.journal,
+                    temporary=request.changes_path is not None
+                    and (request.dry_run or not request.journal),
                 )
             report = ImportReport(request, source=source.info)
             report.unknown_columns = column_map.unknown_columns

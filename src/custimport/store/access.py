@@ -78,8 +78,10 @@ def check_writable(
     updates: bool,
     records: bool = False,
     journal: bool = False,
+    temporary: bool = False,
 ) -> None:
-    """Raise DatabaseError (one line, no password) if this import's writes would be refused."""
+    """Raise DatabaseError (one line, no password) if this import's writes would be refused.
+    `temporary`: it keeps its changes in a temporary table (--changes without a journal)."""
     with engine.connect() as conn:
         try:
             if conn.dialect.name == "sqlite":
@@ -90,11 +92,25 @@ def check_writable(
                 )
                 who = f"a {model} import in {mode_name} mode"
                 reason = _postgresql_read_only(conn) or _missing_privileges(conn, wanted, who)
+                reason = reason or (_no_temporary_tables(conn) if temporary else None)
         finally:
             conn.rollback()
     if reason:
         url = masked_url(engine.url.render_as_string(hide_password=False))
         raise DatabaseError(f"cannot write to the database {url}: {reason}")
+
+
+def _no_temporary_tables(conn: Connection) -> str | None:
+    """--changes with --dry-run or --no-undo keeps the changes in a temporary table."""
+    allowed = conn.exec_driver_sql(
+        "SELECT has_database_privilege(current_database(), 'TEMPORARY')"
+    ).scalar_one()
+    if allowed:
+        return None
+    return (
+        "--changes with --dry-run or --no-undo needs TEMPORARY on the database "
+        "(GRANT TEMPORARY ON DATABASE ... TO the role), which this role lacks"
+    )
 
 
 def _sqlite_read_only(conn: Connection) -> str | None:

@@ -271,6 +271,7 @@ def check_writable(
     updates: bool,
     records: bool = False,
     journal: bool = False,
+    temporary: bool = False,
 ) -> None:
     """Refuse, before the first row, a database that would refuse this import's writes: a
     read-only one, or a role without the privileges `model` needs to create and/or update
@@ -284,6 +285,7 @@ def check_writable(
             updates=updates,
             records=records,
             journal=journal,
+            temporary=temporary,
         )
 
 
