@@ -477,3 +477,32 @@ def test_an_interrupted_import_writes_the_change_file_of_what_it_committed(
     shown = cli("runs", "show", str(report["run"]), "-o", tmp_path / "s.csv", "--db", db_url)
     assert shown.exit_code == 0, shown.stderr
     assert (tmp_path / "s.csv").read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_change_file_is_written_drops_it_and_says_so(
+    tmp_path: Path, sqlite_url: str, kill_file: Path, signum: int, code: int
+) -> None:
+    """The rows are committed; the change file being written is dropped (no part left),
+    the report says why, and the exit status is the signal's."""
+    seed(tmp_path, sqlite_url)
+    out = tmp_path / "changes.csv"
+    process = start_import(kill_file, sqlite_url, KILL_BATCH, "--json", "--changes", str(out))
+    try:
+
+        def writing() -> bool:
+            return any(p.stat().st_size > 0 for p in tmp_path.glob(".changes.csv.*.part"))
+
+        freeze_mid_import(process, writing)
+        process.send_signal(signum)
+        process.send_signal(signal.SIGCONT)
+        status, stdout, stderr = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert status == code, stderr
+    assert f"interrupted: nothing was written to {out}" in stderr
+    report = json.loads(stdout)
+    assert report["committed"] is True and report["rows"]["created"] == KILL_ROWS
+    assert report["changes_file"]["changes"] is None
+    assert sorted(p.name for p in tmp_path.iterdir() if "changes" in p.name) == []

@@ -8,10 +8,17 @@ anything is read.
 """
 
 import csv
+import json
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from helpers import (
     ACCOUNTS_HEADER,
+    COMMAND,
     account_row,
     cli,
     fetch,
@@ -143,3 +150,51 @@ def test_a_change_file_that_cannot_be_made_stops_the_import_before_it_reads(
         assert (run.exit_code, run.stderr) == (2, message), given
     assert taken.read_text(encoding="utf-8") == "mine\n"
     assert fetch(sqlite_url, "SELECT count(*) FROM account") == [(0,)]
+
+
+def test_a_pipe_as_change_file_waits_for_its_reader_and_heeds_ctrl_c(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A named pipe no one reads yet: the committed import waits for a reader, and Ctrl-C
+    ends the wait (exit 130, the rows stay committed); a reader that stops early costs the
+    file, not the import (exit 1, the reason in one line)."""
+    seed_groups(tmp_path, sqlite_url)
+    path = first_file(tmp_path)
+    pipe = tmp_path / "changes.pipe"
+    os.mkfifo(pipe)
+    command = [COMMAND, str(path), "--model", "Account", "--db", sqlite_url, "--json", "-q"]
+    waiting = subprocess.Popen(
+        [*command, "--changes", str(pipe)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while fetch(sqlite_url, "SELECT count(*) FROM account") != [(3,)]:
+            assert waiting.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        waiting.send_signal(signal.SIGINT)
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 130, err
+    assert f"interrupted: nothing was written to {pipe}".encode() in err
+    assert json.loads(out)["committed"] is True
+
+    many = [account_row(f"P-{n:05d}", website=f"https://{n}.example") for n in range(3000)]
+    bigger = write_csv(tmp_path / "many.csv", ACCOUNTS_HEADER, many)  # changes: ~0.5 MB
+    command = [COMMAND, str(bigger), "--model", "Account", "--db", sqlite_url, "--json", "-q"]
+    with ThreadPoolExecutor(1) as pool:
+        first_bytes = pool.submit(_read_a_little, pipe)
+        done = subprocess.run(
+            [*command, "--changes", str(pipe)], capture_output=True, text=True, timeout=120
+        )
+        assert first_bytes.result(timeout=60) == b"line,mode"
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"Error: cannot write {pipe}: its reader went away\n"
+    report = json.loads(done.stdout)
+    assert report["committed"] is True and report["aborted"] is None
+    assert report["changes_file"]["changes"] is None
+
+
+def _read_a_little(pipe: Path) -> bytes:
+    with pipe.open("rb") as handle:
+        return handle.read(9)

@@ -21,6 +21,7 @@ import signal
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -70,7 +71,7 @@ def destination(
             yield _Heeding(handle, stop, output).as_binary()
         return
     if is_special_file(output):  # `-o /dev/null`, a named pipe: written into, never replaced
-        with output.open("wb") as handle:
+        with os.fdopen(_open_special(output, stop), "wb") as handle:
             yield _Heeding(handle, stop, output).as_binary()
         return
     if output.is_symlink():  # `-o /dev/stdout --force` replaced the link itself, as root
@@ -80,6 +81,23 @@ def destination(
         )
     with _replacing(output, force) as handle:
         yield _Heeding(handle, stop, output).as_binary()
+
+
+def _open_special(path: Path, stop: StopFlag) -> int:
+    """A device or named pipe opened for writing. Opening a pipe waits for its reader,
+    and a blocking open() would not let Ctrl-C in: it is tried without blocking until a
+    reader comes (every 50 ms), and a stop signal ends the wait (ExportInterrupted)."""
+    while True:
+        heed(stop, path)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: a pipe that no one reads yet
+                raise
+            time.sleep(0.05)
+            continue
+        os.set_blocking(fd, True)
+        return fd
 
 
 def is_special_file(path: Path) -> bool:

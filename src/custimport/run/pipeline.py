@@ -366,7 +366,8 @@ class Pipeline:
             report.committed = True
         if not self.request.dry_run and self.on_finish is not None:
             self.on_finish(self.conn)
-        report.interrupted_exit = self.stop.exit_code
+        # a signal during the import, or (on_finish) while its change file was written
+        report.interrupted_exit = self.stop.exit_code or report.interrupted_exit
         if self.transaction.deferred or self.retrying:  # rows left waiting: never settled
             report.completed = False
 

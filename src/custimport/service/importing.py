@@ -148,6 +148,8 @@ def _write_change_file(conn: Connection, journal: Journal, report: ImportReport)
         report.changes_written = write_change_file(changes, path)
     except UsageError as exc:
         report.changes_error = str(exc)
+    except BrokenPipeError:  # a pipe whose reader stopped reading (`head`)
+        report.changes_error = f"cannot write {visible(str(path))}: its reader went away"
     except ExportInterrupted as exc:
         report.changes_error = f"interrupted: nothing was written to {visible(str(path))}"
         report.interrupted_exit = report.interrupted_exit or exc.exit_code
