@@ -743,3 +743,42 @@ def test_a_restore_that_would_give_two_contacts_one_email_is_a_conflict(
     execute(base, "DELETE FROM contact WHERE first_name = 'Bobby'")
     assert undo(base, run).exit_code == 0
     assert fetch(base, "SELECT email FROM contact WHERE first_name = 'Bob'") == [("bob@x.com",)]
+
+
+def test_a_contact_moved_to_another_account_since_is_a_conflict_not_a_failure(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The run made Road primary and demoted Wile; another program then moved Wile to an
+    account with its own primary. Making Wile primary again there would break the
+    one-primary rule: a conflict, listed, not an undo that fails (it did: exit 2)."""
+    seed(tmp_path, db_url)
+    accounts = [account_row("M-1"), account_row("M-2")]
+    imported(tmp_path, db_url, "Account", ACCOUNTS_HEADER, accounts)
+    people = [
+        ["M-1", "Wile", "Coyote", "w@a.example", "", "yes"],
+        ["M-1", "Road", "Runner", "r@a.example", "", "no"],
+        ["M-2", "Greta", "Berg", "g@b.example", "", "yes"],
+    ]
+    imported(tmp_path, db_url, "Contact", CONTACTS_HEADER, people)
+    run = imported(
+        tmp_path,
+        db_url,
+        "Contact",
+        CONTACTS_HEADER,
+        [["M-1", "Road", "Runner", "r@a.example", "", "yes"]],
+    )
+    execute(
+        db_url,
+        "UPDATE contact SET account_id = (SELECT id FROM account WHERE account_number = 'M-2') "
+        "WHERE first_name = 'Wile'",
+    )
+    before = full_dump(db_url)
+    refused = undo(db_url, run)
+    assert refused.exit_code == 1, refused.stderr
+    assert {(c["key"], c["reason"]) for c in refused.report["conflicts"]} >= {
+        ("M-1 / w@a.example", "its account has another primary since")
+    }
+    assert full_dump(db_url) == before
+    partial = undo(db_url, run, "--skip-conflicts")
+    assert partial.exit_code == 1, partial.stderr
+    assert consistency_problems(db_url) == []

@@ -288,7 +288,14 @@ def contact_restores(
     that e-mail and keeps it.
     """
     sql = _Sql(conn)
-    account = sql.number("c.before", "contact", "account_id")
+    # the account the contact will be in: the one the record names if the run moved it
+    # (the undo moves it back), else the one it is in now (another program may have moved it)
+    recorded = sql.number("c.before", "contact", "account_id")
+    moved = sql.differs(recorded, sql.number("c.after", "contact", "account_id"))
+    account = (
+        f"(CASE WHEN {moved} THEN {recorded} "
+        "ELSE (SELECT m.account_id FROM contact m WHERE m.id = c.row_id) END)"
+    )
     email, after_email = (
         sql.field(f"c.{side}", "contact", "email") for side in ("before", "after")
     )
