@@ -120,8 +120,10 @@ def test_no_undo_writes_the_same_change_file_without_a_journal(db_url: str, tmp_
 def test_an_import_rolled_back_changed_nothing_and_says_so(db_url: str, tmp_path: Path) -> None:
     seed_groups(tmp_path, db_url)
     assert run_import(first_file(tmp_path), "Account", db_url).exit_code == 0
-    for extra in (("--atomic",), ("--atomic", "--no-undo")):
-        out = tmp_path / f"a{len(extra)}.csv"
+    for n, extra in enumerate(
+        (("--atomic",), ("--atomic", "--no-undo"), ("--atomic", "--dry-run"))
+    ):
+        out = tmp_path / f"a{n}.csv"
         run = run_import(second_file(tmp_path), "Account", db_url, *extra, "--changes", out)
         assert run.exit_code == 1 and run.report["committed"] is False
         assert run.report["changes_file"]["changes"] == 0, run.stderr

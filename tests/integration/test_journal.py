@@ -296,3 +296,26 @@ def test_a_row_written_twice_in_a_run_has_one_record_of_its_net_change(
     undone = cli("undo", str(run.report["run"]), "--db", db_url)
     assert undone.exit_code == 0, undone.stderr
     assert full_dump(db_url) == before_run
+
+
+def test_a_contact_demoted_then_changed_by_its_own_row_is_credited_to_that_row(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Demoted by line 2's new primary (no line of its own), then changed by its own line
+    3 in a later batch: the record names line 3."""
+    seed_groups(tmp_path, db_url)
+    accounts = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row("D-1")])
+    assert run_import(accounts, "Account", db_url).exit_code == 0
+    contacts = tmp_path / "c.csv"
+    write_csv(contacts, CONTACTS_HEADER, [["D-1", "Old", "One", "old@x.org", "", "true"]])
+    assert run_import(contacts, "Contact", db_url).exit_code == 0
+    old_id = fetch(db_url, "SELECT id FROM contact WHERE email = 'old@x.org'")[0][0]
+    rows = [
+        ["D-1", "New", "Two", "new@x.org", "", "true"],  # demotes Old
+        ["D-1", "Old", "Renamed", "old@x.org", "", ""],  # Old's own row
+    ]
+    write_csv(contacts, CONTACTS_HEADER, rows)
+    run = run_import(contacts, "Contact", db_url, "--batch-size", "1")
+    assert run.exit_code == 0, run.stderr
+    action, line, *_ = changes(db_url, run.report["run"], "contact")[old_id]
+    assert (action, line) == ("updated", 3)

@@ -142,9 +142,12 @@ def _write_change_file(conn: Connection, journal: Journal, report: ImportReport)
     path = report.request.changes_path
     assert path is not None
     source = history.PREVIEW if journal.target == PREVIEW_TABLE else history.CHANGE
+    request = report.request
+    # --atomic with a failed row rolls back: what it would change is nothing (--dry-run)
+    nothing = request.atomic and (report.counts.failed > 0 or not report.completed)
     try:
         journal.ready(conn)  # a --no-undo import that wrote nothing, or was rolled back
-        changes = history.changes_on(conn, journal.run_id, source)
+        changes = iter(()) if nothing else history.changes_on(conn, journal.run_id, source)
         report.changes_written = write_change_file(changes, path)
     except UsageError as exc:
         report.changes_error = str(exc)

@@ -261,7 +261,8 @@ class Journal:
             f"{image_sql(conn, table)} FROM unnest(%s::integer[], %s::integer[]) AS w(id, line) "
             f"JOIN {table} x ON x.id = w.id FOR UPDATE OF x "
             "ON CONFLICT (run_id, table_name, row_id) DO UPDATE SET "
-            f"before = {_Images(conn, table).first_values(self.target)}, after = NULL"
+            f"before = {_Images(conn, table).first_values(self.target)}, after = NULL, "
+            f"line = coalesce({self.target}.line, excluded.line)"  # a row's own line wins
         )
         run_planned_now(conn, sql, (self.run_id, ids, lines))
 
@@ -308,7 +309,8 @@ class Journal:
             f"{images.masked('h', 'h', 'x')}, {images.masked('x', 'h', 'x')} "
             f"FROM {held} h JOIN {table} x ON x.id = h.id WHERE true "
             "ON CONFLICT (run_id, table_name, row_id) DO UPDATE SET "
-            f"before = {merged_before}, after = {merged_after}"
+            f"before = {merged_before}, after = {merged_after}, "
+            f"line = coalesce({self.target}.line, excluded.line)"  # a row's own line wins
         )
         conn.exec_driver_sql(sql, (self.run_id,))
         conn.exec_driver_sql(f"DELETE FROM {held}")
