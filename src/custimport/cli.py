@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from custimport.config import DEFAULT_BATCH_SIZE, masked_url, resolve_database_url
-from custimport.errors import SchemaBehindError, UsageError
+from custimport.errors import SchemaBehindError, UsageError, visible
 from custimport.io import export_output
 from custimport.report import console, files, progress, summary
 from custimport.report import history as history_report
@@ -235,7 +235,16 @@ def import_command(
     """
     spec: ModelSpec = _guarded(lambda: _model(model))
     url = resolve_database_url(database)
-    changes_path = _guarded(lambda: _change_file_path(changes_file))
+    sinks = files.FileSinks(spec.name, error_log, rejects, datetime.now())
+    own_files = {
+        "file imported": file,
+        "error log": sinks.log_target,
+        "rejects file": sinks.rejects_target,
+        "database": _sqlite_path(url),
+    }
+    if json_report:  # the JSON report goes to stdout
+        own_files["standard output, where --json prints the report"] = Path("/dev/stdout")
+    changes_path = _guarded(lambda: _change_file_path(changes_file, own_files))
     request = ImportRequest(
         path=file,
         spec=spec,
@@ -255,7 +264,6 @@ def import_command(
         version=installed_version(),
         changes_path=changes_path,
     )
-    sinks = files.FileSinks(spec.name, error_log, rejects, datetime.now())
     _guarded(sinks.check_locations)
     reporter = progress.Reporter(sinks, show_progress=not quiet and not json_report)
     try:
@@ -267,14 +275,25 @@ def import_command(
     raise typer.Exit(report.exit_code)
 
 
-def _change_file_path(given: str | None) -> Path | None:
+def _change_file_path(given: str | None, others: dict[str, Path | None]) -> Path | None:
     """--changes FILE, checked before anything is read: a new file (never one that exists),
-    a device, a named pipe, or a link in /dev or /proc."""
+    a device, a named pipe, or a link in /dev or /proc; never one of the import's own
+    files (`others`: the input, the error log, …), even through a /dev/fd link."""
     if given is None:
         return None
     path = export_output.output_path(given, "--changes")
+    for what, other in others.items():
+        if export_output.same_file(path, other):
+            raise UsageError(f"--changes {visible(given)} is the {what}; name another file")
     export_output.check_output(path, force=False, option="--changes", can_force=False)
     return path
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another engine or an in-memory database)."""
+    if not url.startswith("sqlite:///") or url in ("sqlite://", "sqlite:///:memory:"):
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
 
 
 @app.command("undo")

@@ -271,3 +271,24 @@ def test_a_signal_stops_a_prune_between_chunks_and_the_next_prune_finishes(
     assert again.returncode == 0, again.stderr
     assert f"Deleted {left:,} change records left by an earlier prune." in again.stdout
     assert fetch(db_url, counted, run=run) == [(0,)]
+
+
+def test_changes_to_dev_stdout_goes_before_the_summary_but_never_into_the_json(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    write_csv(tmp_path / "g.csv", GROUPS_HEADER, [["Enterprise", "BUSINESS"]])
+    base = ("g.csv", "--model", "CustomerGroup", "--db", sqlite_url, "--changes", "/dev/stdout")
+    mixed = custimport(*base, "--json", cwd=tmp_path)
+    assert mixed.returncode == 2
+    assert mixed.stderr == (
+        "Error: --changes /dev/stdout is the standard output, where --json prints the "
+        "report; name another file\n"
+    )
+    plain = custimport(*base, cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert lines[:2] == [
+        "line,model,key,action,field,before,after",
+        '2,CustomerGroup,Enterprise,created,,,"{""name"": ""Enterprise"", ""group_type"": ""BUSINESS""}"',
+    ]
+    assert any("1 change written to /dev/stdout" in line for line in lines)

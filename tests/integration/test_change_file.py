@@ -147,9 +147,19 @@ def test_a_change_file_that_cannot_be_made_stops_the_import_before_it_reads(
         str(tmp_path / "link.csv"): f"Error: {tmp_path / 'link.csv'} is a symbolic link; "
         "--changes neither follows nor replaces one: name the file it points to\n",
     }
+    long_name = tmp_path / ("x" * 250)  # fine, but not its temporary `.NAME.….part`
+    cases[str(long_name)] = f"Error: cannot write {long_name}: file name too long\n"
+    cases[str(path)] = f"Error: --changes {path} is the file imported; name another file\n"
     for given, message in cases.items():
         run = cli(path, "--model", "Account", "--db", sqlite_url, "--changes", given)
         assert (run.exit_code, run.stderr) == (2, message), given
+    log = tmp_path / "errors.log"
+    for own in ("--error-log", "--rejects"):
+        run = cli(path, "--model", "Account", "--db", sqlite_url, own, log, "--changes", log)
+        assert run.exit_code == 2 and "name another file" in run.stderr, run.stderr
+    database = sqlite_url.removeprefix("sqlite:///")
+    run = cli(path, "--model", "Account", "--db", sqlite_url, "--changes", database)
+    assert run.exit_code == 2 and "is the database" in run.stderr, run.stderr
     assert taken.read_text(encoding="utf-8") == "mine\n"
     assert fetch(sqlite_url, "SELECT count(*) FROM account") == [(0,)]
 

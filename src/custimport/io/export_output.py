@@ -236,6 +236,30 @@ def check_output(path: Path, force: bool, option: str = "-o", can_force: bool = 
     elif path.exists() and not force and not is_special_file(path):
         remedy = "use --force to replace it" if can_force else "name a new file"
         raise UsageError(f"{shown} already exists; {remedy}")
+    elif not is_special_file(path):
+        _check_folder_takes(path)
+
+
+def _check_folder_takes(path: Path) -> None:
+    """The private temporary file the output is written to can be made beside it (a folder
+    that cannot be written, a name too long once `.NAME.….part`, a read-only file system):
+    known before anything is read, not once the work is done."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as exc:
+        raise UsageError(f"cannot write {visible(str(path))}: {reason(exc)}") from None
+    os.close(fd)
+    os.unlink(temp)
+
+
+def same_file(path: Path, other: Path | None) -> bool:
+    """`path` (followed through links) is `other`, an existing file."""
+    if other is None:
+        return False
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return os.path.abspath(path) == os.path.abspath(other)
 
 
 def _check_link(path: Path, option: str) -> None:

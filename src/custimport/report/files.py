@@ -74,6 +74,15 @@ class FileSinks:
         self._rejects_writer: Any = None
         self.source: SourceInfo | None = None
 
+    @property
+    def log_target(self) -> Path:
+        """Where the error log goes if a row fails (its default name, or the one given)."""
+        return self._log_target
+
+    @property
+    def rejects_target(self) -> Path | None:
+        return self._rejects_target
+
     def check_locations(self) -> None:
         """Before anything is imported: the error log and rejects file could be created
         where they are meant to go (SPEC §12.3), or a UsageError says why not."""
