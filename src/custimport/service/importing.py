@@ -145,6 +145,8 @@ def _write_change_file(conn: Connection, journal: Journal, report: ImportReport)
     request = report.request
     # --atomic with a failed row rolls back: what it would change is nothing (--dry-run)
     nothing = request.atomic and (report.counts.failed > 0 or not report.completed)
+    if not request.dry_run:  # committed: read in a plain BEGIN, not holding SQLite's
+        conn.execution_options(sqlite_deferred=True)  # write lock while the file is written
     try:
         journal.ready(conn)  # a --no-undo import that wrote nothing, or was rolled back
         changes = iter(()) if nothing else history.changes_on(conn, journal.run_id, source)
