@@ -98,6 +98,8 @@ def test_a_connection_dropped_mid_import_exits_1_with_what_was_committed(
             "--json",
             "--batch-size",
             "500",
+            "--changes",
+            str(tmp_path / "changes.csv"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -117,10 +119,15 @@ def test_a_connection_dropped_mid_import_exits_1_with_what_was_committed(
     assert process.returncode == 1, stderr
     assert "Traceback" not in stderr
     assert stderr.startswith("Error: cannot use the database")
-    assert len(stderr.strip().splitlines()) == 1, stderr  # nothing from the driver itself
+    lines = stderr.strip().splitlines()  # nothing from the driver itself
+    assert lines[1:] == [
+        f"Error: {tmp_path / 'changes.csv'} was not written: the import stopped before its end"
+    ], stderr
+    assert not (tmp_path / "changes.csv").exists()
     assert pg_server.password not in stderr + stdout
     report = json.loads(stdout)
     assert report["completed"] is False and report["committed"] is True
+    assert report["changes_file"]["changes"] is None
     created = report["rows"]["created"]
     assert 0 < created < total
     assert fetch(postgres_url, "SELECT count(*) FROM account") == [(created,)]

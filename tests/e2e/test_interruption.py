@@ -506,3 +506,6 @@ def test_a_signal_while_the_change_file_is_written_drops_it_and_says_so(
     assert report["committed"] is True and report["rows"]["created"] == KILL_ROWS
     assert report["changes_file"]["changes"] is None
     assert sorted(p.name for p in tmp_path.iterdir() if "changes" in p.name) == []
+    # every row went in before the signal: the run is complete, nothing to resume
+    status = "SELECT status FROM import_run WHERE id = :r"
+    assert fetch(sqlite_url, status, r=report["run"]) == [("completed",)]

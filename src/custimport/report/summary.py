@@ -21,6 +21,9 @@ def print_outcome(report: ImportReport, sinks: FileSinks, *, as_json: bool, quie
     for problem in (report.stopped_reading, report.aborted, report.changes_error):
         if problem:
             error(problem)
+    changes = report.request.changes_path
+    if changes is not None and report.changes_written is None and not report.changes_error:
+        error(f"{visible(str(changes))} was not written: the import stopped before its end")
     if as_json:
         print_json(report_json(report, sinks))
     elif not quiet:

@@ -59,11 +59,16 @@ class ImportReport:
     resumed: "ResumePoint | None" = None  # --resume: the run and line this import went on after
     changes_written: int | None = None  # lines written to the change file (--changes)
     changes_error: str | None = None  # why the change file could not be written (one line)
+    # a signal that stopped the change file's writing, after the import itself had ended
+    # (its exit status; the run's own status stays what the import's end made it)
+    changes_interrupted: int | None = None
 
     @property
     def exit_code(self) -> int:
         if self.interrupted_exit is not None:
             return self.interrupted_exit
+        if self.changes_interrupted is not None:
+            return self.changes_interrupted
         trouble = self.cut_short or self.aborted or self.stopped_reading or self.changes_error
         return 1 if self.counts.failed or trouble else 0
 

@@ -366,8 +366,7 @@ class Pipeline:
             report.committed = True
         if not self.request.dry_run and self.on_finish is not None:
             self.on_finish(self.conn)
-        # a signal during the import, or (on_finish) while its change file was written
-        report.interrupted_exit = self.stop.exit_code or report.interrupted_exit
+        report.interrupted_exit = self.stop.exit_code
         if self.transaction.deferred or self.retrying:  # rows left waiting: never settled
             report.completed = False
 

@@ -157,7 +157,7 @@ def _write_change_file(conn: Connection, journal: Journal, report: ImportReport)
         report.changes_error = f"cannot write {visible(str(path))}: its reader went away"
     except ExportInterrupted as exc:
         report.changes_error = f"interrupted: nothing was written to {visible(str(path))}"
-        report.interrupted_exit = report.interrupted_exit or exc.exit_code
+        report.changes_interrupted = exc.exit_code
 
 
 @contextmanager
