@@ -168,16 +168,23 @@ def test_updates_keep_the_first_before_image_and_the_last_after_image(
     assert (entry[3], entry[4]) == masked("contact", before_contacts[contact_id], now)
 
 
+def account_with_primary(tmp_path: Path, db_url: str, number: str) -> int:
+    """Groups, the BUSINESS account `number` and its primary contact Old (old@x.org), each
+    imported; Old's id. Contact files go to c.csv."""
+    seed_groups(tmp_path, db_url)
+    accounts = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row(number)])
+    assert run_import(accounts, "Account", db_url).exit_code == 0
+    contacts = tmp_path / "c.csv"
+    write_csv(contacts, CONTACTS_HEADER, [[number, "Old", "One", "old@x.org", "", "true"]])
+    assert run_import(contacts, "Contact", db_url).exit_code == 0
+    return int(fetch(db_url, "SELECT id FROM contact WHERE email = 'old@x.org'")[0][0])
+
+
 def test_a_new_primary_journals_the_demoted_contact_without_a_line(
     db_url: str, tmp_path: Path
 ) -> None:
-    seed_groups(tmp_path, db_url)
-    accounts = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row("P-1")])
-    assert run_import(accounts, "Account", db_url).exit_code == 0
+    old_id = account_with_primary(tmp_path, db_url, "P-1")
     contacts = tmp_path / "c.csv"
-    write_csv(contacts, CONTACTS_HEADER, [["P-1", "Old", "One", "old@x.org", "", "true"]])
-    assert run_import(contacts, "Contact", db_url).exit_code == 0
-    old_id = fetch(db_url, "SELECT id FROM contact WHERE email = 'old@x.org'")[0][0]
     write_csv(contacts, CONTACTS_HEADER, [["P-1", "New", "Two", "new@x.org", "", "true"]])
     run = run_import(contacts, "Contact", db_url)
     assert run.exit_code == 0, run.stderr
@@ -258,14 +265,9 @@ def test_a_row_written_twice_in_a_run_has_one_record_of_its_net_change(
     """A contact updated by its line and demoted by a later line (another batch, another
     commit): one record, the first values before the run and the last after it; undo
     gives back the database exactly."""
-    seed_groups(tmp_path, db_url)
-    accounts = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row("T-1")])
-    assert run_import(accounts, "Account", db_url).exit_code == 0
+    old_id = account_with_primary(tmp_path, db_url, "T-1")
     contacts = tmp_path / "c.csv"
-    write_csv(contacts, CONTACTS_HEADER, [["T-1", "Old", "One", "old@x.org", "", "true"]])
-    assert run_import(contacts, "Contact", db_url).exit_code == 0
     before_run = full_dump(db_url)
-    old_id = fetch(db_url, "SELECT id FROM contact WHERE email = 'old@x.org'")[0][0]
     old_before = table_images(db_url, "contact")[old_id]
     rows = [
         ["T-1", "Old", "Renamed", "old@x.org", "", ""],  # updated: last_name, still primary
@@ -303,13 +305,8 @@ def test_a_contact_demoted_then_changed_by_its_own_row_is_credited_to_that_row(
 ) -> None:
     """Demoted by line 2's new primary (no line of its own), then changed by its own line
     3 in a later batch: the record names line 3."""
-    seed_groups(tmp_path, db_url)
-    accounts = write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row("D-1")])
-    assert run_import(accounts, "Account", db_url).exit_code == 0
+    old_id = account_with_primary(tmp_path, db_url, "D-1")
     contacts = tmp_path / "c.csv"
-    write_csv(contacts, CONTACTS_HEADER, [["D-1", "Old", "One", "old@x.org", "", "true"]])
-    assert run_import(contacts, "Contact", db_url).exit_code == 0
-    old_id = fetch(db_url, "SELECT id FROM contact WHERE email = 'old@x.org'")[0][0]
     rows = [
         ["D-1", "New", "Two", "new@x.org", "", "true"],  # demotes Old
         ["D-1", "Old", "Renamed", "old@x.org", "", ""],  # Old's own row

@@ -90,7 +90,9 @@ def decode_image(table: str, image: str | None) -> dict[str, Any] | None:
 
 
 class _Images:
-    """The SQL of images on one engine: built from columns, or from other images."""
+    """The SQL of images: `masked` and `merged` are SQLite's (held rows, one record
+    written once), `first_values` and `masked_by_values` PostgreSQL's (the record written
+    at `before` and masked at `after`)."""
 
     def __init__(self, conn: Connection, table: str) -> None:
         self.pg = conn.dialect.name == "postgresql"
@@ -98,12 +100,10 @@ class _Images:
         self.columns = IMAGE_COLUMNS[table]
         self.kept = KEPT_COLUMNS.get(table, frozenset())
 
-    def same(self, first: str, second: str) -> str:
-        return f"{first} IS NOT DISTINCT FROM {second}" if self.pg else f"{first} IS {second}"
-
-    def array(self, values: Sequence[str]) -> str:
-        joined = ", ".join(values)
-        return f"json_build_array({joined})::text" if self.pg else f"json_array({joined})"
+    @staticmethod
+    def same(first: str, second: str) -> str:
+        """SQLite: the two values are alike (NULL alike NULL)."""
+        return f"{first} IS {second}"
 
     def element(self, image: str, index: int) -> str:
         """One value of a stored image: jsonb on PostgreSQL, the SQL value on SQLite."""
@@ -118,7 +118,7 @@ class _Images:
             else f"CASE WHEN {self.same(f'{old}.{c}', f'{new}.{c}')} THEN NULL ELSE {side}.{c} END"
             for c in self.columns
         ]
-        return self.array(values)
+        return f"json_array({', '.join(values)})"
 
     def first_values(self, stored: str) -> str:
         """PostgreSQL: the `before` of a record the run has already, taking one more write's
@@ -168,7 +168,7 @@ class _Images:
             befores.append(f"CASE WHEN {alike} THEN NULL ELSE {first} END")
             afters.append(f"CASE WHEN {alike} THEN NULL ELSE {last} END")
             wholes.append(last)
-        build = "jsonb_build_array({})::text" if self.pg else "json_array({})"
+        build = "json_array({})"
         created = f"{stored}.before IS NULL"
         before = f"CASE WHEN {created} THEN NULL ELSE {build.format(', '.join(befores))} END"
         after = (
