@@ -121,6 +121,33 @@ MappingOption = Annotated[
     Path | None,
     typer.Option(help="JSON file: column name → field name (null ignores a column)."),
 ]
+PolicyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--policy",
+        metavar="FIELD=POLICY",
+        help="When an update may write FIELD: overwrite, if_empty or on_create (repeatable).",
+        show_default=False,
+    ),
+]
+DefaultOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--default",
+        metavar="FIELD=VALUE",
+        help="VALUE where FIELD has no column (creates) or an empty cell (repeatable).",
+        show_default=False,
+    ),
+]
+EmptyCellsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--empty-cells",
+        metavar="clear|keep",
+        help="clear (default): an empty cell sets NULL; keep: it leaves the stored value.",
+        show_default=False,
+    ),
+]
 FormatOption = Annotated[str, typer.Option("--format", help="auto, csv, tsv, xlsx, json or jsonl.")]
 EncodingOption = Annotated[str, typer.Option(help="auto, or a codec name such as utf-8 or cp1252.")]
 DelimiterOption = Annotated[
@@ -228,6 +255,9 @@ def import_command(
             show_default=False,
         ),
     ] = None,
+    policy: PolicyOption = None,
+    default: DefaultOption = None,
+    empty_cells: EmptyCellsOption = None,
 ) -> None:
     """Import FILE into the database.
 
@@ -263,6 +293,9 @@ def import_command(
         resume=resume,
         version=installed_version(),
         changes_path=changes_path,
+        policies=tuple(policy or ()),
+        defaults=tuple(default or ()),
+        empty_cells=empty_cells,
     )
     _guarded(sinks.check_locations)
     reporter = progress.Reporter(sinks, show_progress=not quiet and not json_report)
@@ -525,6 +558,9 @@ def inspect_command(
     delimiter: DelimiterOption = None,
     sheet: SheetOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    policy: PolicyOption = None,
+    default: DefaultOption = None,
+    empty_cells: EmptyCellsOption = None,
 ) -> None:
     """Show how FILE would be read and mapped: format, encoding, rows, columns, first rows.
 
@@ -532,7 +568,18 @@ def inspect_command(
     Example: custimport inspect crm_export.csv --model Account --mapping mapping.json
     """
     spec = _guarded(lambda: _model(model)) if model else None
-    request = InspectRequest(file, spec, mapping, format, encoding, delimiter, sheet)
+    request = InspectRequest(
+        file,
+        spec,
+        mapping,
+        format,
+        encoding,
+        delimiter,
+        sheet,
+        tuple(policy or ()),
+        tuple(default or ()),
+        empty_cells,
+    )
     inspection = _guarded(lambda: inspect_file(request))
     if json_output:
         summary.print_json(inspection_report.inspection_json(inspection))

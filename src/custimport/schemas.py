@@ -177,12 +177,16 @@ class BatchValidator:
     them, to get the clean values of the others.
     """
 
-    def __init__(self, spec: ModelSpec, present: frozenset[str]) -> None:
+    def __init__(
+        self, spec: ModelSpec, present: frozenset[str], may_be_empty: frozenset[str] = frozenset()
+    ) -> None:
+        """`may_be_empty`: required fields whose empty cell a default fills or (empty cells
+        `keep`) leaves alone; the handler fails it if the row creates (rows/change_rules)."""
         self.spec = spec
         self.width = len(present)  # a record with fewer fields is a JSON object without a key
         self.needed = tuple(f for f in NEEDED_IN_EVERY_ROW[spec.name] if f in present)
         self.adapter: TypeAdapter[list[dict[str, Any]]] = TypeAdapter(
-            list[_row_type(spec, present)]  # type: ignore[misc,arg-type]
+            list[_row_type(spec, present - may_be_empty)]  # type: ignore[misc,arg-type]
         )
 
     def validate(

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from custimport.errors import MappingError, MissingColumnsError
 from custimport.rows.mapping import (
+    MappingFile,
     build_column_map,
     cell_positions,
     load_mapping_file,
@@ -123,7 +124,51 @@ def test_picking_cells_by_position_gives_the_same_record_as_by_column(
 def test_loads_a_mapping_file(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"Company": "name", "Notes": None}), encoding="utf-8")
-    assert load_mapping_file(path) == {"Company": "name", "Notes": None}
+    loaded = load_mapping_file(path)
+    assert loaded.columns == {"Company": "name", "Notes": None}
+    assert (loaded.policies, loaded.defaults, loaded.empty_cells) == ({}, {}, None)
+    assert not loaded.extended
+
+
+def test_loads_the_extended_form(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    extended = {
+        "columns": {"Customer No.": "account_number", "Internal Notes": None},
+        "policies": {"website": "if_empty", "industry": "on_create"},
+        "defaults": {"customer_group": "Retail", "description": 7, "name": True},
+        "empty_cells": "keep",
+    }
+    path.write_text(json.dumps(extended), encoding="utf-8")
+    loaded = load_mapping_file(path)
+    assert loaded.columns == extended["columns"]
+    assert loaded.policies == extended["policies"]
+    # numbers and booleans are taken as a cell holding them would be
+    assert loaded.defaults == {"customer_group": "Retail", "description": "7", "name": "true"}
+    assert (loaded.empty_cells, loaded.extended) == ("keep", True)
+
+
+def test_only_empty_cells_is_the_extended_form(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    path.write_text('{"empty_cells": "keep"}', encoding="utf-8")
+    assert load_mapping_file(path) == MappingFile(empty_cells="keep", extended=True)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"columns": {}, "colums": {}}', "unknown key 'colums'; the extended form's keys are"),
+        ('{"columns": ["a"], "policies": {}}', "'columns' must be a JSON object"),
+        ('{"policies": {"website": 3}}', "policies['website'] is 3; it must be a policy name"),
+        ('{"defaults": {"website": null}}', "defaults['website'] is null; it must be a text"),
+        ('{"columns": {"A": 3}}', "each value must be a field name or null"),
+        ('{"columns": {}, "empty_cells": false}', "'empty_cells' must be \"clear\" or"),
+    ],
+)
+def test_rejects_a_bad_extended_form(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "m.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(MappingError, match=re.escape(message)):
+        load_mapping_file(path)
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,7 @@ def inspection_json(inspection: Inspection) -> dict[str, Any]:
         "sample": [inspection.sample_values(row) for row in stats.sample],
         "read_errors": [{"line": row.line_no, "error": row.error} for row in stats.first_errors],
         "stopped_reading": stats.stopped,
+        "rules": inspection.rules.recorded() if inspection.rules else None,
     }
 
 
@@ -73,6 +74,7 @@ def _inspection_notes(inspection: Inspection) -> list[str]:
     if inspection.unused_mapping_keys:
         keys = ", ".join(inspection.unused_mapping_keys)
         notes.append(f"The mapping names columns the file does not have: {keys}")
+    notes += _rule_notes(inspection)
     if stats.stopped:
         notes.append(f"Not read to the end: {stats.stopped}")
     notes += [f"Line {row.line_no} cannot be read: {row.error}" for row in stats.first_errors]
@@ -112,3 +114,19 @@ def _delimiter_name(delimiter: str) -> str:
     return {"\t": "tab", ",": "',' (comma)", ";": "';' (semicolon)", "|": "'|' (pipe)"}.get(
         delimiter, repr(delimiter)
     )
+
+
+def _rule_notes(inspection: Inspection) -> list[str]:
+    """The policies, defaults and empty-cell rule an import would apply (SPEC §9)."""
+    rules = inspection.rules
+    if rules is None or not rules.given:
+        return []
+    notes = [f"Empty cells: {rules.empty_cells}"]
+    if rules.policies:
+        given = ", ".join(f"{name} {policy}" for name, policy in rules.policies.items())
+        notes.append(f"Policies (others: overwrite): {given}")
+    for name, text in rules.default_texts.items():
+        column = inspection.fit is not None and name in inspection.fit.columns.values()
+        where = "empty cells" if column else "no column: rows it creates"
+        notes.append(f"Default {name} = {text.strip()!r} ({where})")
+    return notes

@@ -45,6 +45,7 @@ def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
         "committed": report.committed,
         "rows": counts.rows(),
         "contacts": {"created": counts.contacts_created, "updated": counts.contacts_updated},
+        "fields_changed": _fields_changed(report),
         "unknown_columns": report.unknown_columns,
         "warnings": report.warnings,
         "stopped_reading": report.stopped_reading,
@@ -56,6 +57,12 @@ def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
         **_resumed(report),
         **_change_file(report),
     }
+
+
+def _fields_changed(report: ImportReport) -> dict[str, int]:
+    """Updated rows' changed fields, most changed first (SPEC §9)."""
+    counted = report.counts.fields_changed
+    return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _change_file(report: ImportReport) -> dict[str, Any]:
@@ -127,6 +134,10 @@ def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
             if report.committed
             else "Interrupted: nothing was committed."
         )
+    if report.counts.fields_changed:
+        changed = ", ".join(f"{name} {n:,}" for name, n in _fields_changed(report).items())
+        label = "Fields it would change" if report.request.dry_run else "Fields changed"
+        lines.append(f"{label} (updated rows): {changed}")
     if report.counts.skip_reasons:
         reasons = ", ".join(f"{n:,} {why}" for why, n in sorted(report.counts.skip_reasons.items()))
         lines.append(f"Skipped: {reasons}")

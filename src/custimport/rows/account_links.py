@@ -104,10 +104,12 @@ class ParentLinks:
         elif parent is not None:
             batch.parent_numbers[write.number] = parent  # linked once the batch is planned
             write.changed = True
+            write.fields_changed += ("parent_account",)  # a parent created since: new
             return
         if current is None or current.parent_account_id != parent_id:
             write.columns["parent_account_id"] = parent_id
             write.changed = True
+            write.fields_changed += ("parent_account",)
 
     def unchanged(self, data: dict[str, Any], current: StoredAccount, batch: AccountBatch) -> bool:
         """Whether `resolve` would leave this stored account's parent as it is."""

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from custimport.rows.account_links import AccountBatch, AccountDraft, AccountWrite, ParentLinks
+from custimport.rows.change_rules import ChangeRules
 from custimport.rows.contract import LostRace, Plan, RowFailure
 from custimport.rows.keys import account_row_key
 from custimport.rows.modes import Mode, decide, key_required
@@ -53,6 +54,12 @@ CONTACT_COLUMN_BY_FIELD = {
     "primary_contact_last_name": "last_name",
     "primary_contact_email": "email",
     "primary_contact_phone": "phone",
+}
+# a field of the file → the attribute of a StoredAccount holding its stored value
+STORED_ATTRIBUTE = {
+    "customer_group": "customer_group_id",
+    "parent_account": "parent_account_id",
+    **{f: f"pc_{column}" for f, column in CONTACT_COLUMN_BY_FIELD.items()},
 }
 INDIVIDUAL = GroupType.INDIVIDUAL.value  # a plain str: compared on every row
 REQUIRED_ON_CREATE = ("name", "customer_group")
@@ -91,6 +98,7 @@ def generated_number() -> str:
 
 class AccountHandler:
     journal: Journal | None = None  # the run's, when its changes are recorded
+    rules: ChangeRules | None = None  # policies, empty cells, defaults (None: none apply)
 
     def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
         self.mode = Mode(mode)
@@ -238,6 +246,12 @@ class AccountHandler:
         if current is not None and self._skip_found:
             plan.counts.skip(self._skip_found)
             return
+        if self.rules is not None:
+            try:
+                row = self.rules.applied(row, None if current is None else _stored(current))
+            except RowFailure as failure:
+                plan.failures.append(failed(row, failure.field_name, failure.message))
+                return
         if current is not None and (group_type := self._unchanged(row.data, current, batch)):
             plan.counts.unchanged += 1
             plan.counts.ignored_contacts += group_type != INDIVIDUAL and self._has_contact_values(
@@ -301,12 +315,17 @@ class AccountHandler:
         write = AccountWrite(
             row, Outcome.UPDATED, number=current.account_number, account_id=current.id
         )
-        write.changed = values != fields.stored(current)
+        stored = fields.stored(current)
+        if values != stored:
+            write.changed = True
+            write.fields_changed = _differing(fields.account, values, stored)
         group_type = current.group_type
         if fields.group:
             group = self._group(data["customer_group"], batch)
             columns["customer_group_id"] = group.id
-            write.changed = write.changed or group.id != current.customer_group_id
+            if group.id != current.customer_group_id:
+                write.changed = True
+                write.fields_changed += ("customer_group",)
             group_type = group.group_type
         if group_type == INDIVIDUAL:
             write.changed |= self._plan_primary_contact(write, current, batch.now, fields)
@@ -361,10 +380,13 @@ class AccountHandler:
                 data, now, " (this INDIVIDUAL account has no primary contact yet)"
             )
             write.contacts_created = 1
+            write.fields_changed += tuple(f for f in fields.contact if data[f] is not None)
             return True
         wanted = tuple(map(data.get, fields.contact))
-        if wanted == fields.stored_contact(current):
+        stored = fields.stored_contact(current)
+        if wanted == stored:
             return False
+        write.fields_changed += _differing(fields.contact, wanted, stored)
         for f in ("primary_contact_first_name", "primary_contact_last_name"):
             if f in fields.contact and data[f] is None:
                 raise RowFailure(f, "is required for an account in an INDIVIDUAL group")
@@ -442,6 +464,18 @@ class AccountHandler:
             journal.after(conn, "account", [w.account_id for w in writes if w.account_id])
             journal.created(conn, "contact", _created_contacts(writes))
             journal.after(conn, "contact", [i for i, _ in _updated_contacts(writes)])
+
+
+def _differing(
+    names: Sequence[str], values: tuple[Any, ...], stored: tuple[Any, ...]
+) -> tuple[str, ...]:
+    """The names whose value differs from the stored one (fields_changed, SPEC §9)."""
+    return tuple(name for name, a, b in zip(names, values, stored, strict=True) if a != b)
+
+
+def _stored(current: StoredAccount) -> Callable[[str], Any]:
+    """A stored account's value of a field of the file (field policies ask for it)."""
+    return lambda name: getattr(current, STORED_ATTRIBUTE.get(name, name))
 
 
 def _created(writes: Sequence[AccountWrite]) -> list[tuple[int, int | None]]:

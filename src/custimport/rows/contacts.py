@@ -10,13 +10,14 @@ only its keys (SPEC §3). An update leaves a missing key's field alone; a create
 without first_name or last_name fails, like one with them empty.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from custimport.rows.change_rules import ChangeRules
 from custimport.rows.contract import LostRace, Plan, RowFailure, Write
 from custimport.rows.keys import SUPERSEDED, contact_row_key
 from custimport.rows.modes import Mode, decide
@@ -60,6 +61,7 @@ class _Match:
 
 class ContactHandler:
     journal: Journal | None = None  # the run's, when its changes are recorded
+    rules: ChangeRules | None = None  # policies, empty cells, defaults (None: none apply)
 
     def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
         self.mode = Mode(mode)
@@ -123,6 +125,8 @@ class ContactHandler:
                 continue
             try:
                 current = self._current(row, account, by_email, by_name)
+                if self.rules is not None and (current is not None or not self._skip_missing):
+                    row = self.rules.applied(row, _stored(current))
             except RowFailure as failure:
                 plan.failures.append(failed(row, failure.field_name, failure.message))
                 continue
@@ -179,13 +183,15 @@ class ContactHandler:
         columns = dict(zip(fields, map(row.data.get, fields), strict=True))
         if match.wants_primary is not None:
             columns["is_primary"] = wins_primary
-        if all(getattr(current, c) == v for c, v in columns.items()):
+        changed = tuple(c for c, v in columns.items() if getattr(current, c) != v)
+        if not changed:
             plan.counts.unchanged += 1
             return None
         columns["updated_at"] = now
         return ContactWrite(
             row,
             Outcome.UPDATED,
+            fields_changed=changed,
             contact_id=current.id,
             account_id=match.account.id,
             columns=columns,
@@ -260,3 +266,10 @@ class ContactHandler:
             lines = [w.row.line_no for w in writes if w.contact_id is None]
             journal.created(conn, "contact", list(zip(new_ids, lines, strict=True)))
             journal.after(conn, "contact", [i for i, _ in updated] + demoted)
+
+
+def _stored(current: StoredContact | None) -> Callable[[str], Any] | None:
+    """The stored values field policies compare with; None for a row that creates."""
+    if current is None:
+        return None
+    return lambda name: getattr(current, name)  # the fields with rules are its columns

@@ -7,24 +7,21 @@ race makes a batch be planned again). These types are all the two sides share.
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from custimport.rows.outcomes import Counts, FailedRow, Outcome, PendingRow
+from custimport.rows.outcomes import RowFailure as RowFailure  # part of the contract
 from custimport.store.journal import Journal
+
+if TYPE_CHECKING:
+    from custimport.rows.change_rules import ChangeRules
 
 
 class LostRace(Exception):
     """An insert found its key already taken: plan again with fresh look-ups."""
-
-
-class RowFailure(Exception):
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field_name = field_name
-        self.message = message
 
 
 @dataclass(slots=True)
@@ -36,6 +33,7 @@ class Write:
     contacts_created: int = 0
     contacts_updated: int = 0
     generated_key: bool = False
+    fields_changed: tuple[str, ...] = ()  # an update's fields whose value it changes
 
 
 W = TypeVar("W", bound=Write)
@@ -64,6 +62,7 @@ class Handler(Protocol[W]):
     """Row semantics of one model: keys, planning a batch, and writing it."""
 
     journal: Journal | None  # writes the run's changes along with the rows (None: not kept)
+    rules: "ChangeRules | None"  # what an update may change (None: every field it has)
 
     def key_of(self, data: dict[str, Any]) -> Hashable | None:
         """The row's key for duplicate detection within one file (None: no key)."""
@@ -88,6 +87,7 @@ def count_written(writes: Sequence[Write], counts: Counts) -> None:
             counts.created += 1
         else:
             counts.updated += 1
+            counts.count_fields(write.fields_changed)
         counts.contacts_created += write.contacts_created
         counts.contacts_updated += write.contacts_updated
         counts.generated_keys += write.generated_key

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from custimport.rows.contract import LostRace, Plan, Write
+from custimport.rows.change_rules import ChangeRules
+from custimport.rows.contract import LostRace, Plan, RowFailure, Write
 from custimport.rows.keys import group_row_key
 from custimport.rows.modes import Mode, decide
 from custimport.rows.outcomes import Outcome, PendingRow, failed
@@ -30,6 +31,7 @@ class GroupWrite(Write):
 
 class GroupHandler:
     journal: Journal | None = None  # the run's, when its changes are recorded
+    rules: ChangeRules | None = None  # policies, empty cells, defaults (None: none apply)
 
     def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
         self.mode = Mode(mode)
@@ -57,23 +59,36 @@ class GroupHandler:
             elif self._skip_found:
                 plan.counts.skip(self._skip_found)
             else:
-                # the row's own fields (not the file's columns): a JSON object may lack one
-                columns: dict[str, Any] = {
-                    f: row.data[f] for f in ("name", "group_type") if f in row.data
-                }
-                if all(getattr(current, c) == v for c, v in columns.items()):
-                    plan.counts.unchanged += 1
-                else:
-                    columns["updated_at"] = now
-                    plan.writes.append(
-                        GroupWrite(row, Outcome.UPDATED, group_id=current.id, columns=columns)
-                    )
+                self._plan_update(row, current, plan, now)
         return plan
+
+    def _plan_update(self, row: PendingRow, current: Any, plan: Plan[GroupWrite], now: Any) -> None:
+        if self.rules is not None:
+            row = self.rules.applied(row, lambda name: getattr(current, name))
+        # the row's own fields (not the file's columns): a JSON object may lack one
+        columns: dict[str, Any] = {f: row.data[f] for f in ("name", "group_type") if f in row.data}
+        changed = tuple(c for c, v in columns.items() if getattr(current, c) != v)
+        if not changed:
+            plan.counts.unchanged += 1
+            return
+        columns["updated_at"] = now
+        plan.writes.append(
+            GroupWrite(
+                row, Outcome.UPDATED, fields_changed=changed, group_id=current.id, columns=columns
+            )
+        )
 
     def _plan_create(self, row: PendingRow, plan: Plan[GroupWrite], now: Any) -> None:
         if self._skip_missing:
             plan.counts.skip(self._skip_missing)
-        elif "group_type" not in row.data:
+            return
+        if self.rules is not None:
+            try:
+                row = self.rules.applied(row, None)
+            except RowFailure as failure:
+                plan.failures.append(failed(row, failure.field_name, failure.message))
+                return
+        if "group_type" not in row.data:
             plan.failures.append(failed(row, "group_type", absent_message("group_type")))
         elif row.data["group_type"] is None:
             plan.failures.append(

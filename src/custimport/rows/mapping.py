@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
+from typing import Any
 
 from custimport.errors import MappingError, MissingColumnsError
 
@@ -38,8 +39,26 @@ def normalise(name: str) -> str:
     return _UNDERSCORES.sub("_", spaced).strip("_")
 
 
-def load_mapping_file(path: Path) -> dict[str, str | None]:
-    """A JSON object of column name → field name (or null to ignore the column)."""
+EXTENDED_KEYS = ("columns", "policies", "defaults", "empty_cells")
+
+
+@dataclass(frozen=True)
+class MappingFile:
+    """A mapping file: the flat form of SPEC §2 (column → field) fills `columns` only;
+    the extended form of §9 may also give field policies, defaults and `empty_cells`.
+    Which names and values are valid depends on the model: rows/change_rules.py checks
+    those, before any row is read."""
+
+    columns: dict[str, str | None] = field(default_factory=dict)
+    policies: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    empty_cells: str | None = None
+    extended: bool = False  # written in the extended form (kept so for the run record)
+
+
+def load_mapping_file(path: Path) -> MappingFile:
+    """A JSON object of column name → field name (or null to ignore the column), or the
+    extended form {"columns", "policies", "defaults", "empty_cells"}."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -56,13 +75,68 @@ def load_mapping_file(path: Path) -> dict[str, str | None]:
         raise MappingError(
             f"the mapping file {path} must hold a JSON object of column name → field name"
         )
+    if _is_extended(data):
+        return _extended(path, data)
+    return MappingFile(columns=_column_entries(path, data, "maps"))
+
+
+def _is_extended(data: dict[str, Any]) -> bool:
+    """The extended form: an object for `columns`, `policies` or `defaults`, or only the
+    extended form's keys with `empty_cells` among them. A flat mapping's values are field
+    names or null, never objects."""
+    if any(isinstance(value, dict) for value in data.values()):
+        return True
+    return "empty_cells" in data and set(data) <= set(EXTENDED_KEYS)
+
+
+def _extended(path: Path, data: dict[str, Any]) -> MappingFile:
+    unknown = [key for key in data if key not in EXTENDED_KEYS]
+    if unknown:
+        raise MappingError(
+            f"the mapping file {path} has the unknown key {unknown[0]!r}; "
+            f"the extended form's keys are {', '.join(EXTENDED_KEYS)}"
+        )
+    for key in ("columns", "policies", "defaults"):
+        if not isinstance(data.get(key, {}), dict):
+            raise MappingError(f"the mapping file {path}: {key!r} must be a JSON object")
+    empty_cells = data.get("empty_cells")
+    if empty_cells is not None and not isinstance(empty_cells, str):
+        raise MappingError(f'the mapping file {path}: \'empty_cells\' must be "clear" or "keep"')
+    return MappingFile(
+        columns=_column_entries(path, data.get("columns", {}), "maps"),
+        policies=_text_entries(path, data.get("policies", {}), "policies", "a policy name"),
+        defaults=_text_entries(path, data.get("defaults", {}), "defaults", "a text value"),
+        empty_cells=empty_cells,
+        extended=True,
+    )
+
+
+def _column_entries(path: Path, data: dict[str, Any], verb: str) -> dict[str, str | None]:
     for column, target in data.items():
         if target is not None and not isinstance(target, str):
             raise MappingError(
-                f"the mapping file {path} maps {column!r} to {target!r}: "
+                f"the mapping file {path} {verb} {column!r} to {target!r}: "
                 "each value must be a field name or null"
             )
     return data
+
+
+def _text_entries(path: Path, data: dict[str, Any], key: str, what: str) -> dict[str, str]:
+    """A field → text object; numbers and booleans in `defaults` are taken as written
+    (1 as "1", true as "true"), as a cell holding them would be."""
+    entries: dict[str, str] = {}
+    for name, value in data.items():
+        if key == "defaults" and isinstance(value, bool):
+            value = "true" if value else "false"
+        elif key == "defaults" and isinstance(value, int | float):
+            value = json.dumps(value)
+        if not isinstance(value, str):
+            raise MappingError(
+                f"the mapping file {path}: {key}[{name!r}] is {json.dumps(value)}; "
+                f"it must be {what}"
+            )
+        entries[name] = value
+    return entries
 
 
 def build_column_map(

@@ -53,6 +53,15 @@ class PendingRow:
         return self.line_no, self.data, cells
 
 
+class RowFailure(Exception):
+    """One row fails, for this reason: raised while planning it, caught per row."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field_name = field_name
+        self.message = message
+
+
 @dataclass(slots=True)
 class FailedRow:
     """A failed row with every reason, as the error log and rejects file need it."""
@@ -79,6 +88,7 @@ class Counts:
     generated_keys: int = 0
     ignored_contacts: int = 0  # primary_contact_* values on rows of a non-INDIVIDUAL group
     skip_reasons: dict[str, int] = field(default_factory=dict)
+    fields_changed: dict[str, int] = field(default_factory=dict)  # updated rows, by field
 
     @property
     def read(self) -> int:
@@ -87,6 +97,11 @@ class Counts:
     def skip(self, reason: str) -> None:
         self.skipped += 1
         self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
+
+    def count_fields(self, names: tuple[str, ...]) -> None:
+        fields_changed = self.fields_changed
+        for name in names:
+            fields_changed[name] = fields_changed.get(name, 0) + 1
 
     def merge(self, other: "Counts") -> None:
         for name in (
@@ -103,6 +118,8 @@ class Counts:
         for reason, count in other.skip_reasons.items():
             self.skipped += count
             self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + count
+        for name, count in other.fields_changed.items():
+            self.fields_changed[name] = self.fields_changed.get(name, 0) + count
 
     def rows(self) -> dict[str, int]:
         return {

@@ -29,6 +29,9 @@ class ImportRequest:
     resume: bool = False  # go on after the line the last interrupted run of the file committed
     version: str | None = None  # custimport's, recorded with the run
     changes_path: Path | None = None  # --changes: the change file (SPEC §9), checked already
+    policies: tuple[str, ...] = ()  # --policy FIELD=POLICY, as given (SPEC §9)
+    defaults: tuple[str, ...] = ()  # --default FIELD=VALUE, as given
+    empty_cells: str | None = None  # --empty-cells clear|keep (None: the mapping file's)
 
 
 @dataclass(frozen=True)

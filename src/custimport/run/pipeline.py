@@ -48,7 +48,9 @@ class Pipeline:
         report: ImportReport,
         observer: Observer,
         stop: StopFlag,
+        may_be_empty: frozenset[str] = frozenset(),
     ) -> None:
+        """`may_be_empty`: required fields validation lets empty (rows/change_rules.py)."""
         assert report.source is not None, "the source is opened before the pipeline"
         self.conn = conn
         self.handler = handler
@@ -66,6 +68,7 @@ class Pipeline:
             text_encoding(conn),
             resume_after=report.resumed.after_line if report.resumed else 0,
             resume_skip=report.resumed.skip if report.resumed else frozenset(),
+            may_be_empty=may_be_empty,
         )
         self.transaction = Transaction(conn, handler, report.counts)
         self.retrying = False  # rows taken from `deferred` are being written again

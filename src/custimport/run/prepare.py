@@ -72,6 +72,8 @@ class PreparerSettings:
     # up to `resume_after`, and the lines after it that the earlier run wrote
     resume_after: int = 0
     resume_skip: frozenset[int] = frozenset()
+    # required fields an empty cell may reach the handler in (rows/change_rules.py)
+    may_be_empty: frozenset[str] = frozenset()
 
     @property
     def primary_claim_columns(self) -> tuple[str, str] | None:
@@ -128,7 +130,9 @@ class Preparer:
         self.key_field = KEY_FIELDS[settings.spec.name]
         self.batch_size = settings.batch_size
         self.max_failures = settings.max_failures
-        self.validator = BatchValidator(settings.spec, frozenset(settings.columns_by_field))
+        self.validator = BatchValidator(
+            settings.spec, frozenset(settings.columns_by_field), settings.may_be_empty
+        )
         claims = not first_pass and settings.primary_claim_columns is not None
         # Primary claims of contested accounts wait for the end of the file (see
         # primary_claims), except under --max-errors, which needs every claim decided

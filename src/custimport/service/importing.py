@@ -20,6 +20,7 @@ from custimport.io.export_output import ExportInterrupted
 from custimport.io.formats import open_source
 from custimport.io.source import RowSource
 from custimport.rows.accounts import AccountHandler
+from custimport.rows.change_rules import ChangeRules, recorded_mapping, settle_rules
 from custimport.rows.contacts import ContactHandler
 from custimport.rows.contract import Handler
 from custimport.rows.groups import GroupHandler
@@ -52,6 +53,9 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
     The one place the user's text for --mode becomes a Mode (an unknown one is exit 2)."""
     mode = Mode.parse(request.mode)
     mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
+    rules = settle_rules(
+        request.spec, mapping, request.policies, request.defaults, request.empty_cells
+    )
     started = time.perf_counter()
     with open_source(
         request.path,
@@ -60,8 +64,11 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
         delimiter=request.delimiter,
         sheet=request.sheet,
     ) as source:
-        column_map = build_column_map(source.info.header, request.spec.fields, mapping)
-        require_columns(column_map, required_columns(request.spec, mode), source.info.header)
+        columns = mapping.columns if mapping else None
+        column_map = build_column_map(source.info.header, request.spec.fields, columns)
+        required = rules.still_required(required_columns(request.spec, mode))
+        require_columns(column_map, required, source.info.header)
+        rules = rules.for_columns(column_map.present_fields)
         engine = db.make_engine(request.database_url)
         db.plan_for_key_lookups(engine)
         try:
@@ -81,12 +88,15 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
             report = ImportReport(request, source=source.info)
             report.unknown_columns = column_map.unknown_columns
             with db.translated_errors(request.database_url):
-                journal = recording.begin(engine, request, mapping, report, observer.warned)
+                recorded = recorded_mapping(mapping, rules)
+                journal = recording.begin(engine, request, recorded, report, observer.warned)
             observer.started(source.info)
             _recorded(
                 engine,
                 report,
-                lambda: _import_rows(engine, source, column_map, mode, report, observer, journal),
+                lambda: _import_rows(
+                    engine, source, column_map, mode, report, observer, journal, rules
+                ),
             )
         finally:
             with interrupts_ignored():
@@ -116,6 +126,7 @@ def _import_rows(
     report: ImportReport,
     observer: Observer,
     journal: Journal | None,
+    rules: ChangeRules,
 ) -> None:
     try:
         with (
@@ -124,9 +135,13 @@ def _import_rows(
             _closing(engine.connect()) as conn,
             bulk_gc(),
         ):
-            handler = HANDLERS[report.request.spec.name](conn, mode, column_map.present_fields)
+            present = column_map.present_fields | rules.no_column
+            handler = HANDLERS[report.request.spec.name](conn, mode, present)
             handler.journal = journal
-            pipeline = Pipeline(conn, handler, column_map, report, observer, stop)
+            handler.rules = rules if rules.active else None
+            pipeline = Pipeline(
+                conn, handler, column_map, report, observer, stop, rules.may_be_empty
+            )
             if report.request.changes_path is not None and journal is not None:
                 pipeline.on_finish = lambda c: _write_change_file(c, journal, report)
             pipeline.run(source)

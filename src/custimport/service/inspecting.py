@@ -12,15 +12,17 @@ from pathlib import Path
 from custimport.errors import MappingError, MissingColumnsError
 from custimport.io.formats import open_source
 from custimport.io.source import RawRow, RowSource, SourceInfo
+from custimport.rows.change_rules import ChangeRules, settle_rules
 from custimport.rows.mapping import (
     ColumnMap,
+    MappingFile,
     build_column_map,
     load_mapping_file,
     normalise,
     require_columns,
 )
 from custimport.rows.modes import Mode, required_columns
-from custimport.schemas import MODELS, ModelSpec
+from custimport.schemas import MODELS, ModelSpec, model_spec
 
 SAMPLE_ROWS = 5
 MODE = Mode.CREATE_UPDATE  # the import's default mode decides which columns are required
@@ -36,6 +38,9 @@ class InspectRequest:
     encoding: str = "auto"
     delimiter: str | None = None
     sheet: str | None = None
+    policies: tuple[str, ...] = ()  # --policy, --default, --empty-cells: as for an import
+    defaults: tuple[str, ...] = ()
+    empty_cells: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class Inspection:
     fits: list[ModelFit]  # every model, for "which models could this file be"
     unused_mapping_keys: list[str]
     stats: RowStats
+    rules: ChangeRules | None = None  # policies, defaults, empty cells for the model (SPEC §9)
 
     def sample_values(self, row: RawRow) -> dict[str, str]:
         """A sample row as column → text (a row that failed to read keeps what it had)."""
@@ -84,6 +90,7 @@ class Inspection:
 def inspect_file(request: InspectRequest) -> Inspection:
     """Read the whole file once; usage problems (unreadable file, bad mapping) raise."""
     mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
+    columns = mapping.columns if mapping else None
     with open_source(
         request.path,
         format=request.format,
@@ -93,19 +100,41 @@ def inspect_file(request: InspectRequest) -> Inspection:
     ) as source:
         header = source.info.header
         specs = [request.spec] if request.spec else list(MODELS.values())
-        fits = [_fit(spec, header, mapping, strict=request.spec is not None) for spec in specs]
+        strict = request.spec is not None
+        rules = {spec.name: _rules(spec, mapping, request, strict) for spec in specs}
+        fits = [_fit(spec, header, columns, rules[spec.name], strict) for spec in specs]
         if all(fit.bad_mapping for fit in fits):
-            raise _no_model_takes(mapping or {}, fits)
+            raise _no_model_takes(columns or {}, fits)
+        chosen = fits[0] if request.spec else _best(fits)
+        chosen_rules = rules[chosen.model] if chosen else None
+        if chosen and chosen_rules is None and (mapping or request.policies or request.defaults):
+            chosen_spec = model_spec(chosen.model)
+            assert chosen_spec is not None
+            _rules(chosen_spec, mapping, request, strict=True)  # raises: says why
         stats = _read_all(source)
-    unused = [key for key in mapping or {} if key not in header]
-    chosen = fits[0] if request.spec else _best(fits)
-    return Inspection(source.info, chosen, request.spec is None, fits, unused, stats)
+    unused = [key for key in columns or {} if key not in header]
+    inspection = Inspection(source.info, chosen, not strict, fits, unused, stats, chosen_rules)
+    return inspection
+
+
+def _rules(
+    spec: ModelSpec, mapping: MappingFile | None, request: InspectRequest, strict: bool
+) -> ChangeRules | None:
+    """The rules an import as `spec` would apply; without --model, None for a model they
+    do not fit (only the model finally shown must take them)."""
+    try:
+        return settle_rules(spec, mapping, request.policies, request.defaults, request.empty_cells)
+    except MappingError:
+        if strict:
+            raise
+        return None
 
 
 def _fit(
     spec: ModelSpec,
     header: list[str],
     mapping: Mapping[str, str | None] | None,
+    rules: ChangeRules | None,
     strict: bool,
 ) -> ModelFit:
     """The column map for one model; a mapping it cannot take is an error only if asked for."""
@@ -116,6 +145,8 @@ def _fit(
             raise
         return ModelFit(spec.name, {c: UNKNOWN for c in header}, [], str(exc), bad_mapping=True)
     required = required_columns(spec, MODE)
+    if rules is not None:  # a default stands in for a required column
+        required = rules.still_required(required)
     missing = [alts for alts in required if not any(f in column_map.columns_by_field for f in alts)]
     problem = None
     try:
