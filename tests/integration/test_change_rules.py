@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, execute, fetch, run_import, seed_groups, write_csv
+from helpers import EXAMPLES, cli, execute, fetch, run_import, seed_groups, write_csv
 from hostile_support import full_dump
 
 HEADER = ["account_number", "name", "customer_group", "website", "industry"]
@@ -268,6 +268,11 @@ USAGE_ERRORS = [
     (["--default", "website= "], "the default for website is empty; give a value"),
     (["--default", "account_number=A-1"], "account_number finds the record"),
     (["--empty-cells", "sometimes"], "unknown empty_cells 'sometimes'; use one of clear, keep"),
+    (
+        ["--policy", "website=if_empty", "--policy", "Website=on_create"],
+        "--policy: website is given twice; give it once",
+    ),
+    (["--default", "description=" + "d" * 10_001], "the default for description ('dddd"),
 ]
 
 
@@ -284,6 +289,7 @@ def test_a_wrong_rule_stops_before_any_row_is_read(
     assert run.exit_code == 2
     assert message in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+    assert len(run.stderr) < 300  # a long value is quoted cut short
     assert fetch(db_url, "SELECT count(*) FROM import_run") == runs  # nothing recorded
     assert fetch(db_url, "SELECT count(*) FROM account") == [(0,)]
 
@@ -293,6 +299,7 @@ def test_a_wrong_rule_stops_before_any_row_is_read(
     [
         ({"policies": {"is_primary": "on_create"}}, "is_primary moves the primary flag"),
         ({"defaults": {"email": "a@b.example"}}, "email finds the record"),
+        ({"defaults": {"last_name": "Unknown"}}, "last_name finds a contact that has no email"),
         ({"policies": {"phone": "never"}}, "unknown policy 'never' for phone"),
         ({"columns": {}, "empty_cells": "maybe"}, "unknown empty_cells 'maybe'"),
         ({"columns": {}, "polices": {}}, "unknown key 'polices'"),
@@ -456,3 +463,67 @@ def test_inspect_shows_the_rules_in_effect(tmp_path: Path) -> None:
     assert "Default customer_group = 'Retail' (no column: rows it creates)" in text
     wrong = cli(*args, "--policy", "website=later")
     assert wrong.exit_code == 2 and "unknown policy 'later'" in wrong.stderr
+
+
+def test_the_readmes_example_of_rules_from_the_extended_mapping_file(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The session of the README's "Field policies, empty cells and defaults", as shown."""
+    for name, model, mapping in [
+        ("customer_groups.csv", "CustomerGroup", None),
+        ("accounts_crm_export.csv", "Account", "mapping.json"),
+    ]:
+        extra = ["--mapping", EXAMPLES / mapping] if mapping else []
+        assert run_import(EXAMPLES / name, model, db_url, *extra).exit_code == 0
+    update, rules = EXAMPLES / "accounts_crm_update.csv", EXAMPLES / "mapping_policies.json"
+
+    run = run_import(
+        update, "Account", db_url, "--mapping", rules, "--dry-run", "--changes", "p.csv"
+    )
+
+    assert run.exit_code == 0, run.stderr
+    assert run.report["fields_changed"] == {"legal_name": 1, "name": 1}
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.rsplit("$ cat preview.csv\n", 1)[1].split("```", 1)[0]  # the last session
+    assert (tmp_path / "p.csv").read_text(encoding="utf-8").replace("\r\n", "\n") == shown
+
+
+def test_defaults_and_policies_of_primary_contacts_that_rows_create(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A default primary contact name on a BUSINESS account is no value the file gave (no
+    "ignored" warning); on_create lets in the first primary contact of an account that
+    moves to an INDIVIDUAL group, since the row creates that contact."""
+    seed_groups(tmp_path, db_url)
+    business = write_csv(tmp_path / "b.csv", HEADER[:3], [["B-1", "Biz", "Enterprise"]])
+    run = run_import(business, "Account", db_url, "--default", "primary_contact_first_name=Pat")
+    assert run.exit_code == 0 and run.report["warnings"] == [], run.stdout
+
+    header = [*HEADER[:3], "primary_contact_first_name", "primary_contact_last_name"]
+    moved = write_csv(tmp_path / "m.csv", header, [["B-1", "Biz", "Retail", "Eva", "Poe"]])
+    policy = ["--policy", "primary_contact_first_name=on_create"]
+    run = run_import(moved, "Account", db_url, *policy)
+    assert run.exit_code == 0, run.stdout
+    assert fetch(db_url, "SELECT first_name, last_name, is_primary FROM contact") == [
+        ("Eva", "Poe", True)
+    ]
+    renamed = write_csv(tmp_path / "r.csv", header, [["B-1", "Biz", "Retail", "Ava", "Poe"]])
+    held = run_import(renamed, "Account", db_url, *policy)
+    assert held.rows["unchanged"] == 1  # the contact exists now: its name is held back
+    assert fetch(db_url, "SELECT first_name FROM contact") == [("Eva",)]
+
+
+def test_a_default_parent_is_not_given_to_the_parent_itself(db_url: str, tmp_path: Path) -> None:
+    seed_groups(tmp_path, db_url)
+    header = ["account_number", "name", "customer_group", "parent_account"]
+    rows = [["HQ", "Head office", "Enterprise", ""], ["BR-1", "Branch", "Enterprise", ""]]
+    path = write_csv(tmp_path / "a.csv", header, rows)
+
+    run = run_import(path, "Account", db_url, "--default", "parent_account=HQ")
+
+    assert run.exit_code == 0, run.stdout
+    assert fetch(
+        db_url,
+        "SELECT a.account_number, p.account_number FROM account a "
+        "LEFT JOIN account p ON p.id = a.parent_account_id ORDER BY a.account_number",
+    ) == [("BR-1", "HQ"), ("HQ", None)]

@@ -162,6 +162,10 @@ def test_only_empty_cells_is_the_extended_form(tmp_path: Path) -> None:
         ('{"defaults": {"website": null}}', "defaults['website'] is null; it must be a text"),
         ('{"columns": {"A": 3}}', "each value must be a field name or null"),
         ('{"columns": {}, "empty_cells": false}', "'empty_cells' must be \"clear\" or"),
+        ('{"empty_cells": "keep", "bogus": 1}', "unknown key 'bogus'"),
+        ('{"defaults": {"industry": 1e3}}', "write it as text (in quotes)"),
+        ('{"defaults": {"industry": 1e400}}', "write it as text (in quotes)"),
+        ('{"defaults": {"industry": ' + "1" * 5000 + "}}", "more than 4,300 digits"),
     ],
 )
 def test_rejects_a_bad_extended_form(tmp_path: Path, content: str, message: str) -> None:

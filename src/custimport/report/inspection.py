@@ -125,8 +125,11 @@ def _rule_notes(inspection: Inspection) -> list[str]:
     if rules.policies:
         given = ", ".join(f"{name} {policy}" for name, policy in rules.policies.items())
         notes.append(f"Policies (others: overwrite): {given}")
+    keep = rules.empty_cells == "keep"
     for name, text in rules.default_texts.items():
         column = inspection.fit is not None and name in inspection.fit.columns.values()
-        where = "empty cells" if column else "no column: rows it creates"
+        where = "no column: rows it creates"
+        if column:  # under keep an update's empty cell changes nothing, default or not
+            where = "empty cells of rows it creates" if keep else "empty cells"
         notes.append(f"Default {name} = {text.strip()!r} ({where})")
     return notes

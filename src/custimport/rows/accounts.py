@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from custimport.rows.account_links import AccountBatch, AccountDraft, AccountWrite, ParentLinks
-from custimport.rows.change_rules import ChangeRules
+from custimport.rows.change_rules import NEW_RECORD, ChangeRules
 from custimport.rows.contract import LostRace, Plan, RowFailure
 from custimport.rows.keys import account_row_key
 from custimport.rows.modes import Mode, decide, key_required
@@ -246,6 +246,7 @@ class AccountHandler:
         if current is not None and self._skip_found:
             plan.counts.skip(self._skip_found)
             return
+        given = row.data  # the file's values: ignored primary_contact_* values are counted
         if self.rules is not None:
             try:
                 row = self.rules.applied(row, None if current is None else _stored(current))
@@ -255,7 +256,7 @@ class AccountHandler:
         if current is not None and (group_type := self._unchanged(row.data, current, batch)):
             plan.counts.unchanged += 1
             plan.counts.ignored_contacts += group_type != INDIVIDUAL and self._has_contact_values(
-                row.data
+                given
             )
             return
         # a JSON object without some keys (one length test first): a create needs them
@@ -274,7 +275,8 @@ class AccountHandler:
         except RowFailure as failure:
             plan.failures.append(failed(row, failure.field_name, failure.message))
             return
-        plan.counts.ignored_contacts += write.ignored_contact
+        # a default is not a value the file gave: none is counted as ignored
+        plan.counts.ignored_contacts += write.ignored_contact and self._has_contact_values(given)
         if write.changed:
             batch.writes[write.number] = write
         else:
@@ -474,8 +476,16 @@ def _differing(
 
 
 def _stored(current: StoredAccount) -> Callable[[str], Any]:
-    """A stored account's value of a field of the file (field policies ask for it)."""
-    return lambda name: getattr(current, STORED_ATTRIBUTE.get(name, name))
+    """A stored account's value of a field of the file (field policies ask for it); for
+    the primary_contact_* fields of an account without a primary contact, NEW_RECORD:
+    the row creates that contact, and a create writes every field."""
+
+    def stored(name: str) -> Any:
+        if current.pc_id is None and name in CONTACT_COLUMN_BY_FIELD:
+            return NEW_RECORD
+        return getattr(current, STORED_ATTRIBUTE.get(name, name))
+
+    return stored
 
 
 def _created(writes: Sequence[AccountWrite]) -> list[tuple[int, int | None]]:

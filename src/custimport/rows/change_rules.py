@@ -17,7 +17,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from custimport.errors import MappingError, UsageError
+from custimport.errors import MappingError, UsageError, visible
 from custimport.rows.mapping import MappingFile, normalise
 from custimport.rows.outcomes import PendingRow, RowFailure
 from custimport.schemas import NEEDED_IN_EVERY_ROW, NOT_EMPTY, BatchValidator, ModelSpec
@@ -46,12 +46,22 @@ KEY_FIELDS = {
 # Fields that are not a stored value an update overwrites: a Contact's is_primary moves
 # the account's primary flag between contacts (an empty one already changes nothing).
 NOT_A_VALUE = {"Contact": ("is_primary",)}
+# Fields that find a Contact without email: a default would change which contact a row
+# is (they are looked up before a row is known to create or update), so none is taken.
+NO_DEFAULT = {"Contact": ("first_name", "last_name")}
+# A default parent is not given to the account it names (it would be its own parent).
+SELF_REFERENCE = {"parent_account": "account_number"}
+# What a row's record holds for a field it creates along with an update (an Account
+# row that gives an INDIVIDUAL account its first primary contact): policies let it in.
+NEW_RECORD = object()
 _EMPTY_REQUIRED = "must not be empty"
 
 
-def rule_fields(spec: ModelSpec) -> tuple[str, ...]:
-    """The fields that take a policy or a default."""
+def rule_fields(spec: ModelSpec, defaults: bool = False) -> tuple[str, ...]:
+    """The fields that take a policy (or, `defaults`, a default)."""
     excluded = (*KEY_FIELDS[spec.name], *NOT_A_VALUE.get(spec.name, ()))
+    if defaults:
+        excluded += NO_DEFAULT.get(spec.name, ())
     return tuple(f for f in spec.fields if f not in excluded)
 
 
@@ -106,7 +116,7 @@ class ChangeRules:
         """Defaults fill missing columns and empty cells; a required field still empty
         (keep let it through validation) fails the row as validation would have."""
         if self.defaults:
-            data = {**data, **{f: v for f, v in self.defaults.items() if data.get(f) is None}}
+            data = {**data, **{f: v for f, v in self.defaults.items() if _fills(data, f, v)}}
         for name in self.may_be_empty:
             if name in data and data[name] is None:
                 raise RowFailure(name, _EMPTY_REQUIRED)
@@ -122,7 +132,7 @@ class ChangeRules:
         else:
             out = dict(data)
             for name, value in self.defaults.items():
-                if name in out and out[name] is None:
+                if name in out and _fills(out, name, value):
                     out[name] = value
         for name, policy in self.policies.items():
             if name in out and _held(policy, stored, name):
@@ -138,13 +148,22 @@ class ChangeRules:
         }
 
 
+def _fills(data: dict[str, Any], name: str, value: Any) -> bool:
+    """Whether a default fills this row's field: it is empty, and the default does not
+    name the row's own record (a default parent for the parent itself)."""
+    if data.get(name) is not None:
+        return False
+    own = SELF_REFERENCE.get(name)
+    return own is None or data.get(own) != value
+
+
 def _held(policy: Policy, stored: Callable[[str], Any], name: str) -> bool:
-    if policy is Policy.ON_CREATE:
-        return True
-    if policy is Policy.IF_EMPTY:
-        value = stored(name)
-        return value is not None and value != ""
-    return False
+    if policy is Policy.OVERWRITE:
+        return False
+    value = stored(name)
+    if value is NEW_RECORD:  # the row creates this field's record: nothing to hold back
+        return False
+    return policy is Policy.ON_CREATE or (value is not None and value != "")
 
 
 def settle_rules(
@@ -162,8 +181,8 @@ def settle_rules(
         **_checked_fields(spec, _pairs(policies, "--policy", "POLICY"), "--policy"),
     }
     named_defaults = {
-        **_checked_fields(spec, mapping.defaults, "the mapping file's defaults"),
-        **_checked_fields(spec, _pairs(defaults, "--default", "VALUE"), "--default"),
+        **_checked_fields(spec, mapping.defaults, "the mapping file's defaults", defaults=True),
+        **_checked_fields(spec, _pairs(defaults, "--default", "VALUE"), "--default", defaults=True),
     }
     return ChangeRules(
         spec,
@@ -174,29 +193,37 @@ def settle_rules(
     )
 
 
-def _pairs(entries: Iterable[str], option: str, what: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
+def _pairs(entries: Iterable[str], option: str, what: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
     for entry in entries:
         name, equals, value = entry.partition("=")
         if not equals or not name.strip():
-            raise UsageError(f"{option} {entry!r}: write it as FIELD={what}")
-        pairs[name.strip()] = value
+            raise UsageError(f"{option} {_shown(entry)}: write it as FIELD={what}")
+        pairs.append((name.strip(), value))
     return pairs
 
 
-def _checked_fields(spec: ModelSpec, entries: Mapping[str, str], where: str) -> dict[str, str]:
-    """Field names as the model spells them (any case and separator, as in headers)."""
-    allowed = rule_fields(spec)
+def _checked_fields(
+    spec: ModelSpec,
+    entries: Mapping[str, str] | list[tuple[str, str]],
+    where: str,
+    defaults: bool = False,
+) -> dict[str, str]:
+    """Field names as the model spells them (any case and separator, as in headers); one
+    field named twice (`Website=…` and `website=…`) is an error, not a silent choice."""
+    allowed = rule_fields(spec, defaults)
     by_normalised = {normalise(f): f for f in spec.fields}
     checked: dict[str, str] = {}
-    for name, value in entries.items():
+    for name, value in entries.items() if isinstance(entries, Mapping) else entries:
         found = by_normalised.get(normalise(name))
         if found is None:
             raise MappingError(
-                f"{where}: {spec.name} has no field {name!r}; fields: {', '.join(allowed)}"
+                f"{where}: {spec.name} has no field {_shown(name)}; fields: {', '.join(allowed)}"
             )
         if found not in allowed:
             raise MappingError(f"{where}: {_why_not(spec, found)}; fields: {', '.join(allowed)}")
+        if found in checked:
+            raise MappingError(f"{where}: {found} is given twice; give it once")
         checked[found] = value
     return checked
 
@@ -204,7 +231,16 @@ def _checked_fields(spec: ModelSpec, entries: Mapping[str, str], where: str) -> 
 def _why_not(spec: ModelSpec, name: str) -> str:
     if name in KEY_FIELDS[spec.name]:
         return f"{name} finds the record, so it takes no policy or default"
+    if name in NO_DEFAULT.get(spec.name, ()):
+        return f"{name} finds a contact that has no email, so it takes no default"
     return f"{name} moves the primary flag between contacts; an empty one already changes nothing"
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A value as a message quotes it: in quotes, control characters visible, and cut
+    short (a 10,000-character default need not fill the terminal)."""
+    cut = text if len(text) <= limit else f"{text[:limit]}…"
+    return repr(visible(cut))
 
 
 def _policy(name: str, text: str) -> Policy:
@@ -212,7 +248,7 @@ def _policy(name: str, text: str) -> Policy:
         return Policy(text.strip().lower())
     except ValueError:
         raise MappingError(
-            f"unknown policy {text!r} for {name}; use one of {', '.join(Policy)}"
+            f"unknown policy {_shown(text)} for {name}; use one of {', '.join(Policy)}"
         ) from None
 
 
@@ -223,7 +259,7 @@ def _empty_cells(text: str | None) -> EmptyCells:
         return EmptyCells(text.strip().lower())
     except ValueError:
         raise MappingError(
-            f"unknown empty_cells {text!r}; use one of {', '.join(EmptyCells)}"
+            f"unknown empty_cells {_shown(text)}; use one of {', '.join(EmptyCells)}"
         ) from None
 
 
@@ -239,7 +275,7 @@ def _validated_defaults(spec: ModelSpec, texts: Mapping[str, str]) -> dict[str, 
     [(clean, errors)] = BatchValidator(spec, frozenset(record)).validate([record])
     if errors:
         name, message = errors[0]
-        raise MappingError(f"the default for {name} ({texts[name]!r}) {message}")
+        raise MappingError(f"the default for {name} ({_shown(texts[name])}) {message}")
     return clean
 
 

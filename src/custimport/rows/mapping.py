@@ -71,6 +71,10 @@ def load_mapping_file(path: Path) -> MappingFile:
         raise MappingError(
             f"the mapping file {path} is not valid JSON (line {exc.lineno}: {exc.msg})"
         ) from None
+    except ValueError:  # Python refuses integers of more than 4,300 digits
+        raise MappingError(
+            f"the mapping file {path} holds a number of more than 4,300 digits"
+        ) from None
     if not isinstance(data, dict):
         raise MappingError(
             f"the mapping file {path} must hold a JSON object of column name → field name"
@@ -81,12 +85,10 @@ def load_mapping_file(path: Path) -> MappingFile:
 
 
 def _is_extended(data: dict[str, Any]) -> bool:
-    """The extended form: an object for `columns`, `policies` or `defaults`, or only the
-    extended form's keys with `empty_cells` among them. A flat mapping's values are field
-    names or null, never objects."""
-    if any(isinstance(value, dict) for value in data.values()):
-        return True
-    return "empty_cells" in data and set(data) <= set(EXTENDED_KEYS)
+    """The extended form: an object for `columns`, `policies` or `defaults`, or an
+    `empty_cells` entry. A flat mapping's values are field names or null, never objects,
+    and no field is called "clear" or "keep"."""
+    return "empty_cells" in data or any(isinstance(value, dict) for value in data.values())
 
 
 def _extended(path: Path, data: dict[str, Any]) -> MappingFile:
@@ -122,14 +124,21 @@ def _column_entries(path: Path, data: dict[str, Any], verb: str) -> dict[str, st
 
 
 def _text_entries(path: Path, data: dict[str, Any], key: str, what: str) -> dict[str, str]:
-    """A field → text object; numbers and booleans in `defaults` are taken as written
-    (1 as "1", true as "true"), as a cell holding them would be."""
+    """A field → text object. In `defaults` a whole number or a boolean is taken as its
+    text (7 as "7", true as "true"); any other number must be written as text, because
+    the JSON parser has already rounded it (1e3 reads as 1000.0, 9007199254740993.0 as
+    ...992.0, 1e400 as infinity) and the default would not be the value written."""
     entries: dict[str, str] = {}
     for name, value in data.items():
         if key == "defaults" and isinstance(value, bool):
             value = "true" if value else "false"
-        elif key == "defaults" and isinstance(value, int | float):
-            value = json.dumps(value)
+        elif key == "defaults" and isinstance(value, int):
+            value = str(value)
+        elif key == "defaults" and isinstance(value, float):
+            raise MappingError(
+                f"the mapping file {path}: defaults[{name!r}] is a number with a fraction or "
+                "exponent; write it as text (in quotes), exactly as it should be stored"
+            )
         if not isinstance(value, str):
             raise MappingError(
                 f"the mapping file {path}: {key}[{name!r}] is {json.dumps(value)}; "
