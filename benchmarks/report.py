@@ -10,6 +10,8 @@ from __future__ import annotations
 import statistics
 
 import history_report
+import rules_report
+import rules_scenarios
 from scenarios import Results
 from table import Row, median_rate, median_seconds, memory_row, peak
 
@@ -70,6 +72,8 @@ def startup_note(results: Results) -> str:
 def _row(results: Results, scenario: str) -> Row | None:
     if scenario in history_report.NO_UNDO or scenario in history_report.UNDO:
         return history_report.row(results, scenario)
+    if scenario in rules_scenarios.RULES:
+        return rules_report.row(results, scenario)
     if not results.get(scenario, "custimport"):
         return None
     if scenario in RATE_TARGETS:

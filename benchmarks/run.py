@@ -2,7 +2,8 @@
 
     python benchmarks/run.py --rows 100000 [--repeat 3] [--postgres-url URL]
         [--scenarios create,unchanged,update,invalid,contacts,memory,create_no_undo,
-                     update_no_undo,undo_create,undo_update,postgres]
+                     update_no_undo,update_rules,update_changes,undo_create,undo_update,
+                     postgres]
         [--keep-data DIR] [--json-out FILE] [--seed S] [--data-dir DIR]
 
 Prints the machine and a markdown table (median rows/s, ratio to the baseline,
@@ -27,6 +28,7 @@ from typing import Any
 
 import machine
 import report
+import rules_scenarios
 import table
 from databases import postgres_version
 from datasets import DataCache
@@ -44,6 +46,8 @@ SCENARIOS = (
     "memory",
     "create_no_undo",
     "update_no_undo",
+    "update_rules",
+    "update_changes",
     "undo_create",
     "undo_update",
     "postgres",
@@ -98,7 +102,7 @@ def _inputs(cache: DataCache, rows: int, invalid: float, scenarios: list[str]) -
     """Generate (or reuse) only the files the selected scenarios need."""
     accounts, chosen, tenth = cache.accounts(rows), set(scenarios), max(rows // 10, 1)
     undo = bool(chosen & {"undo_create", "undo_update"})
-    updates = bool(chosen & {"update", "update_no_undo", "undo_update"})
+    updates = bool(chosen & {"update", "update_no_undo", "undo_update", *rules_scenarios.RULES})
     return Inputs(
         groups=cache.groups(),
         accounts=accounts,

@@ -20,6 +20,7 @@ from databases import is_sqlite, settle_postgres, sqlite_url, wipe_postgres
 from datasets import DataSet
 from history_scenarios import HistoryScenarios
 from measure import Measurement, run_measured, run_setup
+from rules_scenarios import run_rules
 
 BENCH = Path(__file__).resolve().parent
 
@@ -104,6 +105,7 @@ class Repetition:
             self.timed_import("update", "Account", self.inputs.update, url, expected)
         history = HistoryScenarios(self)
         history.run_no_undo(scenarios)
+        run_rules(self, scenarios)
         if "contacts" in scenarios and self.inputs.contacts is not None:
             self._contacts(self.inputs.contacts, baseline_url, url)
         if "invalid" in scenarios and self.inputs.invalid is not None:
@@ -154,9 +156,10 @@ class Repetition:
         expected: Expected,
         no_undo: bool = False,
         side: str = "custimport",
+        extra: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """The timed import, checked (report, database, history); returns its JSON report."""
-        extra = ("--no-undo",) if no_undo else ()
+        extra = ("--no-undo", *extra) if no_undo else extra
         command = self.tools.import_command(data.path, model, url, "--quiet", "--json", *extra)
         run = run_measured(f"{scenario} ({side})", command, self.workdir, data.rows)
         report = check_import(run, expected, url, "off" if no_undo else "full")
