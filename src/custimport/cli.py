@@ -187,6 +187,22 @@ def installed_version() -> str:
         return "0.0.0"
 
 
+def _one_file(positional: Path | None, option: Path | None) -> Path:
+    """FILE, given as the argument or as `--file PATH` (the seed command's spelling)."""
+    if positional is not None and option is not None:
+        raise UsageError(
+            f"two files given ({visible(str(positional))} and --file {visible(str(option))}); "
+            "name the file once"
+        )
+    if positional is None and option is None:
+        raise UsageError("no file given: name the file to import (or give --file PATH)")
+    return positional or option  # type: ignore[return-value]
+
+
+def _no_model() -> None:
+    raise UsageError("Missing option '--model' / '-m'; see `custimport import --help`")
+
+
 def _model(value: str) -> ModelSpec:
     spec = model_spec(value)
     if spec is None:
@@ -197,10 +213,13 @@ def _model(value: str) -> ModelSpec:
 
 @app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="The file to import.", show_default=False)],
+    file: Annotated[
+        Path | None, typer.Argument(help="The file to import.", show_default=False)
+    ] = None,
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Account, Contact or CustomerGroup (any case).")
-    ],
+        str | None,
+        typer.Option("--model", "-m", help="Account, Contact or CustomerGroup (any case)."),
+    ] = None,
     mode: Annotated[str, typer.Option(help=f"One of {', '.join(Mode)}.")] = "create_update",
     mapping: MappingOption = None,
     database: DbOption = None,
@@ -258,11 +277,24 @@ def import_command(
     policy: PolicyOption = None,
     default: DefaultOption = None,
     empty_cells: EmptyCellsOption = None,
+    file_option: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            metavar="PATH",
+            help="The file to import, as the Django command this tool replaces took it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Import FILE into the database.
 
     Example: custimport import accounts.csv --model Account --mode create_only
     """
+    file = _guarded(lambda: _one_file(file, file_option))
+    if model is None:
+        _guarded(_no_model)
+    assert model is not None
     spec: ModelSpec = _guarded(lambda: _model(model))
     url = resolve_database_url(database)
     sinks = files.FileSinks(spec.name, error_log, rejects, datetime.now())

@@ -108,6 +108,11 @@ def test_max_errors_reached_by_a_database_refusal_stops_there(tmp_path: Path, gr
         (["x.csv", "--model", "Account", "--no-such-option"], "No such option"),
         (["export"], "Missing option '--model'"),
         (["export", "--model", "Account", "--bogus"], "No such option"),
+        (["--model", "Account"], "no file given: name the file to import (or give --file PATH)"),
+        (
+            ["a.csv", "--file", "b.csv", "--model", "Account"],
+            "two files given (a.csv and --file b.csv)",
+        ),
         (["db", "upgrade", "extra-argument"], "unexpected extra argument"),
     ],
 )
@@ -153,3 +158,15 @@ def test_a_password_with_an_unencoded_at_is_refused_and_never_shown(
 
 def _as_run(completed: "subprocess.CompletedProcess[str]") -> Run:
     return Run(completed.returncode, completed.stdout, completed.stderr)
+
+
+@pytest.mark.parametrize("spelling", [["--file"], ["import", "--file"]])
+def test_the_seed_commands_file_option_imports_like_the_argument(
+    sqlite_url: str, tmp_path: Path, spelling: list[str]
+) -> None:
+    """`import_customers --model Account --file accounts.csv` was the Django command's use."""
+    path = tmp_path / "groups.csv"
+    path.write_text("name,group_type\nRetail,INDIVIDUAL\n", encoding="utf-8")
+    run = cli(*spelling, path, "--model", "CustomerGroup", "--db", sqlite_url, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.report["file"] == str(path) and run.rows["created"] == 1
