@@ -268,17 +268,22 @@ def test_refuses_an_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert refusal(path) == f"{path}: permission denied"
 
 
-def test_refuses_a_zip_that_is_not_a_workbook_even_when_named_csv(tmp_path: Path) -> None:
+def test_reads_the_one_file_of_a_zip_even_when_the_zip_is_named_csv(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("data.csv", "id,name\n1,Ann\n")
-    assert refusal(path) == f"{path} is not a text file (a zip archive, not a workbook)"
+    info, rows = read(path)
+    assert (info.format, info.compression, info.header) == ("csv", "zip", ["id", "name"])
+    assert [row.values for row in rows] == [{"id": "1", "name": "Ann"}]
 
 
-def test_refuses_a_zip_when_a_text_format_is_asked_for(tmp_path: Path) -> None:
+def test_refuses_a_zip_inside_a_zip_when_a_text_format_is_asked_for(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
-    with zipfile.ZipFile(path, "w") as archive:
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w") as archive:
         archive.writestr("data.csv", "id,name\n1,Ann\n")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(inner, "inner.zip")
     assert refusal(path, format="csv") == f"{path} is not a text file (a zip archive)"
 
 

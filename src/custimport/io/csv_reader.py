@@ -73,11 +73,27 @@ def sniff_delimiter(sample: str) -> str:
     return best
 
 
-def open_csv(path: Path, stream: TextStream, size: int, fmt: str, delim: str) -> RowSource:
-    reader = csv.reader(stream.lines(eof_marker=True), delimiter=delim, strict=False)
-    header = _csv_header(reader, stream, path)
+def open_csv(
+    path: Path,
+    stream: TextStream,
+    size: int,
+    fmt: str,
+    delim: str,
+    *,
+    skip: int = 0,
+    exact: bool = False,
+) -> RowSource:
+    """`skip` physical lines come before the header (title rows, Excel's `sep=` line) and
+    are not parsed: a stray quote in a title cannot swallow the lines below it. `exact`:
+    the header is the very next line (`--header-row`), not the next one with text."""
+    lines = stream.lines(eof_marker=True)
+    for seen in range(skip):
+        if next(lines) == EOF_LINE:
+            raise InputFileError(f"{path}: no line {skip + 1}: the file has {seen} lines")
+    reader = csv.reader(lines, delimiter=delim, strict=False)
+    header = _csv_header(reader, stream, path, skip + 1 if exact else None)
     info = SourceInfo(path, fmt, stream.encoding, delim, header, size)
-    rows = _csv_rows(reader, header, stream)
+    rows = _csv_rows(reader, header, stream, skip)
     return RowSource(
         info, rows, lambda: stream.position, stream.close, cell_lists=_unescaped(reader)
     )
@@ -91,13 +107,18 @@ def _unescaped(reader: CsvReader) -> Iterator[list[str]]:
         yield cells
 
 
-def _csv_header(reader: CsvReader, stream: TextStream, path: Path) -> list[str]:
+def _csv_header(
+    reader: CsvReader, stream: TextStream, path: Path, exact_line: int | None
+) -> list[str]:
+    """The first line with text, or line `exact_line` whatever it holds."""
     for cells in reader:
         if cells == [EOF]:
             break
         if cells and cells[-1].endswith(EOF_LINE):
             raise InputFileError(f"{path}: the header row has an unterminated quoted field")
         if not "".join(cells).strip():
+            if exact_line is not None:
+                raise InputFileError(f"{path}: line {exact_line} is empty: no header row there")
             continue
         if stream.suspect and SUSPECT.search("".join(cells)):
             raise InputFileError(
@@ -127,15 +148,17 @@ def _new_row(line_no: int, cells: list[str], header: list[str]) -> RawRow:
     return row
 
 
-def _csv_rows(reader: CsvReader, header: list[str], stream: TextStream) -> Iterator[RawRow]:
+def _csv_rows(
+    reader: CsvReader, header: list[str], stream: TextStream, skipped: int
+) -> Iterator[RawRow]:
     """The hot loop: a clean row costs a length test, a flag test, a join and a search for
     `'` (the join also says whether the row is all empty); its cells are in header order, so
-    it needs no dict of its own."""
+    it needs no dict of its own. `skipped` lines the parser never saw keep numbers physical."""
     width = len(header)
-    line = reader.line_num
+    line = reader.line_num + skipped
     for cells in reader:
         start = line + 1
-        line = reader.line_num
+        line = reader.line_num + skipped
         joined = "".join(cells)
         if len(cells) == width and not stream.suspect and joined:
             if "'" in joined:

@@ -29,7 +29,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, DecimalExcep
 from pathlib import Path
 
 from custimport.errors import InputFileError
-from custimport.io.json_scan import ArrayScanner, Element, object_keys
+from custimport.io.json_scan import ArrayScanner, Element, Opener, object_keys
 from custimport.io.source import (
     RawRow,
     RowSource,
@@ -123,8 +123,9 @@ _DECODER = json.JSONDecoder(
 )
 
 
-def open_json(path: Path, stream: TextStream, size: int) -> RowSource:
-    """Header = keys of all the objects; row numbers are positions in the array."""
+def open_json(path: Path, stream: TextStream, size: int, reopen: Opener) -> RowSource:
+    """Header = keys of all the objects; row numbers are positions in the array. `reopen`
+    gives the bytes again from the start, for the pre-pass that finds the columns."""
     scanner = ArrayScanner(stream.texts(), _DECODER)
     if scanner.next_char() != "[":
         raise InputFileError(f"{path}: JSON input must be an array of objects: [{{...}}, ...]")
@@ -132,7 +133,7 @@ def open_json(path: Path, stream: TextStream, size: int) -> RowSource:
     first = next(elements, None)
     if first is not None:
         _check_first(path, first, "element 1", stream.encoding)
-    keys = _columns(path, stream.encoding, lines=False) if first is not None else []
+    keys = _columns(path, reopen, stream.encoding, lines=False) if first is not None else []
     maker = _RowMaker(keys, header_names(keys, path), stream.encoding)
     rest = itertools.chain([first], elements) if first is not None else iter(())
     rows = (maker.row(n, value, error) for n, (value, error) in enumerate(rest, 1))
@@ -142,7 +143,7 @@ def open_json(path: Path, stream: TextStream, size: int) -> RowSource:
     )
 
 
-def open_jsonl(path: Path, stream: TextStream, size: int) -> RowSource:
+def open_jsonl(path: Path, stream: TextStream, size: int, reopen: Opener) -> RowSource:
     """One object per physical line; blank lines are skipped, row numbers are line numbers.
 
     Lines are independent, so a bad one fails its row and reading goes on: JSON Lines never
@@ -153,7 +154,7 @@ def open_jsonl(path: Path, stream: TextStream, size: int) -> RowSource:
         raise InputFileError(f"{path}: file is empty: no header row")
     first = _parse_line(first_line)
     _check_first(path, first, f"line {first_no}", stream.encoding)
-    keys = _columns(path, stream.encoding, lines=True)
+    keys = _columns(path, reopen, stream.encoding, lines=True)
     maker = _RowMaker(keys, header_names(keys, path), stream.encoding)
     rest = ((n, _parse_line(line)) for n, line in lines)
     both = itertools.chain([(first_no, first)], rest)
@@ -162,9 +163,10 @@ def open_jsonl(path: Path, stream: TextStream, size: int) -> RowSource:
     return RowSource(info, rows, lambda: stream.position, stream.close)
 
 
-def _columns(path: Path, encoding: str, *, lines: bool) -> list[str]:
+def _columns(path: Path, reopen: Opener, encoding: str, *, lines: bool) -> list[str]:
     """The keys of every object, less those no report could print (see the docstring)."""
-    return [key for key in object_keys(path, encoding, lines=lines) if not SUSPECT.search(key)]
+    keys = object_keys(path, reopen, encoding, lines=lines)
+    return [key for key in keys if not SUSPECT.search(key)]
 
 
 def _check_first(path: Path, first: Element, where: str, encoding: str) -> None:

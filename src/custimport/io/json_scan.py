@@ -29,14 +29,15 @@ import codecs
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from custimport.errors import InputFileError
-from custimport.io.text import CHUNK_SIZE, ESCAPE
+from custimport.io.text import CHUNK_SIZE, ESCAPE, READ_ERRORS
 
 Element = tuple[object, str | None]  # a parsed value, or None and a one-line syntax error
+Opener = Callable[[], BinaryIO]  # a new stream of the file's bytes (expanded, if archived)
 
 _SIGNIFICANT = re.compile(r"[^ \t\n\r]")
 _SEPARATOR = re.compile(r"[ \t\n\r]*,[ \t\n\r]*")  # between elements: one match, not four calls
@@ -199,12 +200,13 @@ _PLAIN = json.JSONDecoder()  # the C scanner alone: the same grammar as the read
 _LINE_ENDS = frozenset(("\n", "\r\n", "\r", ""))
 
 
-def object_keys(path: Path, encoding: str, *, lines: bool) -> list[str]:
-    """The keys of the objects that reading `path` as an array (or as JSON Lines) will
-    yield, in order of first appearance; see the module docstring."""
+def object_keys(path: Path, reopen: Opener, encoding: str, *, lines: bool) -> list[str]:
+    """The keys of the objects that reading the bytes `reopen` gives as an array (or as
+    JSON Lines) will yield, in order of first appearance; see the module docstring. `path`
+    is what messages call the file."""
     seen: dict[str, None] = {}
     try:
-        raw = path.open("rb")
+        raw = reopen()
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read the file ({exc.strerror})") from None
     with raw:
@@ -232,7 +234,11 @@ class _Chunks:
 
     def __iter__(self) -> Iterator[str]:
         while True:
-            data = self._raw.read(CHUNK_SIZE)
+            try:
+                data = self._raw.read(CHUNK_SIZE)
+            except READ_ERRORS:  # damaged after it was checked: the main pass says where
+                self.failed = True
+                return
             try:
                 text = self._codec.decode(data, final=not data)
             except Exception:  # a codec is foreign code; the main pass says why it stopped

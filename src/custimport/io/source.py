@@ -50,12 +50,23 @@ class RawRow:
 class SourceInfo:
     """What was detected about the file, for `inspect` and the summary."""
 
-    path: Path
-    format: str
+    path: Path  # as the user named it (`-`: standard input): what reports show
+    format: str  # of the data (inside an archive: of the file inside)
     encoding: str | None
     delimiter: str | None
     header: list[str]
-    size_bytes: int
+    size_bytes: int  # of the data read (inside an archive: expanded)
+    # where the bytes as given are when not at `path`: standard input's private copy
+    file: Path | None = None
+    # a workbook taken out of its archive into a private file: what reading again opens
+    unpacked: Path | None = None
+    compression: str | None = None  # "gzip" or "zip" when the data came out of one
+    header_row: int | None = None  # --header-row, as given
+
+    @property
+    def given_file(self) -> Path:
+        """The file as given (compressed, if it is): what the run record's digest is of."""
+        return self.file or self.path
 
 
 StopProbe = Callable[[], str | None]
@@ -119,6 +130,18 @@ class RowSource:
         if not self._closed:
             self._closed = True
             self._close()
+
+    def on_close(self, action: Callable[[], None]) -> None:
+        """Run `action` when the source closes, after the file (removing a temporary copy)."""
+        close = self._close
+
+        def then() -> None:
+            try:
+                close()
+            finally:
+                action()
+
+        self._close = then
 
     def __enter__(self) -> RowSource:
         return self

@@ -11,6 +11,8 @@ import codecs
 import io
 import itertools
 import re
+import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -24,6 +26,9 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 EOF = "\uf8ff custimport end of file \uf8ff"
 EOF_LINE = EOF + "\n"
 ESCAPE = "custimport-escape"
+# what reading the bytes part-way may raise: an archive that changed after it was checked
+# (cut short, damaged), a disk that fails
+READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
 
 
 def _escape_undecodable(exc: UnicodeError) -> tuple[str, int]:
@@ -66,7 +71,14 @@ class TextStream:
     def texts(self) -> Iterator[str]:
         """Decoded chunks, in order; the last one flushes the decoder."""
         while True:
-            data = self._raw.read(CHUNK_SIZE)
+            try:
+                data = self._raw.read(CHUNK_SIZE)
+            except READ_ERRORS as exc:  # an archive damaged after it was checked, a disk
+                self.stopped = (
+                    f"reading stopped after byte {self.position:,} of the data: it cannot be "
+                    f"read on ({exc or type(exc).__name__}); the rest of the file was not read"
+                )
+                return
             try:
                 text = self._decoder.decode(data, final=not data)
             except Exception as exc:  # a codec is foreign code: whatever it raises

@@ -50,13 +50,15 @@ _STREAMED = ("worksheet+xml", "sharedStrings+xml")  # content types openpyxl rea
 _LIMITS = {"worksheet+xml": MEMBER_MAX, "sharedStrings+xml": SHARED_STRINGS_MAX}
 
 
-def check_workbook_archive(path: Path) -> None:
+def check_workbook_archive(file: Path, name: Path | None = None) -> None:
     """Raise InputFileError naming the first member whose size is implausible.
 
-    A file that is not a zip at all passes: openpyxl says so in its own words.
+    A file that is not a zip at all passes: openpyxl says so in its own words. `name` is
+    what messages call the file, when it is read from a copy (taken out of an archive).
     """
+    path = name or file
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(file) as archive:
             streamed = _streamed_parts(path, archive)
             members = archive.infolist()
             for info in members:

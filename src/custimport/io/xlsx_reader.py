@@ -44,14 +44,25 @@ from custimport.io.xlsx_cells import (
 warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
 
 
-def open_xlsx(path: Path, size: int, sheet: str | None, *, expected: bool) -> RowSource:
-    """Open the workbook, pick the sheet and read its header (the first non-empty row).
+def open_xlsx(
+    file: Path,
+    size: int,
+    sheet: str | None,
+    *,
+    expected: bool,
+    name: Path | None = None,
+    header_row: int | None = None,
+) -> RowSource:
+    """Open the workbook, pick the sheet and read its header (the first non-empty row, or
+    sheet row `header_row`, the rows above it ignored).
 
     `expected` says the user asked for a workbook; otherwise this is a zip found by content,
-    and failing to open it means the file is simply not text.
+    and failing to open it means the file is simply not text. `name` is what messages call
+    the file (a workbook taken out of an archive is read from a copy).
     """
-    check_workbook_archive(path)
-    handle = path.open("rb")  # a file object: openpyxl refuses names not ending in .xlsx
+    path = name or file
+    check_workbook_archive(file, path)
+    handle = file.open("rb")  # a file object: openpyxl refuses names not ending in .xlsx
     try:
         workbook = load_workbook(handle, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a zip that is not a workbook
@@ -66,7 +77,7 @@ def open_xlsx(path: Path, size: int, sheet: str | None, *, expected: bool) -> Ro
         handle.close()
 
     try:
-        return _open_sheet(path, size, _pick_sheet(path, workbook, sheet), close)
+        return _open_sheet(path, size, _pick_sheet(path, workbook, sheet), close, header_row)
     except BaseException:
         close()
         raise
@@ -85,14 +96,22 @@ def _pick_sheet(path: Path, workbook: Any, name: str | None) -> Any:
     return workbook[matches[0]]
 
 
-def _open_sheet(path: Path, size: int, worksheet: Any, close: Any) -> RowSource:
+def _open_sheet(
+    path: Path, size: int, worksheet: Any, close: Any, header_row: int | None
+) -> RowSource:
     expected_rows = worksheet.max_row  # from the sheet's <dimension>, for progress only
     worksheet.reset_dimensions()  # some writers store a wrong one, which would cut rows off
     breakage = _Breakage()
     rows = _nonempty_rows(breakage.guard(worksheet.iter_rows()))
     first = next(rows, None)
+    while first is not None and header_row is not None and first[0] < header_row:
+        first = next(rows, None)  # title rows above the header
     if breakage.reason is not None:
         raise InputFileError(f"{path}: cannot read sheet '{worksheet.title}': {breakage.reason}")
+    if header_row is not None and (first is None or first[0] != header_row):
+        raise InputFileError(
+            f"{path}: sheet '{worksheet.title}' row {header_row} is empty: no header row there"
+        )
     if first is None:
         raise InputFileError(f"{path}: sheet '{worksheet.title}' is empty: no header row")
     header_cells = first[1]
