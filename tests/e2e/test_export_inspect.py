@@ -34,10 +34,12 @@ INSPECT_KEYS = {
     "missing_required",
     "missing_required_message",
     "unknown_columns",
+    "synonyms",
     "unused_mapping_keys",
     "models",
     "sample",
     "read_errors",
+    "rules",
 }
 
 

@@ -5,8 +5,10 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from custimport.errors import visible
 from custimport.report.console import line, stdout
 from custimport.service.inspecting import Inspection
+from custimport.service.suggesting import Suggestion
 
 SAMPLE_WIDTH = 30
 SAMPLE_MIN_WIDTH = 12
@@ -15,6 +17,7 @@ SAMPLE_MIN_WIDTH = 12
 def inspection_json(inspection: Inspection) -> dict[str, Any]:
     source, fit, stats = inspection.source, inspection.fit, inspection.stats
     columns = fit.columns if fit else dict.fromkeys(source.header, "unknown")
+    suggestion = inspection.suggestion
     return {
         "file": str(source.path),
         "format": source.format,
@@ -29,6 +32,7 @@ def inspection_json(inspection: Inspection) -> dict[str, Any]:
         "missing_required": fit.missing_required if fit else [],
         "missing_required_message": fit.problem if fit else None,
         "unknown_columns": [c for c, f in columns.items() if f == "unknown"],
+        "synonyms": fit.synonyms if fit else {},
         "unused_mapping_keys": inspection.unused_mapping_keys,
         "models": {
             f.model: {"fits": f.fits, "missing_required": f.missing_required, "problem": f.problem}
@@ -38,6 +42,21 @@ def inspection_json(inspection: Inspection) -> dict[str, Any]:
         "read_errors": [{"line": row.line_no, "error": row.error} for row in stats.first_errors],
         "stopped_reading": stats.stopped,
         "rules": inspection.rules.recorded() if inspection.rules else None,
+        **({"suggested_mapping": suggestion_json(suggestion)} if suggestion else {}),
+    }
+
+
+def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
+    """What --suggest-mapping wrote, column by column with how each was found."""
+    proposal = suggestion.mapping
+    return {
+        "file": str(suggestion.path),
+        "model": proposal.model,
+        "columns": [
+            {"column": c, "field": p.field, "how": p.how, "confidence": p.confidence}
+            for c, p in proposal.columns.items()
+        ],
+        "missing_required": suggestion.missing_required,
     }
 
 
@@ -61,6 +80,28 @@ def print_inspection(inspection: Inspection) -> None:
     stdout.print(_columns_table(inspection))
     for note in _inspection_notes(inspection):
         line(note)
+    if inspection.suggestion:
+        for note in _suggestion_lines(inspection.suggestion, inspection.guessed):
+            line(note)
+
+
+def _suggestion_lines(suggestion: Suggestion, guessed: bool) -> list[str]:
+    """Where the mapping went and for which model; then what to check: each similarity
+    suggestion with its confidence, and the columns left out (null)."""
+    proposal = suggestion.mapping
+    which = f"{proposal.model} (best fit; choose with --model)" if guessed else proposal.model
+    lines = [f"Suggested mapping for {which} written to {visible(str(suggestion.path))}"]
+    for column, p in proposal.columns.items():
+        if p.how == "suggested" and p.confidence is not None:
+            confidence = f"{p.confidence:.0%}"
+            lines.append(f"  {visible(column)} → {p.field} (suggested, {confidence})")
+    unmatched = [visible(c) for c, p in proposal.columns.items() if p.field is None]
+    if unmatched:
+        lines.append(f"  null (not imported): {', '.join(unmatched)}")
+    if suggestion.missing_required:
+        missing = ", ".join(suggestion.missing_required)
+        lines.append(f"  Still missing for an import as {proposal.model}: {missing}")
+    return lines
 
 
 def _inspection_notes(inspection: Inspection) -> list[str]:
@@ -89,19 +130,23 @@ def _columns_table(inspection: Inspection) -> Table:
     fit = inspection.fit
     header = inspection.source.header
     targets = [fit.columns.get(c, "unknown") if fit else "unknown" for c in header]
+    synonyms = fit.synonyms if fit else {}
+    labels = [
+        f"{t} (synonym)" if c in synonyms else t for c, t in zip(header, targets, strict=True)
+    ]
     table = Table(header_style="bold")
     table.add_column("column", no_wrap=True, min_width=min(max(map(len, header), default=6), 40))
-    table.add_column("field", no_wrap=True, min_width=max(map(len, targets), default=5))
+    table.add_column("field", no_wrap=True, min_width=max(map(len, labels), default=5))
     used = sum(col.min_width or 0 for col in table.columns) + 7
     room = max(1, (stdout.width - used) // (SAMPLE_MIN_WIDTH + 3))
     sample = inspection.stats.sample[:room]
     for row in sample:
         table.add_column(f"line {row.line_no}", min_width=SAMPLE_MIN_WIDTH, max_width=SAMPLE_WIDTH)
     values = [inspection.sample_values(row) for row in sample]
-    for column, target in zip(header, targets, strict=True):
+    for column, target, label in zip(header, targets, labels, strict=True):
         style = "yellow" if target == "unknown" else "dim" if target == "ignored" else ""
         cells = [_cell(v.get(column, "")) for v in values]
-        table.add_row(Text(column), Text(target, style=style), *cells)
+        table.add_row(Text(column), Text(label, style=style), *cells)
     return table
 
 
