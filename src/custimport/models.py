@@ -87,6 +87,14 @@ class Account(TimestampMixin, Base):
         CheckConstraint(
             "parent_account_id IS NULL OR parent_account_id <> id", name="not_own_parent"
         ),
+        # zero-padded numbers by their value without the zeros: a key a spreadsheet
+        # stripped of them (SPEC §10) is found without reading the table
+        Index(
+            "ix_account_number_unpadded",
+            func.ltrim(text("account_number"), text("'0'")),
+            sqlite_where=text("substr(account_number, 1, 1) = '0'"),
+            postgresql_where=text("substr(account_number, 1, 1) = '0'"),
+        ),
     )
 
 

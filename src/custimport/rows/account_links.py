@@ -15,7 +15,7 @@ above the batch (it was one per account), so a batch costs what the hierarchy
 above it is deep.
 """
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from custimport.rows.contract import Plan, RowFailure, Write
 from custimport.rows.cycles import cycle_members
+from custimport.rows.near_keys import near_hint
 from custimport.rows.outcomes import FailedRow, PendingRow, failed
 from custimport.store import repository
 from custimport.store.repository import AccountRef, Stamp, StoredAccount, StoredGroup
@@ -56,6 +57,9 @@ class AccountBatch:
     writes: dict[str, AccountWrite] = field(default_factory=dict)
     parent_numbers: dict[str, str] = field(default_factory=dict)  # number → parent in batch
     unrooted: int = 0  # writes whose parents in the batch never reach a root: on a cycle
+    # new account numbers a spreadsheet probably damaged → the stored keys they may mean
+    # (rows/near_keys.py; empty when --allow-new-keys)
+    damaged: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,6 +85,8 @@ class ParentLinks:
     def __init__(self, has_parent_column: bool) -> None:
         self.has_parent_column = has_parent_column
         self.failed_lines: dict[str, int] = {}
+        # the stored keys a parent that was not found may mean (rows/near_keys.py)
+        self.near: Callable[[str], list[str]] = lambda number: []
 
     def note_failure(self, data: dict[str, Any], line_no: int) -> None:
         number = data.get("account_number")
@@ -159,7 +165,7 @@ class ParentLinks:
         line = self.failed_lines.get(parent)
         if line is not None:
             return f"parent account {parent!r} was not imported (its row at line {line} failed)"
-        return f"parent account {parent!r} not found"
+        return f"parent account {parent!r} not found{near_hint(self.near(parent))}"
 
     def fail_cycles(self, conn: Connection, batch: AccountBatch, plan: Plan[AccountWrite]) -> None:
         """Fail every row whose new parent link would close a cycle (SPEC §4)."""

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from custimport.rows import near_keys
 from custimport.rows.account_links import AccountBatch, AccountDraft, AccountWrite, ParentLinks
 from custimport.rows.change_rules import NEW_RECORD, ChangeRules
 from custimport.rows.contract import LostRace, Plan, RowFailure
@@ -99,6 +100,7 @@ def generated_number() -> str:
 class AccountHandler:
     journal: Journal | None = None  # the run's, when its changes are recorded
     rules: ChangeRules | None = None  # policies, empty cells, defaults (None: none apply)
+    allow_new_keys = False  # --allow-new-keys: keys a spreadsheet may have damaged are new
 
     def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
         self.mode = Mode(mode)
@@ -111,6 +113,8 @@ class AccountHandler:
         self.groups = repository.all_groups(conn)
         self._group_by_name: dict[str, StoredGroup] = {}  # the file's spellings, resolved
         self.parents = ParentLinks(has_parent_column="parent_account" in present)
+        # a parent not found may be a key a spreadsheet damaged: its message says so
+        self.parents.near = lambda number: near_keys.near(conn, number)
         self._prefetched: AccountDraft | None = None  # planned ahead in a thread (lookahead)
         self._all = RowFields.of(present)  # a row with every column of the file
         self._width = len(present)
@@ -159,13 +163,22 @@ class AccountHandler:
         found_groups = self._new_groups(conn, rows)
         numbers = [r.data["account_number"] for r in rows if r.data.get("account_number")]
         parent_numbers = {r.data["parent_account"] for r in rows if r.data.get("parent_account")}
+        existing = repository.find_accounts(conn, numbers)
         return self.draft(
             rows,
-            existing=repository.find_accounts(conn, numbers),
+            existing=existing,
             parents=repository.find_account_refs(conn, parent_numbers),
             now=repository.stored_now(conn),
             found_groups=found_groups,
+            damaged=self._damaged_keys(conn, [n for n in numbers if n not in existing]),
         )
+
+    def _damaged_keys(self, conn: Connection, new_numbers: Sequence[str]) -> dict[str, list[str]]:
+        """New account numbers a spreadsheet probably damaged (rows/near_keys.py), with the
+        stored keys they may mean; none under --allow-new-keys."""
+        if self.allow_new_keys or not new_numbers:
+            return {}
+        return near_keys.damaged(conn, new_numbers)
 
     def draft(
         self,
@@ -174,12 +187,14 @@ class AccountHandler:
         parents: dict[str, AccountRef],
         now: Stamp,
         found_groups: dict[str, StoredGroup] | None = None,
+        damaged: dict[str, list[str]] | None = None,
     ) -> AccountDraft:
         """Every row decided against what was looked up; no database is asked, and the
         handler is left as it was (failures are in the draft's plan, to be noted)."""
         found_groups = found_groups or {}
         groups = {**self.groups, **found_groups} if found_groups else self.groups
         batch = AccountBatch(existing, parents, now, groups, dict(self._group_by_name))
+        batch.damaged = damaged or {}
         plan: Plan[AccountWrite] = Plan()
         for row in rows:
             self._plan_row(row, batch, plan)
@@ -237,6 +252,10 @@ class AccountHandler:
         """One row's outcome, into `plan` and `batch` only (see the module's docstring)."""
         number = row.data.get("account_number")
         current = batch.existing.get(number) if number else None
+        if current is None and number in batch.damaged:  # never silently new (SPEC §10)
+            message = near_keys.damaged_key_message(number, batch.damaged[number])
+            plan.failures.append(failed(row, "account_number", message))
+            return
         if current is None and self._skip_missing:
             if number:
                 plan.counts.skip(self._skip_missing)

@@ -17,10 +17,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from custimport.rows import near_keys
 from custimport.rows.change_rules import ChangeRules
 from custimport.rows.contract import LostRace, Plan, RowFailure, Write
 from custimport.rows.keys import SUPERSEDED, contact_row_key
 from custimport.rows.modes import Mode, decide
+from custimport.rows.near_keys import near_hint
 from custimport.rows.outcomes import FailedRow, Outcome, PendingRow, failed
 from custimport.schemas import GroupType, absent_errors
 from custimport.store import repository
@@ -119,9 +121,9 @@ class ContactHandler:
         for row in rows:
             account = accounts.get(row.data["account"])
             if account is None:
-                plan.failures.append(
-                    failed(row, "account", f"account {row.data['account']!r} not found")
-                )
+                number = row.data["account"]
+                hint = near_hint(near_keys.near(conn, number))  # a key a spreadsheet damaged?
+                plan.failures.append(failed(row, "account", f"account {number!r} not found{hint}"))
                 continue
             try:
                 current = self._current(row, account, by_email, by_name)

@@ -255,6 +255,49 @@ def find_account_refs(conn: Connection, numbers: Iterable[str]) -> dict[str, Acc
     return {row[1]: AccountRef._make(row) for row in _rows_in(conn, REF_SELECT, list(numbers))}
 
 
+# the expression and condition of the index ix_account_number_unpadded (migration 0004):
+# written exactly so, or the planners do not use it
+UNPADDED = "ltrim(account_number, '0')"
+ZERO_PADDED = "substr(account_number, 1, 1) = '0'"
+
+
+def near_numbers(conn: Connection, unpadded: Sequence[str]) -> dict[str, list[str]]:
+    """Stored account numbers by their number without leading zeros, for those values:
+    the zero-padded ones by the index, the others (`123` itself) by the unique one."""
+    found: dict[str, list[str]] = {}
+    padded = (
+        f"SELECT account_number, {UNPADDED} FROM account"
+        f" WHERE {ZERO_PADDED} AND {UNPADDED} {{keys}}"
+    )
+    for number, bare in _rows_in(conn, padded, unpadded):
+        found.setdefault(bare, []).append(number)
+    plain = "SELECT account_number, account_number FROM account WHERE account_number {keys}"
+    for number, bare in _rows_in(conn, plain, unpadded):
+        found.setdefault(bare, []).append(number)
+    return found
+
+
+def has_zero_padded(conn: Connection) -> bool:
+    """Whether any stored account number starts with a zero (read from the index)."""
+    sql = f"SELECT 1 FROM account WHERE {ZERO_PADDED} LIMIT 1"
+    return conn.exec_driver_sql(sql).first() is not None
+
+
+def numbers_between(conn: Connection, low: str, high: str) -> list[str]:
+    """Stored all-digit account numbers from `low` to `high`, both of one length (a key
+    in scientific notation: the numbers it may stand for); at most a few are shown."""
+    rows = conn.exec_driver_sql(
+        "SELECT account_number FROM account WHERE account_number >= ? AND account_number <= ?"
+        " AND length(account_number) = ? ORDER BY account_number LIMIT 6"
+        if conn.dialect.name == "sqlite"
+        else "SELECT account_number FROM account WHERE account_number >= %s"
+        " AND account_number <= %s AND length(account_number) = %s"
+        " ORDER BY account_number LIMIT 6",
+        (low, high, len(low)),
+    ).all()
+    return [row[0] for row in rows if row[0].isdigit()]
+
+
 def parent_ids(conn: Connection, account_ids: Sequence[int]) -> dict[int, int | None]:
     """One step up the parent chain for each id (cycle checks walk with this)."""
     sql = "SELECT id, parent_account_id FROM account WHERE id {keys}"
