@@ -6,16 +6,18 @@ without them. A key seen twice in one file fails the later row. Stopping (a
 signal, --max-errors) is checked between rows, so no row past the stop is read.
 """
 
+import math
 from collections.abc import Callable, Generator, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 from custimport.errors import FieldError
-from custimport.io.formats import open_source
+from custimport.io.formats import open_source, reopen_arguments
 from custimport.io.source import RawRow, RowSource, SourceInfo
 from custimport.rows.mapping import cell_positions, record_at, record_from
 from custimport.rows.outcomes import FailedRow, PendingRow
+from custimport.rows.phones import normalise_phones
 from custimport.run.primary_claims import ContestedAccounts, HeldClaims, LastClaims, mark_superseded
 from custimport.run.seen_keys import SeenKeys
 from custimport.schemas import BatchValidator, ModelSpec
@@ -31,13 +33,21 @@ class PreparedBatch:
     bytes_read: int = 0
     wire: bytes | None = None  # as it came from the worker: a third of its size in memory
     held_from: int | None = None  # the first line of a row held back to the end, if any
+    phones_as_given: int = 0  # --phone-region: phone values that are no valid number
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle rows as plain tuples: unpickling dataclasses field by field cost more
         than preparing them (measured: 2.0 versus 0.9 µs a row)."""
         rows = [r.packed() for r in self.rows]
         failures = [(f.line_no, f.errors, f.cells, f.data) for f in self.failures]
-        return _rebuild_batch, (rows, failures, self.rows_read, self.bytes_read, self.held_from)
+        return _rebuild_batch, (
+            rows,
+            failures,
+            self.rows_read,
+            self.bytes_read,
+            self.held_from,
+            self.phones_as_given,
+        )
 
 
 def _rebuild_batch(
@@ -46,6 +56,7 @@ def _rebuild_batch(
     rows_read: int,
     bytes_read: int,
     held_from: int | None,
+    phones_as_given: int,
 ) -> PreparedBatch:
     return PreparedBatch(
         [PendingRow(*row) for row in rows],
@@ -53,6 +64,7 @@ def _rebuild_batch(
         rows_read,
         bytes_read,
         held_from=held_from,
+        phones_as_given=phones_as_given,
     )
 
 
@@ -74,6 +86,7 @@ class PreparerSettings:
     resume_skip: frozenset[int] = frozenset()
     # required fields an empty cell may reach the handler in (rows/change_rules.py)
     may_be_empty: frozenset[str] = frozenset()
+    phone_region: str | None = None  # --phone-region: phones stored in E.164 (rows/phones.py)
 
     @property
     def primary_claim_columns(self) -> tuple[str, str] | None:
@@ -85,14 +98,9 @@ class PreparerSettings:
 
 
 def source_options(info: SourceInfo, sheet: str | None) -> dict[str, Any]:
-    """open_source's arguments for reading the file again exactly as it was read."""
-    return {
-        "path": info.path,
-        "format": info.format,
-        "encoding": info.encoding or "auto",
-        "delimiter": info.delimiter,
-        "sheet": sheet,
-    }
+    """open_source's arguments for reading the file again exactly as it was read (from
+    standard input's copy, say: io/formats.py)."""
+    return {**reopen_arguments(info), "sheet": sheet}
 
 
 def _storable(
@@ -247,6 +255,9 @@ class Preparer:
             for raw in readable
         ]
         validated = self.validator.validate(records)
+        as_given: list[int] = []  # lines with a phone value that is no valid number
+        if self.settings.phone_region is not None:
+            as_given = self._phones_in_e164(readable, validated, self.settings.phone_region)
         if self.settings.text_encoding is not None:
             validated = [_storable(v, *self.settings.text_encoding) for v in validated]
         keyed = [
@@ -269,7 +280,8 @@ class Preparer:
                 batch.rows.append(PendingRow(raw.line_no, data, raw.cells))
         held = self._route_claims(claiming, batch)
         batch.failures.sort(key=lambda failure: failure.line_no)
-        self._cut_at_limit(batch, raws, other_failures)
+        kept_through = self._cut_at_limit(batch, raws, other_failures)
+        batch.phones_as_given = sum(line <= kept_through for line in as_given)
         self.failures += len(batch.failures)
         self.rows_read += len(batch.rows) + len(batch.failures) + held
         batch.rows_read = self.rows_read
@@ -300,16 +312,32 @@ class Preparer:
         batch.rows = sorted(batch.rows + claiming, key=lambda row: row.line_no)
         return len(held)
 
+    @staticmethod
+    def _phones_in_e164(
+        readable: Sequence[RawRow],
+        validated: list[tuple[dict[str, Any], list[FieldError]]],
+        region: str,
+    ) -> list[int]:
+        """Valid rows' phone numbers in E.164 (rows/phones.py); the lines of the rows
+        with one left as given, counted once their rows are known to be read."""
+        lines = []
+        for raw, (data, errors) in zip(readable, validated, strict=True):
+            if not errors and normalise_phones((data,), region):
+                lines.append(raw.line_no)
+        return lines
+
     def _cut_at_limit(
         self, batch: PreparedBatch, raws: Sequence[RawRow], other_failures: int
-    ) -> None:
-        """--max-errors N: nothing after the Nth failed row counts as read."""
+    ) -> float:
+        """--max-errors N: nothing after the Nth failed row counts as read. Returns the
+        last line that does (infinity: every line of the batch)."""
         if self.max_failures is None:
-            return
+            return math.inf
         allowed = max(self.max_failures - self.failures - other_failures, 0)
         if len(batch.failures) < allowed or not batch.failures:
-            return
+            return math.inf
         last_line = batch.failures[allowed - 1].line_no if allowed else 0
         batch.failures = batch.failures[:allowed]
         batch.rows = [row for row in batch.rows if row.line_no <= last_line]
         self.unread = self.unread or any(raw.line_no > last_line for raw in raws)
+        return last_line
