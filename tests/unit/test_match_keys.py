@@ -1,0 +1,69 @@
+"""rows/match_keys.py: the normalisation rules of SPEC §10."""
+
+import pytest
+
+from custimport.rows.match_keys import (
+    company_key,
+    email_key,
+    fingerprint,
+    name_key,
+    phone_digits,
+    website_host,
+)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("ACME Corp", "acme corp"),
+        ("Straße GmbH", "STRASSE GMBH"),  # ß case-folds to ss
+        ("İstanbul Ticaret", "istanbul ticaret"),  # Turkish dotted capital I
+        ("\uff21\uff23\uff2d\uff25 \uff23\uff4f\uff52\uff50", "acme corp"),  # full-width (NFKC)
+        ("Acme,  Corp.", "acme corp"),  # punctuation and space runs are one space
+        ("  Acme\t-\tCorp  ", "acme corp"),
+        ("Café", "Cafe\u0301"),  # composed and combining accents are one
+    ],
+)
+def test_names_that_are_one(a: str, b: str) -> None:
+    assert name_key(a) == name_key(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("Müller", "Muller"), ("Acme", "Acme 2")])
+def test_names_that_stay_two(a: str, b: str) -> None:
+    assert name_key(a) != name_key(b)
+
+
+def test_legal_forms_and_word_order() -> None:
+    assert company_key("Acme Corp., Inc.") == "acme"
+    assert company_key("Acme Corporation") == company_key("ACME corp")
+    assert company_key("Limited") == "limited"  # nothing else left: the name stays
+    assert fingerprint("Corp Acme acme") == "acme corp"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "example.com",
+        "EXAMPLE.COM",
+        "www.example.com",
+        "https://www.example.com",
+        "http://example.com:8080/about?x=1#top",
+        "https://user:pw@example.com/",
+        "example.com.",  # a trailing dot
+        "\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",  # full-width letters
+    ],
+)
+def test_website_forms_are_one_host(form: str) -> None:
+    assert website_host(form) == "example.com"
+
+
+def test_international_hosts_in_their_ascii_form() -> None:
+    assert website_host("https://www.bücher.example/") == "xn--bcher-kva.example"
+    assert website_host("xn--bcher-kva.example") == "xn--bcher-kva.example"
+    assert website_host("") == "" and website_host(None) == ""
+
+
+def test_phones_and_emails() -> None:
+    assert phone_digits("+44 (20) 7946-0018") == phone_digits("442079460018")
+    assert phone_digits("123") == ""  # too few digits to say two records are one
+    assert email_key("Ann@Example.COM") == "ann@example.com"
