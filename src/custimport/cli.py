@@ -20,12 +20,17 @@ from custimport.config import DEFAULT_BATCH_SIZE, masked_url, resolve_database_u
 from custimport.errors import SchemaBehindError, UsageError, visible
 from custimport.io import export_output
 from custimport.report import console, files, progress, summary
+from custimport.report import duplicates as duplicates_report
 from custimport.report import history as history_report
 from custimport.report import inspection as inspection_report
 from custimport.report import undo as undo_report
 from custimport.rows.modes import Mode
+from custimport.rows.phones import check_region
 from custimport.schemas import MODELS, ModelSpec, model_spec
 from custimport.service import history
+from custimport.service.duplicates import check_request as check_duplicates_request
+from custimport.service.duplicates import find_duplicates
+from custimport.service.duplicates_job import DEFAULT_THRESHOLD, DuplicatesRequest
 from custimport.service.export_job import ExportRequest
 from custimport.service.exporting import ExportInterrupted, OutputClosedError, run_export
 from custimport.service.importing import ImportRequest, run_import
@@ -156,6 +161,16 @@ DelimiterOption = Annotated[
 SheetOption = Annotated[
     str | None, typer.Option(help="XLSX sheet name (default: the first).", show_default=False)
 ]
+HeaderRowOption = Annotated[
+    int | None,
+    typer.Option(
+        "--header-row",
+        min=1,
+        metavar="N",
+        help="The header is line N (CSV/TSV) or sheet row N (XLSX); rows above are ignored.",
+        show_default=False,
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -199,6 +214,15 @@ def _one_file(positional: Path | None, option: Path | None) -> Path:
     return positional or option  # type: ignore[return-value]
 
 
+def _phone_region(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return check_region(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _no_model() -> None:
     raise UsageError("Missing option '--model' / '-m'; see `custimport import --help`")
 
@@ -214,7 +238,11 @@ def _model(value: str) -> ModelSpec:
 @app.command("import")
 def import_command(
     file: Annotated[
-        Path | None, typer.Argument(help="The file to import.", show_default=False)
+        Path | None,
+        typer.Argument(
+            help="The file to import (- reads standard input; .gz and .zip are read inside).",
+            show_default=False,
+        ),
     ] = None,
     model: Annotated[
         str | None,
@@ -239,6 +267,7 @@ def import_command(
     encoding: EncodingOption = "auto",
     delimiter: DelimiterOption = None,
     sheet: SheetOption = None,
+    header_row: HeaderRowOption = None,
     error_log: Annotated[
         Path | None,
         typer.Option(help="Where the error log goes (file or folder).", show_default=False),
@@ -277,6 +306,22 @@ def import_command(
     policy: PolicyOption = None,
     default: DefaultOption = None,
     empty_cells: EmptyCellsOption = None,
+    allow_new_keys: Annotated[
+        bool,
+        typer.Option(
+            "--allow-new-keys",
+            help="Create accounts whose number looks like a stored one a spreadsheet damaged.",
+        ),
+    ] = False,
+    phone_region: Annotated[
+        str | None,
+        typer.Option(
+            "--phone-region",
+            metavar="CC",
+            help="Store valid phone numbers in E.164, read as numbers of this country (GB, US…).",
+            show_default=False,
+        ),
+    ] = None,
     file_option: Annotated[
         Path | None,
         typer.Option(
@@ -321,6 +366,7 @@ def import_command(
         encoding=encoding,
         delimiter=delimiter,
         sheet=sheet,
+        header_row=header_row,
         journal=not no_undo,
         resume=resume,
         version=installed_version(),
@@ -328,6 +374,8 @@ def import_command(
         policies=tuple(policy or ()),
         defaults=tuple(default or ()),
         empty_cells=empty_cells,
+        phone_region=_guarded(lambda: _phone_region(phone_region)),
+        allow_new_keys=allow_new_keys,
     )
     _guarded(sinks.check_locations)
     reporter = progress.Reporter(sinks, show_progress=not quiet and not json_report)
@@ -572,9 +620,56 @@ def _history_output(call: Any, output: Path | None = None) -> None:
         raise typer.Exit(exc.exit_code) from None
 
 
+@app.command("duplicates")
+def duplicates_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="Account or Contact (any case).")],
+    threshold: Annotated[
+        float,
+        typer.Option(help="How alike two names must be to be reported, above 0 and up to 1."),
+    ] = DEFAULT_THRESHOLD,
+    output_name: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write the pairs as CSV.", show_default=False
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing -o file.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the pairs as JSON.")] = False,
+    database: DbOption = None,
+) -> None:
+    """List likely duplicate records as scored pairs with their reasons; changes nothing.
+
+    Example: custimport duplicates --model Account --threshold 0.92 -o pairs.csv
+    """
+    spec = _guarded(lambda: _model(model))
+    _guarded(lambda: check_duplicates_request(spec, threshold))
+    output = _guarded(lambda: _checked_output(output_name, force)) if output_name else None
+    request = DuplicatesRequest(spec, resolve_database_url(database), threshold, output, force)
+    result = _guarded(lambda: find_duplicates(request))
+
+    def report() -> None:
+        if output is not None:
+            duplicates_report.write_pairs_csv(result, output, force)
+        if json_output:
+            duplicates_report.print_json(result)
+        else:
+            duplicates_report.print_pairs(result, output)
+
+    _history_output(report, output)
+
+
+def _checked_output(given: str, force: bool) -> Path:
+    path = export_output.output_path(given)
+    export_output.check_output(path, force)
+    return path
+
+
 @app.command("inspect")
 def inspect_command(
-    file: Annotated[Path, typer.Argument(help="The file to inspect.", show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(help="The file to inspect (- reads standard input).", show_default=False),
+    ],
     model: Annotated[
         str | None,
         typer.Option(
@@ -589,15 +684,27 @@ def inspect_command(
     encoding: EncodingOption = "auto",
     delimiter: DelimiterOption = None,
     sheet: SheetOption = None,
+    header_row: HeaderRowOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     policy: PolicyOption = None,
     default: DefaultOption = None,
     empty_cells: EmptyCellsOption = None,
+    suggest_mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--suggest-mapping",
+            metavar="OUT.json",
+            help="Write a mapping file with every column: matched, suggested or null "
+            "(a new file; never replaced).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Show how FILE would be read and mapped: format, encoding, rows, columns, first rows.
 
-    Reads the whole file once; writes nothing and opens no database.
+    Reads the whole file once and opens no database; writes nothing but --suggest-mapping.
     Example: custimport inspect crm_export.csv --model Account --mapping mapping.json
+    Example: custimport inspect hubspot.csv --suggest-mapping mapping.json
     """
     spec = _guarded(lambda: _model(model)) if model else None
     request = InspectRequest(
@@ -611,6 +718,8 @@ def inspect_command(
         tuple(policy or ()),
         tuple(default or ()),
         empty_cells,
+        suggest_mapping,
+        header_row=header_row,
     )
     inspection = _guarded(lambda: inspect_file(request))
     if json_output:

@@ -47,7 +47,9 @@ def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
         "contacts": {"created": counts.contacts_created, "updated": counts.contacts_updated},
         "fields_changed": _fields_changed(report),
         "unknown_columns": report.unknown_columns,
+        "synonyms": report.synonyms,
         "warnings": report.warnings,
+        "top_errors": [reason.as_json() for reason in report.reasons.top()],
         "stopped_reading": report.stopped_reading,
         "aborted": report.aborted,
         "error_log": str(sinks.error_log) if sinks.error_log else None,
@@ -141,6 +143,9 @@ def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
     if report.counts.skip_reasons:
         reasons = ", ".join(f"{n:,} {why}" for why, n in sorted(report.counts.skip_reasons.items()))
         lines.append(f"Skipped: {reasons}")
+    if report.synonyms:
+        matched = ", ".join(f"{visible(c)} → {f}" for c, f in report.synonyms.items())
+        lines.append(f"Columns matched by synonym: {matched}")
     if report.unknown_columns:
         lines.append(f"Ignored unknown columns: {', '.join(report.unknown_columns)}")
     if report.resumed is not None:
@@ -157,11 +162,28 @@ def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
         path = visible(str(report.request.changes_path))
         would = " it would make" if report.request.dry_run else ""
         lines.append(f"Changes{would}: {report.changes_written:,} {noun} written to {path}")
+    lines += _top_reasons(report)
     lines += [f"Warning: {w}" for w in report.warnings]
     if sinks.error_log:
         lines.append(f"Error log: {sinks.error_log}")
     if sinks.rejects:
         lines.append(f"Rejected rows: {sinks.rejects}")
+    return lines
+
+
+def _top_reasons(report: ImportReport) -> list[str]:
+    """The most frequent reasons rows failed (SPEC §11), each with its first line and,
+    where values made it one of a kind, that line's message in full."""
+    top = report.reasons.top()
+    if not top:
+        return []
+    lines = ["Top reasons (rows per reason):"]
+    for reason in top:
+        same = reason.reason.endswith(reason.example)
+        example = "" if same else f": {visible(reason.example)}"
+        first = f"first: line {reason.first_line}{example}"
+        times = "\N{MULTIPLICATION SIGN}"
+        lines.append(f"  {reason.count:,} {times} {visible(reason.reason)} ({first})")
     return lines
 
 

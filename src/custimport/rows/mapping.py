@@ -2,18 +2,21 @@
 
 Header names match fields after normalisation: case, surrounding space and
 space/-/. versus _ do not matter. A mapping file overrides the columns it names;
-the other columns are still matched by their normalised names.
+the other columns are still matched by their normalised names, and then by the
+synonyms of CRM exports (rows/synonyms.py, SPEC §11), which are reported.
 """
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from custimport.errors import MappingError, MissingColumnsError
+from custimport.rows.synonyms import SYNONYMS
 
 _SEPARATORS = re.compile(r"[\s\-.]+")
 _UNDERSCORES = re.compile(r"_+")
@@ -27,6 +30,7 @@ class ColumnMap:
     unknown_columns: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     unused_mapping_keys: list[str] = field(default_factory=list)
+    synonyms: dict[str, str] = field(default_factory=dict)  # column → field, by synonym
 
     @property
     def present_fields(self) -> frozenset[str]:
@@ -148,12 +152,32 @@ def _text_entries(path: Path, data: dict[str, Any], key: str, what: str) -> dict
     return entries
 
 
+class Synonym(NamedTuple):
+    field: str
+    rank: int  # the header's place in its field's list of synonyms: lower wins
+
+
+@cache
+def synonyms_of(model: str) -> dict[str, Synonym]:
+    """Normalised header → the field it means for `model` (Account, Contact, ...)."""
+    return {
+        normalise(header): Synonym(field_name, rank)
+        for field_name, headers in SYNONYMS.get(model, {}).items()
+        for rank, header in enumerate(headers)
+    }
+
+
 def build_column_map(
     header: Sequence[str],
     importable_fields: Sequence[str],
     mapping: Mapping[str, str | None] | None = None,
+    model: str | None = None,
 ) -> ColumnMap:
-    """Match each header column to at most one field; two columns for one field is an error."""
+    """Match each header column to at most one field; two columns for one field is an error.
+
+    The mapping's entries come first, then exact normalised names, then (given `model`)
+    the model's synonyms for the columns still unknown: a synonym takes only a field no
+    other column has, so it never makes an error, and its column otherwise stays unknown."""
     mapping = mapping or {}
     _check_mapping_targets(mapping, importable_fields)
     by_normalised = {normalise(f): f for f in importable_fields}
@@ -180,7 +204,28 @@ def build_column_map(
             )
         columns_by_field[field_name] = column
     unused = [key for key in mapping if key not in header]
-    return ColumnMap(columns_by_field, unknown, ignored, unused)
+    synonyms = _synonym_matches(unknown, columns_by_field, synonyms_of(model) if model else {})
+    if synonyms:
+        field_of = {c: f for f, c in columns_by_field.items()} | synonyms
+        columns_by_field = {field_of[c]: c for c in header if c in field_of}
+        unknown = [c for c in unknown if c not in synonyms]
+    return ColumnMap(columns_by_field, unknown, ignored, unused, synonyms)
+
+
+def _synonym_matches(
+    candidates: Sequence[str], taken: Mapping[str, str], synonyms: Mapping[str, Synonym]
+) -> dict[str, str]:
+    """Column → field for the `candidates` that are synonyms of a field no column has
+    yet; of two for one field, the higher-ranked synonym wins (then the first column)."""
+    best: dict[str, tuple[int, str]] = {}  # field → (rank, column)
+    for column in candidates:
+        synonym = synonyms.get(normalise(column))
+        if synonym is None or synonym.field in taken:
+            continue
+        if synonym.field not in best or synonym.rank < best[synonym.field][0]:
+            best[synonym.field] = (synonym.rank, column)
+    chosen = {column: field_name for field_name, (_, column) in best.items()}
+    return {c: chosen[c] for c in candidates if c in chosen}
 
 
 def _check_mapping_targets(
@@ -196,15 +241,23 @@ def _check_mapping_targets(
 
 
 def require_columns(
-    column_map: ColumnMap, required: Sequence[Sequence[str]], header: Sequence[str]
+    column_map: ColumnMap,
+    required: Sequence[Sequence[str]],
+    header: Sequence[str],
+    looks_like: Callable[[], str | None] | None = None,
 ) -> None:
-    """Each entry of `required` is a set of alternatives; stop before any row is written."""
+    """Each entry of `required` is a set of alternatives; stop before any row is written.
+    `looks_like`, asked only then, may say which other model the file is for: that
+    replaces the close matches, which are misleading in another model's file."""
     missing = [alts for alts in required if not any(f in column_map.columns_by_field for f in alts)]
     if not missing:
         return
     described = [" or ".join(alts) for alts in missing]
-    hints = _suggestions([f for alts in missing for f in alts], column_map.unknown_columns)
     message = f"required columns missing: {', '.join(described)}"
+    other_model = looks_like() if looks_like is not None else None
+    if other_model:
+        raise MissingColumnsError(f"{message}; {other_model}")
+    hints = _suggestions([f for alts in missing for f in alts], column_map.unknown_columns)
     if hints:
         message += f" (did you mean {hints}?)"
     raise MissingColumnsError(message)

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from custimport.io.source import SourceInfo
 from custimport.rows.outcomes import Counts, FailedRow
+from custimport.rows.reasons import FailureReasons
 from custimport.schemas import ModelSpec
 
 
@@ -24,6 +25,7 @@ class ImportRequest:
     encoding: str = "auto"
     delimiter: str | None = None
     sheet: str | None = None
+    header_row: int | None = None  # --header-row: the header's line or sheet row (1-based)
     parallel: bool | None = None  # prepare batches in a second process; None: by file size
     journal: bool = True  # record the run's changes, so it can be undone (not --no-undo)
     resume: bool = False  # go on after the line the last interrupted run of the file committed
@@ -32,6 +34,8 @@ class ImportRequest:
     policies: tuple[str, ...] = ()  # --policy FIELD=POLICY, as given (SPEC §9)
     defaults: tuple[str, ...] = ()  # --default FIELD=VALUE, as given
     empty_cells: str | None = None  # --empty-cells clear|keep (None: the mapping file's)
+    phone_region: str | None = None  # --phone-region CC, checked (rows/phones.py)
+    allow_new_keys: bool = False  # keys a spreadsheet may have damaged are new (SPEC §10)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class ResumePoint:
 class ImportReport:
     request: ImportRequest
     counts: Counts = field(default_factory=Counts)
+    reasons: FailureReasons = field(default_factory=FailureReasons)  # failed rows, by kind
     completed: bool = False
     committed: bool = False
     interrupted_exit: int | None = None
@@ -55,11 +60,13 @@ class ImportReport:
     cut_short: bool = False
     stopped_reading: str | None = None  # the file could not be read to its end: where, why
     unknown_columns: list[str] = field(default_factory=list)
+    synonyms: dict[str, str] = field(default_factory=dict)  # column → field (SPEC §11)
     warnings: list[str] = field(default_factory=list)
     source: SourceInfo | None = None
     duration_s: float = 0.0
     run: int | None = None  # the run's number in the history (none for a dry run)
     resumed: "ResumePoint | None" = None  # --resume: the run and line this import went on after
+    phones_as_given: int = 0  # --phone-region: phone values stored as given (no valid number)
     changes_written: int | None = None  # lines written to the change file (--changes)
     changes_error: str | None = None  # why the change file could not be written (one line)
     # a signal that stopped the change file's writing, after the import itself had ended

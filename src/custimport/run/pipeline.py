@@ -69,6 +69,7 @@ class Pipeline:
             resume_after=report.resumed.after_line if report.resumed else 0,
             resume_skip=report.resumed.skip if report.resumed else frozenset(),
             may_be_empty=may_be_empty,
+            phone_region=self.request.phone_region,
         )
         self.transaction = Transaction(conn, handler, report.counts)
         self.retrying = False  # rows taken from `deferred` are being written again
@@ -164,6 +165,7 @@ class Pipeline:
             for batch in handed_out:
                 self._waiting_from(batch.held_from)
                 self._write(batch.rows, batch.failures, wire=batch.wire)
+                self.report.phones_as_given += batch.phones_as_given
                 self.observer.progress(batch.bytes_read, batch.rows_read)
                 if self.stop.exit_code is not None or self._too_many_failures():
                     return True
@@ -253,14 +255,18 @@ class Pipeline:
             self.handler.note_failure(failure.data, failure.line_no)
 
     def _hand_out(self, failures: list[FailedRow]) -> None:
-        """Failed rows are final at once: logged, then counted."""
+        """Failed rows are final at once: logged, then counted (and their reasons)."""
+        reasons = self.report.reasons
         for failure in failures:
             try:
                 self.observer.row_failed(failure)  # logged first: a failed row is in the log
             except ReportFileError as exc:
                 self.report.counts.failed += exc.logged  # its rejects line alone is missing
+                if exc.logged:
+                    reasons.add(failure.line_no, failure.errors)
                 raise
             self.report.counts.failed += 1
+            reasons.add(failure.line_no, failure.errors)
 
     def _write_within(
         self,

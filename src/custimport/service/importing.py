@@ -34,7 +34,7 @@ from custimport.rows.modes import Mode, creates, required_columns, updates
 from custimport.run.gc_pause import bulk_gc
 from custimport.run.job import ImportReport, ImportRequest, Observer
 from custimport.run.pipeline import Pipeline
-from custimport.service import history, recording
+from custimport.service import failure_hints, history, recording
 from custimport.signals import interrupts_ignored, trapped_hangup, trapped_signals
 from custimport.store import db
 from custimport.store.journal import PREVIEW_TABLE, Journal
@@ -63,11 +63,20 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
         encoding=request.encoding,
         delimiter=request.delimiter,
         sheet=request.sheet,
+        header_row=request.header_row,
     ) as source:
         columns = mapping.columns if mapping else None
-        column_map = build_column_map(source.info.header, request.spec.fields, columns)
+        column_map = build_column_map(
+            source.info.header, request.spec.fields, columns, request.spec.name
+        )
         required = rules.still_required(required_columns(request.spec, mode))
-        require_columns(column_map, required, source.info.header)
+        header = source.info.header
+        require_columns(
+            column_map,
+            required,
+            header,
+            lambda: failure_hints.looks_like(request.spec, header, columns),
+        )
         rules = rules.for_columns(column_map.present_fields)
         engine = db.make_engine(request.database_url)
         db.plan_for_key_lookups(engine)
@@ -87,6 +96,7 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
                 )
             report = ImportReport(request, source=source.info)
             report.unknown_columns = column_map.unknown_columns
+            report.synonyms = column_map.synonyms
             with db.translated_errors(request.database_url):
                 recorded = recorded_mapping(mapping, rules)
                 journal = recording.begin(engine, request, recorded, report, observer.warned)
@@ -98,6 +108,7 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
                     engine, source, column_map, mode, report, observer, journal, rules
                 ),
             )
+            failure_hints.add_model_hint(report, header, columns)
         finally:
             with interrupts_ignored():
                 engine.dispose()
@@ -139,6 +150,8 @@ def _import_rows(
             handler = HANDLERS[report.request.spec.name](conn, mode, present)
             handler.journal = journal
             handler.rules = rules if rules.active else None
+            if isinstance(handler, AccountHandler):
+                handler.allow_new_keys = report.request.allow_new_keys
             pipeline = Pipeline(
                 conn, handler, column_map, report, observer, stop, rules.may_be_empty
             )
@@ -146,6 +159,7 @@ def _import_rows(
                 pipeline.on_finish = lambda c: _write_change_file(c, journal, report)
             pipeline.run(source)
             _add_warnings(report)
+            failure_hints.add_group_hint(conn, report)
     except SQLAlchemyError as exc:
         raise DatabaseError(db.describe_db_error(exc, report.request.database_url)) from None
 
@@ -192,6 +206,14 @@ def _add_warnings(report: ImportReport) -> None:
         report.warnings.append(
             f"{report.counts.generated_keys} accounts had no account_number and got a "
             "generated one: importing this file again will create them again"
+        )
+    if report.phones_as_given:
+        region = report.request.phone_region
+        count = report.phones_as_given
+        numbers = "phone number is" if count == 1 else "phone numbers are"
+        report.warnings.append(
+            f"{count} {numbers} no valid number for region {region} "
+            "(nor with their own + prefix): stored as given"
         )
     ignored = report.counts.ignored_contacts
     if ignored:

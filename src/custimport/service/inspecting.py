@@ -2,7 +2,8 @@
 
 One full pass with the same reader the import uses counts the rows and the rows it cannot
 read; the header is matched to fields with the import's own mapping rules, for the model
-asked for or, without one, for each model (the best fit is shown).
+asked for or, without one, for each model (the best fit is shown). With
+--suggest-mapping it also writes a mapping file for the model shown (service/suggesting.py).
 """
 
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from custimport.rows.mapping import (
 )
 from custimport.rows.modes import Mode, required_columns
 from custimport.schemas import MODELS, ModelSpec, model_spec
+from custimport.service.suggesting import Suggestion, suggestion_path, write_suggestion
 
 SAMPLE_ROWS = 5
 MODE = Mode.CREATE_UPDATE  # the import's default mode decides which columns are required
@@ -41,6 +43,8 @@ class InspectRequest:
     policies: tuple[str, ...] = ()  # --policy, --default, --empty-cells: as for an import
     defaults: tuple[str, ...] = ()
     empty_cells: str | None = None
+    suggest_mapping: str | None = None  # --suggest-mapping OUT.json: write a mapping there
+    header_row: int | None = None  # --header-row: the header's line or sheet row (1-based)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,12 @@ class ModelFit:
     missing_required: list[str]
     problem: str | None  # the import's message: missing columns (did you mean …) or mapping
     bad_mapping: bool = False  # the mapping names a field this model does not have
+    column_map: ColumnMap | None = None  # None with bad_mapping
+
+    @property
+    def synonyms(self) -> dict[str, str]:
+        """Column → field for the columns matched by a synonym of a CRM export."""
+        return self.column_map.synonyms if self.column_map else {}
 
     @property
     def fits(self) -> bool:
@@ -81,6 +91,7 @@ class Inspection:
     unused_mapping_keys: list[str]
     stats: RowStats
     rules: ChangeRules | None = None  # policies, defaults, empty cells for the model (SPEC §9)
+    suggestion: Suggestion | None = None  # --suggest-mapping: what was written, and where
 
     def sample_values(self, row: RawRow) -> dict[str, str]:
         """A sample row as column → text (a row that failed to read keeps what it had)."""
@@ -88,7 +99,9 @@ class Inspection:
 
 
 def inspect_file(request: InspectRequest) -> Inspection:
-    """Read the whole file once; usage problems (unreadable file, bad mapping) raise."""
+    """Read the whole file once; usage problems (unreadable file, bad mapping, an output
+    file that exists) raise before it is read."""
+    suggest_path = suggestion_path(request.suggest_mapping)
     mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
     columns = mapping.columns if mapping else None
     with open_source(
@@ -97,6 +110,7 @@ def inspect_file(request: InspectRequest) -> Inspection:
         encoding=request.encoding,
         delimiter=request.delimiter,
         sheet=request.sheet,
+        header_row=request.header_row,
     ) as source:
         header = source.info.header
         specs = [request.spec] if request.spec else list(MODELS.values())
@@ -113,8 +127,13 @@ def inspect_file(request: InspectRequest) -> Inspection:
             _rules(chosen_spec, mapping, request, strict=True)  # raises: says why
         stats = _read_all(source)
     unused = [key for key in columns or {} if key not in header]
-    inspection = Inspection(source.info, chosen, not strict, fits, unused, stats, chosen_rules)
-    return inspection
+    suggestion = None
+    if suggest_path is not None:
+        candidates = [(f.model, f.column_map) for f in ([chosen] if chosen else fits)]
+        suggestion = write_suggestion(suggest_path, header, columns or {}, candidates, rules)
+    return Inspection(
+        source.info, chosen, not strict, fits, unused, stats, chosen_rules, suggestion
+    )
 
 
 def _rules(
@@ -139,7 +158,7 @@ def _fit(
 ) -> ModelFit:
     """The column map for one model; a mapping it cannot take is an error only if asked for."""
     try:
-        column_map = build_column_map(header, spec.fields, mapping)
+        column_map = build_column_map(header, spec.fields, mapping, spec.name)
     except MappingError as exc:
         if strict:
             raise
@@ -158,7 +177,20 @@ def _fit(
         _columns(header, column_map),
         [" or ".join(alts) for alts in missing],
         problem,
+        column_map=column_map,
     )
+
+
+def fits_of_models(header: list[str], mapping: Mapping[str, str | None] | None) -> list[ModelFit]:
+    """How the header serves each model, as `inspect` without --model judges it: the
+    import names the model a file looks like when it fails as another (SPEC §11)."""
+    return [_fit(spec, header, mapping, None, strict=False) for spec in MODELS.values()]
+
+
+def best_fitting(fits: list[ModelFit]) -> ModelFit | None:
+    """Of `fits`, the one whose required columns are present and that uses most columns."""
+    fitting = [fit for fit in fits if fit.fits]
+    return _best(fitting) if fitting else None
 
 
 def _no_model_takes(mapping: Mapping[str, str | None], fits: list[ModelFit]) -> MappingError:

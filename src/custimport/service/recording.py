@@ -49,6 +49,12 @@ def _options(request: ImportRequest, resumed: ResumePoint | None) -> dict[str, A
         "sheet": request.sheet,
         "no_undo": not request.journal,
     }
+    if request.phone_region is not None:  # left out otherwise: older runs' options compare
+        options["phone_region"] = request.phone_region
+    if request.allow_new_keys:
+        options["allow_new_keys"] = True
+    if request.header_row is not None:
+        options["header_row"] = request.header_row
     if resumed is not None:
         options["resumes"] = resumed.run
     return options
@@ -63,7 +69,8 @@ def begin(
 ) -> Journal | None:
     """Record the run (not for a dry run); the journal its handler writes, if any.
     Sets the report's run, the resume point under --resume, and the hint without it."""
-    size, sha256 = file_digest(request.path)
+    # of the file as given (compressed, if it is; standard input's private copy)
+    size, sha256 = file_digest(report.source.given_file if report.source else request.path)
     with engine.connect() as conn:
         previous = runs.previous_run(conn, sha256, request.spec.name, request.mode, mapping)
         resumable = (
