@@ -202,16 +202,21 @@ def installed_version() -> str:
         return "0.0.0"
 
 
-def _one_file(positional: Path | None, option: Path | None) -> Path:
-    """FILE, given as the argument or as `--file PATH` (the seed command's spelling)."""
-    if positional is not None and option is not None:
-        raise UsageError(
-            f"two files given ({visible(str(positional))} and --file {visible(str(option))}); "
-            "name the file once"
-        )
-    if positional is None and option is None:
+def _one_file(positional: Path | None, options: list[str] | None) -> Path:
+    """FILE, given as the argument or as `--file PATH` (the seed command's spelling). One
+    file per command (several files in one command are not built yet: SPEC §11)."""
+    given = ([str(positional)] if positional is not None else []) + list(options or [])
+    if not given:
         raise UsageError("no file given: name the file to import (or give --file PATH)")
-    return positional or option  # type: ignore[return-value]
+    if len(given) > 1:
+        shown = ", ".join(visible(name) for name in given)
+        raise UsageError(
+            f"{len(given)} files given ({shown}): import one file per command "
+            "(several files in one command are not supported yet)"
+        )
+    if not given[0]:
+        raise UsageError("--file needs a file name")
+    return Path(given[0])
 
 
 def _phone_region(text: str | None) -> str | None:
@@ -323,7 +328,7 @@ def import_command(
         ),
     ] = None,
     file_option: Annotated[
-        Path | None,
+        list[str] | None,
         typer.Option(
             "--file",
             metavar="PATH",
@@ -641,8 +646,10 @@ def duplicates_command(
 
     Example: custimport duplicates --model Account --threshold 0.92 -o pairs.csv
     """
-    spec = _guarded(lambda: _model(model))
+    spec = _guarded(lambda: _duplicates_model(model))
     _guarded(lambda: check_duplicates_request(spec, threshold))
+    if output_name is not None and json_output:
+        _guarded(_json_or_output)
     output = _guarded(lambda: _checked_output(output_name, force)) if output_name else None
     request = DuplicatesRequest(spec, resolve_database_url(database), threshold, output, force)
     result = _guarded(lambda: find_duplicates(request))
@@ -656,6 +663,17 @@ def duplicates_command(
             duplicates_report.print_pairs(result, output)
 
     _history_output(report, output)
+
+
+def _duplicates_model(value: str) -> ModelSpec:
+    spec = model_spec(value)
+    if spec is None:
+        raise UsageError(f"unknown model {value!r}; use Account or Contact")
+    return spec
+
+
+def _json_or_output() -> None:
+    raise UsageError("give -o FILE or --json, not both: the pairs go to one of them")
 
 
 def _checked_output(given: str, force: bool) -> Path:

@@ -160,3 +160,23 @@ def test_a_database_upgraded_from_0003_finds_its_zero_padded_keys(
 
     assert run.rows["failed"] == 1
     assert "it probably means '000042'" in errors_of(run.report)
+
+
+def test_all_zero_keys_and_zero_padded_exponents(db_url: str, tmp_path: Path) -> None:
+    """`0` against a stored `000` (the database trims it to nothing), and exponents
+    written `E+017` or past 99, are caught like the others."""
+    seed_groups(tmp_path, db_url)
+    base = write_csv(tmp_path / "b.csv", HEADER, [["000", "Zeros", "Enterprise", ""]])
+    assert run_import(base, "Account", db_url).exit_code == 0
+    rows = [
+        ["0", "One zero", "Enterprise", ""],
+        ["1.23457E+017", "Padded exponent", "Enterprise", ""],
+        ["1E+100", "Huge", "Enterprise", ""],
+    ]
+    run = run_import(write_csv(tmp_path / "z.csv", HEADER, rows), "Account", db_url)
+    assert (run.rows["failed"], run.rows["created"]) == (3, 0)
+    assert (
+        "'0' differs from a stored account number only by leading zeros (it probably means '000')"
+        in errors_of(run.report)
+    )
+    assert numbers(db_url) == ["000"]

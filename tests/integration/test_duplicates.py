@@ -46,7 +46,7 @@ def test_accounts_paired_by_name_and_website_host(db_url: str, tmp_path: Path) -
     assert pairs[("A-1", "A-3")] == (1.0, "same name")
     assert pairs[("C-1", "D-1")] == (0.95, "same website host")
     score, reason = pairs[("B-1", "B-2")]
-    assert 0.9 <= score < 1 and reason == f"similar names ({score:.2f})"
+    assert 0.9 <= score < 1 and reason == f"similar names ({score:.3f})"
     assert not any("E-1" in keys for keys in pairs)
     assert list(pairs.values()) == sorted(pairs.values(), key=lambda p: -p[0])  # best first
     assert full_dump(db_url) == before  # it never changes data
@@ -102,7 +102,8 @@ def test_pairs_to_a_csv_file_and_on_screen(sqlite_url: str, tmp_path: Path) -> N
         (["--model", "CustomerGroup"], "duplicates are found among Account or Contact records"),
         (["--model", "Account", "--threshold", "0"], "--threshold 0.0 must be above 0"),
         (["--model", "Account", "--threshold", "1.5"], "must be above 0 and at most 1"),
-        (["--model", "Nope"], "unknown model 'Nope'"),
+        (["--model", "Nope"], "unknown model 'Nope'; use Account or Contact"),
+        (["--model", "Account", "--json", "-o", "x.csv"], "give -o FILE or --json, not both"),
     ],
 )
 def test_usage_errors(sqlite_url: str, args: list[str], message: str) -> None:
@@ -120,3 +121,20 @@ def test_a_value_shared_by_many_records_is_a_star_not_every_pair() -> None:
     assert found.count == len(pairs) == size - 1
     assert all(p.keys[0] == "K000" for p in pairs)
     assert pairs[0].reason == f"same website host (shared by {size} records)"
+
+
+def test_a_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
+    typo = tmp_path / "typo.db"
+    run = cli("duplicates", "--model", "Account", "--db", f"sqlite:///{typo}")
+    assert run.exit_code == 2 and "no database at" in run.stderr
+    assert not typo.exists()
+
+
+def test_numbered_branches_are_not_alike_and_near_names_score_below_one() -> None:
+    names = ["store 12", "store 13", "acme " + "x" * 2000, "acme " + "x" * 1999 + "y"]
+    keys = ["S-12", "S-13", "L-1", "L-2"]
+    found = find_pairs(Records(keys, names, names, {}), 0.9)
+    pairs = {p.keys: p for p in found.pairs}
+    assert ("S-12", "S-13") not in pairs  # names that differ in their numbers
+    assert pairs[("L-1", "L-2")].score == 0.999  # alike, not the same name
+    assert pairs[("L-1", "L-2")].reason == "similar names (0.999)"

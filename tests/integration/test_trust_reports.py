@@ -109,10 +109,9 @@ def test_max_errors_reached_by_a_database_refusal_stops_there(tmp_path: Path, gr
         (["export"], "Missing option '--model'"),
         (["export", "--model", "Account", "--bogus"], "No such option"),
         (["--model", "Account"], "no file given: name the file to import (or give --file PATH)"),
-        (
-            ["a.csv", "--file", "b.csv", "--model", "Account"],
-            "two files given (a.csv and --file b.csv)",
-        ),
+        (["a.csv", "--file", "b.csv", "--model", "Account"], "2 files given (a.csv, b.csv)"),
+        (["--file", "a.csv", "--file", "b.csv", "-m", "Account"], "import one file per command"),
+        (["--file", "", "--model", "Account"], "--file needs a file name"),
         (["db", "upgrade", "extra-argument"], "unexpected extra argument"),
     ],
 )

@@ -13,7 +13,7 @@ from custimport.rows.near_keys import (
 
 @pytest.mark.parametrize(
     ("number", "expected"),
-    [("00123", "123"), ("123", "123"), ("000", "0"), ("ACME-001", None), ("١٢٣", None)],
+    [("00123", "123"), ("123", "123"), ("000", ""), ("0", ""), ("ACME-001", None), ("١٢٣", None)],
 )
 def test_unpadded(number: str, expected: str | None) -> None:
     assert unpadded(number) == expected
@@ -30,6 +30,9 @@ def test_unpadded(number: str, expected: str | None) -> None:
         ("1.2E+10", False),
         ("AC1E+17", False),
         ("1.23457E-17", False),
+        ("1.23457E+017", True),  # a zero-padded exponent
+        ("1E+100", True),
+        ("1E+99999999", True),  # refused; nothing stored is that long
     ],
 )
 def test_scientific_notation(number: str, scientific: bool) -> None:

@@ -15,6 +15,10 @@ from custimport.rows.phones import check_region, e164, normalise_phones
         ("555-0100", "US", None),  # too short
         ("ext. 12 only", "GB", None),
         ("+", "GB", None),
+        ("+1 650 253 0000 ext. 123", "US", None),  # an extension: E.164 would drop it
+        ("020 7946 0018 x 55", "GB", None),
+        ("020 7946 0018;ext=99", "GB", None),
+        ("1-800-FLOWERS", "US", None),  # letters: a vanity number stays as written
     ],
 )
 def test_e164(value: str, region: str, expected: str | None) -> None:

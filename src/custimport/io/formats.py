@@ -27,7 +27,7 @@ from custimport.io.csv_reader import DELIMITERS, checked_delimiter, open_csv, sn
 from custimport.io.encoding_guess import checked_codec, choose_encoding, sample_text
 from custimport.io.json_reader import open_json, open_jsonl
 from custimport.io.source import RowSource, SourceInfo
-from custimport.io.staging import Scratch, copy_stdin, is_stdin
+from custimport.io.staging import Scratch, copy_if_stream, copy_stdin, is_stdin
 from custimport.io.text import SAMPLE_SIZE, ZIP_MAGIC, TextStream
 
 __all__ = ["FORMATS", "open_source", "reopen_arguments"]
@@ -84,7 +84,10 @@ def open_source(
         Scratch(),
     )
     try:
-        file = copy_stdin(asked.scratch) if is_stdin(Path(path)) else Path(path)
+        given = Path(path)
+        file = (
+            copy_stdin(asked.scratch) if is_stdin(given) else copy_if_stream(given, asked.scratch)
+        )
         source = _open_file(file, asked)
     except BaseException:
         asked.scratch.remove()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import stat
 import sys
 import tempfile
 from contextlib import suppress
@@ -30,7 +31,7 @@ from typing import Any, BinaryIO
 
 from custimport.errors import InputFileError
 
-__all__ = ["STDIN", "Scratch", "copy_stdin", "is_stdin"]
+__all__ = ["STDIN", "Scratch", "copy_if_stream", "copy_stdin", "is_stdin"]
 
 STDIN = Path("-")
 COPY_CHUNK = 1 << 20
@@ -126,6 +127,27 @@ def copy_stdin(scratch: Scratch) -> Path:
     if path.stat().st_size == 0:
         raise InputFileError("standard input is empty: no header row")
     return path
+
+
+def copy_if_stream(path: Path, scratch: Scratch) -> Path:
+    """A named pipe, `/dev/stdin` on a pipe, `<(…)` or another device, copied as standard
+    input is (it can be read once); any other path as it is."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return path  # the reader says what is wrong with it
+    if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)):
+        return path
+    try:
+        with path.open("rb") as stream:
+            if _is_terminal(stream):
+                raise InputFileError(f"{path} is a terminal: name a file, or pipe one in")
+            copy = scratch.copy(stream, ".pipe")
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path} ({exc.strerror or exc})") from None
+    if copy.stat().st_size == 0:
+        raise InputFileError(f"{path}: file is empty: no header row")
+    return copy
 
 
 def _is_terminal(stream: BinaryIO) -> bool:

@@ -44,7 +44,7 @@ def print_pairs(result: DuplicatesResult, written_to: Path | None) -> None:
         for column in ("score", "key A", "key B", "reason"):
             table.add_column(column, justify="right" if column == "score" else "left")
         for pair in islice(result.pairs, SHOWN):
-            cells = (f"{pair.score:.2f}", visible(pair.keys[0]), visible(pair.keys[1]), pair.reason)
+            cells = (f"{pair.score:.3f}", visible(pair.keys[0]), visible(pair.keys[1]), pair.reason)
             table.add_row(*map(Text, cells))
         stdout.print(table)
         if count > SHOWN:

@@ -67,7 +67,7 @@ class _Found:
         keys = self.records.keys
         pair = a * self.n + b if keys[a] <= keys[b] else b * self.n + a
         old = self.pairs.get(pair, 0)
-        best = max(old >> 5, round(score * 1000))
+        best = max(old >> 5, int(score * 1000))  # thousandths, cut (0.9995 is 0.999)
         self.pairs[pair] = best << 5 | (old & 31) | bit
         return pair
 
@@ -96,7 +96,8 @@ class _Found:
                 size = self.shared.get((pair, bit))
                 parts.append(f"{text} (shared by {size:,} records)" if size else text)
         if bits & SIMILAR:
-            parts.append(f"similar names ({self.similarity[pair]:.2f})")
+            cut = min(int(self.similarity[pair] * 1000), 999) / 1000  # as the score: cut
+            parts.append(f"similar names ({cut:.3f})")
         return "; ".join(parts)
 
 
@@ -153,6 +154,10 @@ def _runs(found: _Found, values: Sequence[str], reason: tuple[float, int, str]) 
         start = end
 
 
+def _digits(name: str) -> str:
+    return "".join(ch for ch in name if ch.isdigit())
+
+
 def _neighbours(
     found: _Found,
     names: Sequence[str],
@@ -169,10 +174,11 @@ def _neighbours(
         for b in order[n + 1 : n + 1 + WINDOW]:
             if scopes[a] != scopes[b]:
                 break  # sorted by scope first: the rest of the window is another scope
-            if names[a] == names[b]:
-                continue  # the same name is a fingerprint run already
+            if names[a] == names[b] or _digits(names[a]) != _digits(names[b]):
+                continue  # a fingerprint run already; or numbered branches (Store 12, 13)
             score = fuzz.ratio(names[a], names[b], score_cutoff=cutoff) / 100
             if score >= threshold:
-                pair = found.add(a, b, score, SIMILAR)
+                # never 1.0: that is a "same name"; a near-identical name shows 0.999
+                pair = found.add(a, b, min(score, 0.999), SIMILAR)
                 if pair is not None:
                     found.similarity[pair] = score

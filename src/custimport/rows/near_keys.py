@@ -23,17 +23,20 @@ from sqlalchemy.engine import Connection
 from custimport.store import repository
 
 # How a spreadsheet shows a number of 12 digits or more in a narrow General cell: one
-# digit, maybe decimals, and an exponent of 11 or more (`1E5` stays an ordinary key)
-_SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)?[eE]\+?(?:1[1-9]|[2-9]\d)")
+# digit, maybe decimals, and an exponent of 11 or more, maybe zero-padded (`E+017`);
+# `1E5` stays an ordinary key
+_SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)?[eE]\+?0*(?:1[1-9]|[2-9]\d|[1-9]\d{2,})")
+MAX_DIGITS = 64  # the longest account number: no stored key stands for a larger number
 SHOWN = 5  # stored keys named at most in one message
 
 
 def unpadded(number: str) -> str | None:
-    """An all-digit key without its leading zeros (`00123` → `123`, `000` → `0`); None for
-    any other key (`ACME-001`: Excel leaves text alone)."""
+    """An all-digit key without its leading zeros (`00123` → `123`; `000` → the empty text,
+    as the database's ltrim makes it, so `0` and `000` meet); None for any other key
+    (`ACME-001`: Excel leaves text alone)."""
     if not number.isascii() or not number.isdigit():
         return None
-    return number.lstrip("0") or "0"
+    return number.lstrip("0")
 
 
 def scientific_range(number: str) -> list[tuple[str, str]]:
@@ -43,13 +46,15 @@ def scientific_range(number: str) -> list[tuple[str, str]]:
     if not looks_scientific(number):
         return []
     mantissa, _, exponent = number.upper().replace(",", ".").partition("E")
+    if int(exponent) >= MAX_DIGITS:
+        return []  # refused all the same; no stored number is that long
     value = Decimal(mantissa) * Decimal(10) ** int(exponent)
     decimals = len(mantissa.partition(".")[2])
     half_step = Decimal(5) * Decimal(10) ** (int(exponent) - decimals - 1)
     low = int((value - half_step).to_integral_value(rounding=ROUND_CEILING))
     high = int((value + half_step).to_integral_value(rounding=ROUND_CEILING)) - 1
     ranges = []
-    for digits in range(len(str(max(low, 0))), min(len(str(high)), 64) + 1):
+    for digits in range(len(str(max(low, 0))), min(len(str(high)), MAX_DIGITS) + 1):
         first, last = max(low, 10 ** (digits - 1)), min(high, 10**digits - 1)
         if first <= last:
             ranges.append((str(first), str(last)))

@@ -2,9 +2,10 @@
 
 A number is stored as `+<country><number>` when it parses as a valid number: for the
 region given (a national number, `020 7946 0018` in GB) or for the country its own `+`
-prefix names (`+49 30 901820`). Anything else (`ext. 12 only`, `555-0100`, a number too
-short for its country) is stored as given and counted, so the report can say how many
-were left alone: a phone column is never emptied or guessed at.
+prefix names (`+49 30 901820`). Anything else (`555-0100`, a number too short for its
+country, and a number with an extension or letters, which E.164 cannot hold: `020 7946
+0018 x 55`, `1-800-FLOWERS`) is stored as given and counted, so the report can say how
+many were left alone: a phone column never loses a digit or a letter.
 
 Applied to the clean values of a validated row, in the process that prepares batches
 (maybe a worker): no database here, and nothing done when no region is given.
@@ -34,12 +35,14 @@ def e164(value: str, region: str) -> str | None:
     """The number in E.164, or None when it is not a valid number."""
     import phonenumbers  # a dictionary look-up once loaded
 
+    if any(ch.isalpha() for ch in value):
+        return None  # an extension (`ext. 12`) or a vanity number: E.164 would drop letters
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
-        return None
+    if number.extension or not phonenumbers.is_valid_number(number):
+        return None  # E.164 has no room for an extension (`;ext=99`, `x 55`)
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from custimport.config import masked_url
 from custimport.errors import UsageError
 from custimport.models import Account, Contact
 from custimport.rows.duplicate_pairs import Records, find_pairs
@@ -30,7 +31,8 @@ YIELD_PER = 5000
 
 
 def check_request(spec: ModelSpec, threshold: float) -> None:
-    """Usage problems, before the database is opened."""
+    """Usage problems, before the database is opened (a missing SQLite file among them:
+    this command only reads, and must not leave a new database behind a typo)."""
     if spec.name not in ("Account", "Contact"):
         raise UsageError(f"duplicates are found among Account or Contact records, not {spec.name}")
     if not 0 < threshold <= 1:
@@ -39,6 +41,8 @@ def check_request(spec: ModelSpec, threshold: float) -> None:
 
 def find_duplicates(request: DuplicatesRequest) -> DuplicatesResult:
     check_request(request.spec, request.threshold)
+    if db.missing_sqlite_file(request.database_url):
+        raise UsageError(f"no database at {masked_url(request.database_url)}: nothing to compare")
     engine = db.make_engine(request.database_url)
     try:
         with db.translated_errors(request.database_url):

@@ -27,12 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import Column, MetaData, Table, and_, exists, func, inspect, or_, select, update
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import Connection, Engine
 
 from custimport.errors import UsageError
 from custimport.models import Account, CustomerGroup, ImportChange, ImportRun, utcnow
@@ -271,7 +269,7 @@ def opened(url: str) -> Iterator[History]:
 
     Refuses (SchemaBehindError) a database at an older schema, like an import does."""
     with db.translated_errors(url):
-        if _missing_sqlite_file(url):
+        if db.missing_sqlite_file(url):
             yield History(None)
             return
         engine = db.make_engine(url)
@@ -284,20 +282,6 @@ def opened(url: str) -> Iterator[History]:
 def _reading(engine: Engine) -> Engine:
     """The engine (same pool and events) for reads: a deferred transaction on SQLite."""
     return engine.execution_options(sqlite_deferred=True)
-
-
-def _missing_sqlite_file(url: str) -> bool:
-    """A SQLite URL naming a file that is not there (connecting would create it)."""
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        return False  # make_engine says what is wrong with it
-    name = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
-        return False
-    if name.startswith("file:"):
-        name = name.removeprefix("file:").split("?")[0]
-    return not Path(name).expanduser().exists()
 
 
 def _has_history(engine: Engine) -> bool:

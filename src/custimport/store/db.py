@@ -319,3 +319,18 @@ def _read_only_mount(url: str) -> str:
     except (ArgumentError, ValueError, OSError):
         return ""
     return " (its folder is on a read-only file system)" if read_only else ""
+
+
+def missing_sqlite_file(url: str) -> bool:
+    """A SQLite URL naming a file that is not there (connecting would create it): the
+    commands that only read (`runs`, `duplicates`) must not leave one behind."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return False  # make_engine says what is wrong with it
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return False
+    if name.startswith("file:"):
+        name = name.removeprefix("file:").split("?")[0]
+    return not Path(name).expanduser().exists()
