@@ -102,7 +102,7 @@ def replayed(state: dict[str, dict[str, Any]], change_file: Path) -> dict[str, d
 
 
 @settings(
-    max_examples=20,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

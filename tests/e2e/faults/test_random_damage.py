@@ -259,7 +259,7 @@ def assert_only_documented_transformations(
 # No shrinking: each example is a run of the real command, and shrinking one failure took
 # five minutes. The examples are small (at most 8 records), so they read well unshrunk.
 @settings(
-    max_examples=25,
+    max_examples=15,  # each a run of the real command: the suite stays under 10 minutes
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
