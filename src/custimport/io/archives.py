@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from custimport.errors import InputFileError
-from custimport.io.xlsx_archive import RATIO, RATIO_FLOOR
+from custimport.io.xlsx_archive import RATIO, RATIO_FLOOR, inflation_damage
 
 __all__ = ["GZIP_MAGIC", "ZIP_MAGICS", "Payload", "archive_payload"]
 
@@ -162,16 +162,11 @@ def _check_member(name: Path, info: zipfile.ZipInfo) -> None:
 
 
 def _check_inflation(name: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Inflate in bounded chunks; zipfile stops at the declared size and checks the CRC."""
-    try:
-        with archive.open(info) as member:
-            while member.read(CHUNK):
-                pass
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        detail = str(exc) or "its compressed data ends early"  # EOFError says nothing
+    detail = inflation_damage(archive, info)
+    if detail is not None:
         raise InputFileError(
             f"{name}: {info.filename} in the zip archive is damaged or cut short ({detail})"
-        ) from None
+        )
 
 
 def _member(file: Path, info: zipfile.ZipInfo) -> BinaryIO:

@@ -112,18 +112,25 @@ def _streamed_parts(path: Path, archive: zipfile.ZipFile) -> dict[str, str]:
     return found
 
 
-def _check_inflation(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Inflate in bounded chunks; zipfile stops at the declared size and checks the CRC."""
+def inflation_damage(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
+    """Inflate a member in bounded chunks (zipfile stops at the declared size and checks
+    the CRC); what is wrong with it, or None. Shared with archives.py's single-file zips."""
     try:
         with archive.open(info) as member:
             while member.read(CHUNK):
                 pass
-    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as exc:
-        detail = str(exc) or "its compressed data ends early"  # EOFError says nothing
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, OSError) as exc:
+        return str(exc) or "its compressed data ends early"  # EOFError says nothing
+    return None
+
+
+def _check_inflation(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    detail = inflation_damage(archive, info)
+    if detail is not None:
         raise InputFileError(
             f"{path}: not a readable xlsx workbook: {info.filename} is damaged, or does not "
             f"hold what the zip directory declares ({detail})"
-        ) from None
+        )
 
 
 def _size(count: int) -> str:
