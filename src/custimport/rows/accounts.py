@@ -64,6 +64,7 @@ STORED_ATTRIBUTE = {
 }
 INDIVIDUAL = GroupType.INDIVIDUAL.value  # a plain str: compared on every row
 REQUIRED_ON_CREATE = ("name", "customer_group")
+COLUMN_FIELD = {"customer_group_id": "customer_group"}  # an update's column → its field
 
 
 def _stored_getter(fields: Sequence[str]) -> Callable[[StoredAccount], tuple[Any, ...]]:
@@ -119,6 +120,7 @@ class AccountHandler:
         self._all = RowFields.of(present)  # a row with every column of the file
         self._width = len(present)
         self._shapes: dict[frozenset[str], RowFields] = {}  # rows with fewer, by their fields
+        self._set_changed_only = repository.sets_only_changed(conn)
 
     key_of = staticmethod(account_row_key)
 
@@ -352,6 +354,9 @@ class AccountHandler:
             write.changed |= self._plan_primary_contact(write, current, batch.now, fields)
         else:
             write.ignored_contact = self._has_contact_values(data)
+        if self._set_changed_only:
+            changed = write.fields_changed
+            columns = {c: v for c, v in columns.items() if COLUMN_FIELD.get(c, c) in changed}
         write.columns = {**columns, "updated_at": batch.now}
         return write
 
@@ -411,8 +416,12 @@ class AccountHandler:
         for f in ("primary_contact_first_name", "primary_contact_last_name"):
             if f in fields.contact and data[f] is None:
                 raise RowFailure(f, "is required for an account in an INDIVIDUAL group")
-        columns = [CONTACT_COLUMN_BY_FIELD[f] for f in fields.contact]
-        values = dict(zip(columns, wanted, strict=True))
+        written = zip(fields.contact, wanted, stored, strict=True)
+        values = {
+            CONTACT_COLUMN_BY_FIELD[f]: value
+            for f, value, old in written
+            if value != old or not self._set_changed_only
+        }
         write.contact_update = {"id": current.pc_id, **values, "updated_at": now}
         write.contacts_updated = 1
         return True

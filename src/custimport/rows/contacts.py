@@ -73,6 +73,7 @@ class ContactHandler:
         self.present = present
         self._present_fields = [f for f in CONTACT_ROW_FIELDS if f in present]
         self._width = len(present)  # the fields of a row that has every column of the file
+        self._set_changed_only = repository.sets_only_changed(conn)
 
     key_of = staticmethod(contact_row_key)
 
@@ -189,6 +190,8 @@ class ContactHandler:
         if not changed:
             plan.counts.unchanged += 1
             return None
+        if self._set_changed_only:
+            columns = {c: columns[c] for c in changed}
         columns["updated_at"] = now
         return ContactWrite(
             row,
