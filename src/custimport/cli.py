@@ -15,8 +15,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from custimport import __version__
-from custimport.config import DEFAULT_BATCH_SIZE, masked_url, resolve_database_url
+from custimport.config import DEFAULT_BATCH_SIZE, __version__, masked_url, resolve_database_url
 from custimport.errors import SchemaBehindError, UsageError, visible
 from custimport.io import export_output
 from custimport.report import console, files, progress, summary
@@ -195,7 +194,7 @@ def root(
 
 
 def installed_version() -> str:
-    """The package's version (pyproject.toml reads it from `custimport.__version__`):
+    """The package's version (pyproject.toml reads it from config.py):
     a constant, not importlib.metadata, which cost every command ~0.1 s to start."""
     return __version__
 

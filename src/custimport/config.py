@@ -1,10 +1,11 @@
-"""Settings: which database to use and how many rows go into one write batch."""
+"""Settings: the version, which database to use and how many rows go into one write batch."""
 
 import os
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
+__version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
 DATABASE_URL_ENV = "CUSTIMPORT_DATABASE_URL"
 DEFAULT_BATCH_SIZE = 2000
 
