@@ -7,7 +7,7 @@ class below routes any first argument that is not a command to `import`.
 import os
 import sys
 from collections.abc import Sequence
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,11 +22,13 @@ from custimport.report import console, files, progress, summary
 from custimport.report import duplicates as duplicates_report
 from custimport.report import history as history_report
 from custimport.report import inspection as inspection_report
+from custimport.report import several as several_report
 from custimport.report import undo as undo_report
 from custimport.rows.modes import Mode
 from custimport.rows.phones import check_region
 from custimport.schemas import MODELS, ModelSpec, model_spec
-from custimport.service import history
+from custimport.service import bundles, history, several
+from custimport.service.bundle_export import check_bundle_output, export_bundle
 from custimport.service.duplicates import check_request as check_duplicates_request
 from custimport.service.duplicates import find_duplicates
 from custimport.service.duplicates_job import DEFAULT_THRESHOLD, DuplicatesRequest
@@ -34,6 +36,8 @@ from custimport.service.export_job import ExportRequest
 from custimport.service.exporting import ExportInterrupted, OutputClosedError, run_export
 from custimport.service.importing import ImportRequest, run_import
 from custimport.service.inspecting import InspectRequest, inspect_file
+from custimport.service.one_transaction import run_as_one
+from custimport.service.several_job import GivenFile
 from custimport.service.undoing import UndoInterrupted, UndoRequest, undo_run
 from custimport.signals import interrupts_ignored
 from custimport.store import db
@@ -199,21 +203,59 @@ def installed_version() -> str:
     return __version__
 
 
-def _one_file(positional: Path | None, options: list[str] | None) -> Path:
-    """FILE, given as the argument or as `--file PATH` (the seed command's spelling). One
-    file per command (several files in one command are not built yet: SPEC §11)."""
-    given = ([str(positional)] if positional is not None else []) + list(options or [])
+def _given_files(positional: list[Path] | None, options: list[str] | None) -> list[Path]:
+    """FILE …, given as arguments or as `--file PATH` (the seed command's spelling)."""
+    given = [str(path) for path in positional or []] + list(options or [])
     if not given:
         raise UsageError("no file given: name the file to import (or give --file PATH)")
-    if len(given) > 1:
-        shown = ", ".join(visible(name) for name in given)
-        raise UsageError(
-            f"{len(given)} files given ({shown}): import one file per command "
-            "(several files in one command are not supported yet)"
-        )
-    if not given[0]:
+    if "" in given:
         raise UsageError("--file needs a file name")
-    return Path(given[0])
+    return [Path(name) for name in given]
+
+
+def _import_several(
+    paths: list[Path],
+    spec: ModelSpec | None,
+    options: ImportRequest,
+    error_log: Path | None,
+    rejects: Path | None,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    """Several files, or a bundle (SPEC §11): every file planned and checked, then each
+    imported in order; the exit status is the worst of the files'."""
+    _check_several(paths, options)
+    with ExitStack() as stack:
+        given: list[GivenFile] = []
+        for path in paths:
+            if not bundles.is_bundle(path):
+                given.append(GivenFile(path, spec))
+                continue
+            if spec is not None:
+                raise UsageError(
+                    f"{visible(str(path))} is a bundle: its manifest gives each file's model; "
+                    "leave --model out"
+                )
+            given += stack.enter_context(bundles.opened_bundle(path))
+        requests = several.plan(given, options)
+        sinks = several_report.SeveralSinks(requests, error_log, rejects, datetime.now())
+        sinks.check_locations()
+        show = not quiet and not as_json
+        run = run_as_one if options.atomic or options.dry_run else several.run_several
+        result = run(requests, lambda request: sinks.observer(request, show))
+    with interrupts_ignored():
+        several_report.print_several(result, sinks, as_json=as_json, quiet=quiet)
+    return result.exit_code
+
+
+def _check_several(paths: list[Path], options: ImportRequest) -> None:
+    """What one command does not do with several files, or not yet."""
+    if any(str(path) == "-" for path in paths) and len(paths) > 1:
+        raise UsageError("standard input (-) cannot be one of several files: save it to a file")
+    if options.resume:
+        raise UsageError("--resume goes on with one file: name that file alone")
+    if options.changes_path is not None:
+        raise UsageError("--changes writes one file's changes: import the files one by one")
 
 
 def _phone_region(text: str | None) -> str | None:
@@ -240,9 +282,10 @@ def _model(value: str) -> ModelSpec:
 @app.command("import")
 def import_command(
     file: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Argument(
-            help="The file to import (- reads standard input; .gz and .zip are read inside).",
+            help="The files to import (- reads standard input; .gz and .zip are read inside; "
+            "a bundle's .zip or folder imports its files).",
             show_default=False,
         ),
     ] = None,
@@ -334,19 +377,22 @@ def import_command(
         ),
     ] = None,
 ) -> None:
-    """Import FILE into the database.
+    """Import FILE into the database; several files (or a bundle) in the order
+    CustomerGroup, Account, Contact, each file's model guessed from its header.
 
     Example: custimport import accounts.csv --model Account --mode create_only
+    Example: custimport contacts.csv accounts.csv groups.csv
     """
-    file = _guarded(lambda: _one_file(file, file_option))
-    if model is None:
+    paths: list[Path] = _guarded(lambda: _given_files(file, file_option))
+    given_spec: ModelSpec | None = _guarded(lambda: _model(model)) if model is not None else None
+    several_files = len(paths) > 1 or bundles.is_bundle(paths[0])
+    if given_spec is None and not several_files:
         _guarded(_no_model)
-    assert model is not None
-    spec: ModelSpec = _guarded(lambda: _model(model))
+    spec: ModelSpec = given_spec or MODELS["customergroup"]  # several: each file's, once planned
     url = resolve_database_url(database)
     sinks = files.FileSinks(spec.name, error_log, rejects, datetime.now())
     own_files = {
-        "file imported": file,
+        "file imported": paths[0],
         "error log": sinks.log_target,
         "rejects file": sinks.rejects_target,
         "database": _sqlite_path(url),
@@ -355,7 +401,7 @@ def import_command(
         own_files["standard output, where --json prints the report"] = Path("/dev/stdout")
     changes_path = _guarded(lambda: _change_file_path(changes_file, own_files))
     request = ImportRequest(
-        path=file,
+        path=paths[0],
         spec=spec,
         database_url=url,
         mode=mode.lower(),
@@ -379,6 +425,9 @@ def import_command(
         phone_region=_guarded(lambda: _phone_region(phone_region)),
         allow_new_keys=allow_new_keys,
     )
+    if several_files:
+        outputs = (error_log, rejects, json_report, quiet)
+        raise typer.Exit(_guarded(lambda: _import_several(paths, given_spec, request, *outputs)))
     _guarded(sinks.check_locations)
     reporter = progress.Reporter(sinks, show_progress=not quiet and not json_report)
     try:
@@ -444,8 +493,9 @@ def undo_command(
 @app.command("export")
 def export_command(
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Account, Contact or CustomerGroup (any case).")
-    ],
+        str | None,
+        typer.Option("--model", "-m", help="Account, Contact or CustomerGroup (any case)."),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="File to write (default: stdout).", show_default=False),
@@ -457,11 +507,24 @@ def export_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing -o file.")] = False,
     database: DbOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No count on stderr.")] = False,
+    every_model: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Every model as a bundle: -o backup.zip or -o DIR (a new folder)."
+        ),
+    ] = False,
 ) -> None:
     """Write every record of a model in the columns and form the import reads back unchanged.
 
     Example: custimport export --model Account -o accounts.xlsx
+    Example: custimport export --all -o backup.zip
     """
+    if every_model:
+        _export_bundle(model, output, format, force, database, quiet)
+        return
+    if model is None:
+        _guarded(_no_export_model)
+    assert model is not None
     spec: ModelSpec = _guarded(lambda: _model(model))
     request = ExportRequest(spec, resolve_database_url(database), output, format, force)
     try:
@@ -474,6 +537,40 @@ def export_command(
         raise typer.Exit(exc.exit_code) from None
     if not quiet:
         summary.print_export_done(result)
+
+
+def _no_export_model() -> None:
+    raise UsageError("Missing option '--model' / '-m' (or --all for every model as a bundle)")
+
+
+def _export_bundle(
+    model: str | None,
+    output: Path | None,
+    format: str,
+    force: bool,
+    database: str | None,
+    quiet: bool,
+) -> None:
+    """`export --all`: the bundle of SPEC §11, in one snapshot of the database."""
+    if model is not None or output is None or format.lower() not in ("auto", "csv"):
+        _guarded(_bundle_usage)
+    assert output is not None
+    _guarded(lambda: check_bundle_output(output, force))
+    url = resolve_database_url(database)
+    try:
+        result = _guarded(lambda: export_bundle(url, output, force, installed_version()))
+    except ExportInterrupted as exc:
+        console.error(f"export interrupted: nothing was written to {output}")
+        raise typer.Exit(exc.exit_code) from None
+    if not quiet:
+        several_report.print_bundle_done(result)
+
+
+def _bundle_usage() -> None:
+    raise UsageError(
+        "--all writes every model as a bundle of CSV files: give -o backup.zip or -o DIR, "
+        "and neither --model nor --format"
+    )
 
 
 def _silence_stdout() -> None:

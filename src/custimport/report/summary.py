@@ -18,18 +18,23 @@ from custimport.service.export_job import ExportResult
 def print_outcome(report: ImportReport, sinks: FileSinks, *, as_json: bool, quiet: bool) -> None:
     """Everything an import prints when it ends: why it stopped early (stderr), then the
     JSON report or the summary (stdout); with --quiet only where the failed rows went."""
-    for problem in (report.stopped_reading, report.aborted, report.changes_error):
-        if problem:
-            error(problem)
-    changes = report.request.changes_path
-    if changes is not None and report.changes_written is None and not report.changes_error:
-        error(f"{visible(str(changes))} was not written: the import stopped before its end")
+    print_problems(report)
     if as_json:
         print_json(report_json(report, sinks))
     elif not quiet:
         print_summary(report, sinks)
     if report.counts.failed and quiet and sinks.error_log:
         error(f"{report.counts.failed} rows failed; see {sinks.error_log}")
+
+
+def print_problems(report: ImportReport) -> None:
+    """Why the import stopped early, or its change file is missing: stderr."""
+    for problem in (report.stopped_reading, report.aborted, report.changes_error):
+        if problem:
+            error(problem)
+    changes = report.request.changes_path
+    if changes is not None and report.changes_written is None and not report.changes_error:
+        error(f"{visible(str(changes))} was not written: the import stopped before its end")
 
 
 def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
@@ -39,7 +44,7 @@ def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
     return {
         "model": request.spec.name,
         "mode": request.mode,
-        "file": str(request.path),
+        "file": str(request.shown_path),
         "dry_run": request.dry_run,
         "completed": report.completed,
         "committed": report.committed,
@@ -91,7 +96,7 @@ def print_summary(report: ImportReport, sinks: FileSinks) -> None:
     dry = " (dry run)" if request.dry_run else ""
     stdout.print(
         f"[bold]{request.spec.name} import[/bold], mode {request.mode}{dry}: "
-        f"{markup_safe(str(request.path))}",
+        f"{markup_safe(str(request.shown_path))}",
         soft_wrap=True,
     )
     table = Table(show_header=True, header_style="bold")

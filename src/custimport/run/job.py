@@ -36,6 +36,13 @@ class ImportRequest:
     empty_cells: str | None = None  # --empty-cells clear|keep (None: the mapping file's)
     phone_region: str | None = None  # --phone-region CC, checked (rows/phones.py)
     allow_new_keys: bool = False  # keys a spreadsheet may have damaged are new (SPEC §10)
+    # what the report and run record call the file, when `path` is a copy of it (a member
+    # of a bundle, taken out of its zip: `backup.zip/accounts.csv`); None: `path`
+    shown_as: Path | None = None
+
+    @property
+    def shown_path(self) -> Path:
+        return self.shown_as if self.shown_as is not None else self.path
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from custimport.run.batch_writer import BatchWriter
 from custimport.run.job import ImportReport, Observer
 from custimport.run.lookahead import Lookahead, ahead_handler
 from custimport.run.prepare import PreparedBatch, Preparer, PreparerSettings, source_options
-from custimport.run.transaction import Transaction
+from custimport.run.transaction import Transaction, TransactionLost
 from custimport.run.waiting_rows import WaitingRows, WaitingSpill
 from custimport.signals import EXIT_SIGINT, StopFlag
 from custimport.store import db, runs
@@ -49,8 +49,12 @@ class Pipeline:
         observer: Observer,
         stop: StopFlag,
         may_be_empty: frozenset[str] = frozenset(),
+        shared: bool = False,
     ) -> None:
-        """`may_be_empty`: required fields validation lets empty (rows/change_rules.py)."""
+        """`may_be_empty`: required fields validation lets empty (rows/change_rules.py).
+        `shared`: the connection's transaction holds other files' rows too (several files
+        as one transaction, --atomic or --dry-run: service/one_transaction.py); it is
+        neither committed nor rolled back here, but handed over (`handed_over`)."""
         assert report.source is not None, "the source is opened before the pipeline"
         self.conn = conn
         self.handler = handler
@@ -72,15 +76,20 @@ class Pipeline:
             phone_region=self.request.phone_region,
         )
         self.transaction = Transaction(conn, handler, report.counts)
+        self.transaction.shared = shared
+        self.handed_over: Counts | None = None  # shared: this file's rows, not yet counted
         self.retrying = False  # rows taken from `deferred` are being written again
         self.keep_one_transaction = self.request.atomic or self.request.dry_run
+        assert self.keep_one_transaction or not shared, "shared only with --atomic or --dry-run"
         unguarded = conn.dialect.name == "sqlite" and not self.keep_one_transaction
         # --max-errors needs a savepoint per batch, to take back the rows after the Nth failure
         unguarded = unguarded and self.request.max_errors is None
         self.writer = BatchWriter(self.transaction, handler, unguarded)
         self.cut_at_limit = False  # rows after the Nth failed row were taken back, unread
         self.database_failures = 0
-        self.ahead = ahead_handler(conn, handler)  # the handler, if look-ups run ahead
+        # the handler, if look-ups run ahead; never in a shared transaction, whose earlier
+        # files' rows a second connection cannot see
+        self.ahead = None if shared else ahead_handler(conn, handler)
         self.held_back = False  # the look-ahead had read a batch that was never written
         # what the import changed, read on its connection once the rows are in (for
         # --dry-run, just before they are rolled back)
@@ -115,7 +124,7 @@ class Pipeline:
             # revoked): what was committed stays, and the report says so (SPEC §12.1)
             self._abandon_batch_in_flight()
             self.report.aborted = db.describe_db_error(exc, self.request.database_url)
-        except (WorkerFailed, ReportFileError) as exc:
+        except (WorkerFailed, ReportFileError, TransactionLost) as exc:
             self._abandon_batch_in_flight()
             self.report.aborted = str(exc)
         except OSError as exc:  # the import's own temporary files: a full disk, a size limit
@@ -363,6 +372,18 @@ class Pipeline:
         report = self.report
         if report.completed and not (self.transaction.deferred or self.retrying):
             self.first_waiting = None  # the rows held back to the end are written by now
+        if self.transaction.shared:  # the caller commits or rolls back, for every file
+            self.handed_over = self.transaction.hand_over()
+            report.committed = False  # until the caller commits
+        else:
+            self._end_transaction()
+        report.interrupted_exit = self.stop.exit_code
+        if self.transaction.deferred or self.retrying:  # rows left waiting: never settled
+            report.completed = False
+
+    def _end_transaction(self) -> None:
+        """Commit, or roll back (--dry-run; --atomic with a failed or unread row)."""
+        report = self.report
         if self.request.dry_run and self.on_finish is not None:
             self.on_finish(self.conn)
         if self.request.dry_run or (
@@ -375,9 +396,6 @@ class Pipeline:
             report.committed = True
         if not self.request.dry_run and self.on_finish is not None:
             self.on_finish(self.conn)
-        report.interrupted_exit = self.stop.exit_code
-        if self.transaction.deferred or self.retrying:  # rows left waiting: never settled
-            report.completed = False
 
 
 def _line(failure: FailedRow) -> int:

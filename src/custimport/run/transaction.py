@@ -46,6 +46,12 @@ from custimport.store.db_errors import is_conflict
 CONFLICT_RETRIES = 20
 
 
+class TransactionLost(Exception):
+    """The transaction had to start again, but it holds other files' rows too (several
+    files as one transaction, SPEC §11), which this import cannot write again: the
+    whole import is rolled back instead."""
+
+
 class Transaction:
     """The unit of work of an import: what was written since the last commit.
 
@@ -66,6 +72,9 @@ class Transaction:
         # called in the transaction just before each commit, with the counts the commit
         # makes true: the run record says what was committed, by the same commit
         self.before_commit: Callable[[Connection, Counts], None] | None = None
+        # the connection's transaction holds other files' rows (several files as one
+        # transaction): it is never rolled back to start again (TransactionLost)
+        self.shared = False
 
     def written(
         self, rows: Sequence[PendingRow], final: bool, wire: bytes | None, result: BatchResult
@@ -83,6 +92,12 @@ class Transaction:
     def start_again(self, rows: Sequence[PendingRow] = (), final: bool = False) -> BatchResult:
         """Roll back, and write every batch since the last commit again, then `rows`;
         the result stands for all of it (`add` it). Conflicts meanwhile start it again."""
+        if self.shared:
+            raise TransactionLost(
+                "a conflict with another import (a deadlock or a serialization failure) "
+                "broke the one transaction of these files: nothing was committed; "
+                "import them again"
+            )
         conflicts = 0
         while True:
             self.conn.rollback()
@@ -123,6 +138,12 @@ class Transaction:
         would have been written). The log is left alone: nothing is written again, and
         its file, on a full disk, may fail to flush (close() hides that)."""
         self.conn.rollback()
+        return self._forget_counts()
+
+    def hand_over(self) -> Counts:
+        """The counts of this file's rows, left in the connection's transaction for the
+        caller to commit or roll back with other files' (several files as one)."""
+        self._log.clear()
         return self._forget_counts()
 
     def abandon(self) -> Counts:

@@ -3,6 +3,7 @@ and the reporting of it (which must not import the database layer to print a lin
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from custimport.schemas import ModelSpec
 
@@ -14,6 +15,10 @@ class ExportRequest:
     output: Path | None = None  # None: stdout
     format: str | None = None  # None or "auto": from the output's extension, else csv
     force: bool = False
+    # accounts by account_number, contacts by account then primary first: an order that
+    # importing the file into an empty database and exporting it again gives back (a
+    # bundle's round trip); by id (the default), parents may follow their children
+    by_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -22,3 +27,9 @@ class ExportResult:
     format: str
     rows: int
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    output: Path
+    files: list[dict[str, Any]] = field(default_factory=list)  # the manifest's entries

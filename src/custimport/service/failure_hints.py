@@ -42,13 +42,16 @@ def looks_like(
     )
 
 
-def add_group_hint(conn: Connection, report: ImportReport) -> None:
-    """Rows failed for an unknown group, and there is no group at all: say what comes first."""
+def add_group_hint(conn: Connection, report: ImportReport, shared: bool = False) -> None:
+    """Rows failed for an unknown group, and there is no group at all: say what comes first.
+    `shared`: the connection's transaction holds the rows of several files, not yet
+    committed (service/one_transaction.py): the read stays in it."""
     if report.aborted or UNKNOWN_GROUP not in report.reasons:
         return
     try:
         none_yet = not repository.all_groups(conn)
-        conn.rollback()  # the read's transaction, on SQLite a lock
+        if not shared:
+            conn.rollback()  # the read's transaction, on SQLite a lock
     except SQLAlchemyError:  # the import ended already; the hint is not worth an error
         return
     if none_yet:

@@ -9,9 +9,10 @@ only set a flag: the batch in flight is finished and committed, and the import s
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from custimport.errors import DatabaseError, UsageError, visible
@@ -31,11 +32,13 @@ from custimport.rows.mapping import (
     require_columns,
 )
 from custimport.rows.modes import Mode, creates, required_columns, updates
+from custimport.rows.outcomes import Counts
 from custimport.run.gc_pause import bulk_gc
 from custimport.run.job import ImportReport, ImportRequest, Observer
 from custimport.run.pipeline import Pipeline
+from custimport.schemas import ModelSpec
 from custimport.service import failure_hints, history, recording
-from custimport.signals import interrupts_ignored, trapped_hangup, trapped_signals
+from custimport.signals import StopFlag, interrupts_ignored, trapped_hangup, trapped_signals
 from custimport.store import db
 from custimport.store.journal import PREVIEW_TABLE, Journal
 
@@ -51,12 +54,40 @@ HANDLERS: dict[str, Callable[[Connection, Mode, frozenset[str]], Handler[Any]]] 
 def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
     """Check the file and mapping, open the database, then import; usage problems raise.
     The one place the user's text for --mode becomes a Mode (an unknown one is exit 2)."""
+    started = time.perf_counter()
+    with started_import(request, observer) as job:
+        _recorded(job.engine, job.report, lambda: _import_rows(job, observer))
+        failure_hints.add_model_hint(job.report, job.source.info.header, job.columns)
+    job.report.duration_s = time.perf_counter() - started
+    return job.report
+
+
+@dataclass
+class StartedImport:
+    """An import whose file is open and checked, whose database is ready and whose run is
+    recorded: what is left is its rows (`import_rows_on`)."""
+
+    engine: Engine
+    source: RowSource
+    column_map: ColumnMap
+    columns: dict[str, str | None] | None  # the mapping file's
+    mode: Mode
+    rules: ChangeRules
+    report: ImportReport
+    journal: Journal | None
+
+
+@contextmanager
+def started_import(
+    request: ImportRequest, observer: Observer, engine: Engine | None = None
+) -> Iterator[StartedImport]:
+    """Everything before the rows; `engine`: one shared by several files (it is left
+    open), else the import's own, disposed of at the end."""
     mode = Mode.parse(request.mode)
     mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
     rules = settle_rules(
         request.spec, mapping, request.policies, request.defaults, request.empty_cells
     )
-    started = time.perf_counter()
     with open_source(
         request.path,
         format=request.format,
@@ -64,22 +95,15 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
         delimiter=request.delimiter,
         sheet=request.sheet,
         header_row=request.header_row,
+        name=request.shown_as,
     ) as source:
         columns = mapping.columns if mapping else None
-        column_map = build_column_map(
-            source.info.header, request.spec.fields, columns, request.spec.name
-        )
-        required = rules.still_required(required_columns(request.spec, mode))
-        header = source.info.header
-        require_columns(
-            column_map,
-            required,
-            header,
-            lambda: failure_hints.looks_like(request.spec, header, columns),
-        )
+        column_map = _column_map(request.spec, mode, columns, rules, source.info.header)
         rules = rules.for_columns(column_map.present_fields)
-        engine = db.make_engine(request.database_url)
-        db.plan_for_key_lookups(engine)
+        own_engine = engine is None
+        if engine is None:
+            engine = db.make_engine(request.database_url)
+            db.plan_for_key_lookups(engine)
         try:
             with db.translated_errors(request.database_url):
                 db.ensure_schema(engine)
@@ -101,19 +125,39 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
                 recorded = recorded_mapping(mapping, rules)
                 journal = recording.begin(engine, request, recorded, report, observer.warned)
             observer.started(source.info)
-            _recorded(
-                engine,
-                report,
-                lambda: _import_rows(
-                    engine, source, column_map, mode, report, observer, journal, rules
-                ),
-            )
-            failure_hints.add_model_hint(report, header, columns)
+            yield StartedImport(engine, source, column_map, columns, mode, rules, report, journal)
         finally:
-            with interrupts_ignored():
-                engine.dispose()
-    report.duration_s = time.perf_counter() - started
-    return report
+            if own_engine:
+                with interrupts_ignored():
+                    engine.dispose()
+
+
+def check_header(request: ImportRequest, header: list[str]) -> None:
+    """What run_import checks of a file before it opens the database, for a header read
+    already: several files in one command (service/several.py) check every file before
+    the first is imported. Problems raise a UsageError."""
+    mode = Mode.parse(request.mode)
+    mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
+    rules = settle_rules(
+        request.spec, mapping, request.policies, request.defaults, request.empty_cells
+    )
+    _column_map(request.spec, mode, mapping.columns if mapping else None, rules, header)
+
+
+def _column_map(
+    spec: ModelSpec,
+    mode: Mode,
+    columns: dict[str, str | None] | None,
+    rules: ChangeRules,
+    header: list[str],
+) -> ColumnMap:
+    """The header matched to `spec`'s fields; required columns missing raise (exit 2)."""
+    column_map = build_column_map(header, spec.fields, columns, spec.name)
+    required = rules.still_required(required_columns(spec, mode))
+    require_columns(
+        column_map, required, header, lambda: failure_hints.looks_like(spec, header, columns)
+    )
+    return column_map
 
 
 def _recorded(engine: Any, report: ImportReport, run: Callable[[], None]) -> None:
@@ -129,39 +173,41 @@ def _recorded(engine: Any, report: ImportReport, run: Callable[[], None]) -> Non
         recording.finish(engine, report)
 
 
-def _import_rows(
-    engine: Any,
-    source: RowSource,
-    column_map: ColumnMap,
-    mode: Mode,
-    report: ImportReport,
-    observer: Observer,
-    journal: Journal | None,
-    rules: ChangeRules,
-) -> None:
+def _import_rows(job: StartedImport, observer: Observer) -> None:
     try:
         with (
             trapped_signals() as stop,
             trapped_hangup(stop),
-            _closing(engine.connect()) as conn,
+            _closing(job.engine.connect()) as conn,
             bulk_gc(),
         ):
-            present = column_map.present_fields | rules.no_column
-            handler = HANDLERS[report.request.spec.name](conn, mode, present)
-            handler.journal = journal
-            handler.rules = rules if rules.active else None
-            if isinstance(handler, AccountHandler):
-                handler.allow_new_keys = report.request.allow_new_keys
-            pipeline = Pipeline(
-                conn, handler, column_map, report, observer, stop, rules.may_be_empty
-            )
-            if report.request.changes_path is not None and journal is not None:
-                pipeline.on_finish = lambda c: _write_change_file(c, journal, report)
-            pipeline.run(source)
-            _add_warnings(report)
-            failure_hints.add_group_hint(conn, report)
+            import_rows_on(conn, job, observer, stop)
     except SQLAlchemyError as exc:
-        raise DatabaseError(db.describe_db_error(exc, report.request.database_url)) from None
+        raise DatabaseError(db.describe_db_error(exc, job.report.request.database_url)) from None
+
+
+def import_rows_on(
+    conn: Connection, job: StartedImport, observer: Observer, stop: StopFlag, shared: bool = False
+) -> Counts | None:
+    """A started import's rows, written on `conn`. `shared`: its transaction holds several
+    files' rows (service/one_transaction.py), and this file's counts are returned for the
+    caller to count once it commits or rolls back."""
+    report, rules, journal = job.report, job.rules, job.journal
+    present = job.column_map.present_fields | rules.no_column
+    handler = HANDLERS[report.request.spec.name](conn, job.mode, present)
+    handler.journal = journal
+    handler.rules = rules if rules.active else None
+    if isinstance(handler, AccountHandler):
+        handler.allow_new_keys = report.request.allow_new_keys
+    pipeline = Pipeline(
+        conn, handler, job.column_map, report, observer, stop, rules.may_be_empty, shared
+    )
+    if report.request.changes_path is not None and journal is not None:
+        pipeline.on_finish = lambda c: _write_change_file(c, journal, report)
+    pipeline.run(job.source)
+    _add_warnings(report)
+    failure_hints.add_group_hint(conn, report, shared)
+    return pipeline.handed_over
 
 
 def _write_change_file(conn: Connection, journal: Journal, report: ImportReport) -> None:

@@ -91,7 +91,7 @@ def begin(
     start = runs.RunStart(
         model=request.spec.name,
         mode=request.mode,
-        file=str(request.path),
+        file=str(request.shown_path),
         file_size=size,
         file_sha256=sha256,
         mapping=mapping,

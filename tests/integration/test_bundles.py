@@ -1,0 +1,200 @@
+"""Bundles (SPEC §11): `export --all` writes every model and a manifest; importing the bundle
+into an empty database on the other engine and exporting again gives the same bytes; a
+bundle that was changed or lacks a file is refused with nothing written."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers import GROUPS_HEADER, cli, fetch, run_import, write_csv
+
+ACCOUNT_COLUMNS = [
+    "account_number",
+    "name",
+    "legal_name",
+    "customer_group",
+    "parent_account",
+    "website",
+    "industry",
+    "description",
+    "primary_contact_first_name",
+    "primary_contact_last_name",
+    "primary_contact_email",
+    "primary_contact_phone",
+]
+CONTACT_COLUMNS = [
+    "account", "first_name", "last_name", "email", "phone", "job_title", "department", "is_primary"
+]  # fmt: skip
+DATA_FILES = ["customer_groups.csv", "accounts.csv", "contacts.csv"]
+
+
+def _fill(tmp_path: Path, url: str) -> None:
+    """Every feature: a parent stored after its child (a forward reference in the export),
+    INDIVIDUAL accounts, primary and other contacts, NULLs, Unicode, multi-line text, and
+    account numbers whose byte order differs from a locale's (a5 after Z9)."""
+    groups = [["Retail", "INDIVIDUAL"], ["Enterprise", "BUSINESS"], ["Ünïcode Grüppe", "BUSINESS"]]
+    run = run_import(write_csv(tmp_path / "g.csv", GROUPS_HEADER, groups), "CustomerGroup", url)
+    assert run.exit_code == 0, run.stderr
+    first = [["B10", "Child Co", "", "Enterprise", "", "", "", "Line one\nLine two"] + [""] * 4]
+    run = run_import(write_csv(tmp_path / "a1.csv", ACCOUNT_COLUMNS, first), "Account", url)
+    assert run.exit_code == 0, run.stderr
+    accounts = [
+        ["B10", "Child Co", "", "Enterprise", "A20", "", "", "Line one\nLine two", "", "", "", ""],
+        [
+            "A20",
+            "Parent AG",
+            "Parent Aktiengesellschaft",
+            "Ünïcode Grüppe",
+            "",
+            "example.com",
+            "Manufacturing",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+        ["I1", "Jane Doe", "", "Retail", "", "", "", "", "Jane", "Doe", "jane@x.com", "+44 20 1"],
+        ["Z9", "Zoë Ærø", "", "Retail", "A20", "", "", "", "Zoë", "Ærø", "", ""],
+        ["a5", "lower", "", "Enterprise", "Z9", "", "", "„quoted“, comma", "", "", "", ""],
+    ]
+    run = run_import(write_csv(tmp_path / "a2.csv", ACCOUNT_COLUMNS, accounts), "Account", url)
+    assert run.exit_code == 0, run.stderr
+    contacts = [
+        ["A20", "Ann", "Lee", "", "", "", "", "false"],
+        ["A20", "Bob", "Smith", "bob@x.com", "+1 555", "CEO", "Board", "true"],
+        ["B10", "Émile", "Zola", "emile@x.fr", "", "Écrivain", "", "false"],
+        ["I1", "Jim", "Doe", "jim@x.com", "", "", "", "false"],
+    ]
+    run = run_import(write_csv(tmp_path / "c.csv", CONTACT_COLUMNS, contacts), "Contact", url)
+    assert run.exit_code == 0, run.stderr
+
+
+def _export(url: str, output: Path) -> None:
+    run = cli("export", "--all", "-o", output, "--db", url)
+    assert run.exit_code == 0, run.stderr
+    assert "Exported a bundle" in run.stderr
+
+
+def _data(bundle: Path) -> dict[str, bytes]:
+    if bundle.is_dir():
+        return {name: (bundle / name).read_bytes() for name in DATA_FILES}
+    with zipfile.ZipFile(bundle) as archive:
+        return {name: archive.read(name) for name in DATA_FILES}
+
+
+def _import(bundle: Path, url: str) -> dict[str, int]:
+    run = cli(bundle, "--db", url, "--json", "--quiet")
+    assert run.exit_code == 0, run.stderr
+    assert [f["model"] for f in run.report["files"]] == ["CustomerGroup", "Account", "Contact"]
+    return run.report["total"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.postgres
+def test_a_bundle_goes_from_sqlite_to_postgresql_and_back_byte_for_byte(
+    tmp_path: Path, sqlite_url: str, postgres_url: str
+) -> None:
+    _fill(tmp_path, sqlite_url)
+    _export(sqlite_url, tmp_path / "one.zip")
+    total = _import(tmp_path / "one.zip", postgres_url)
+    assert total["failed"] == 0 and total["created"] == 3 + 5 + 4
+    _export(postgres_url, tmp_path / "two")
+    assert _data(tmp_path / "two") == _data(tmp_path / "one.zip")
+    assert b"a5" in _data(tmp_path / "two")["accounts.csv"]
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    _import(tmp_path / "two", back)
+    _export(back, tmp_path / "three.zip")
+    assert _data(tmp_path / "three.zip") == _data(tmp_path / "one.zip")
+    again = _import(tmp_path / "one.zip", postgres_url)
+    assert again["unchanged"] == again["read"] == 3 + 5 + 6
+    parent = fetch(
+        postgres_url,
+        "SELECT p.account_number FROM account a JOIN account p ON p.id = a.parent_account_id "
+        "WHERE a.account_number = 'B10'",
+    )
+    assert parent == [("A20",)]
+
+
+def test_the_manifest_names_each_file_with_its_model_rows_and_digest(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    _fill(tmp_path, sqlite_url)
+    _export(sqlite_url, tmp_path / "b")
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert set(manifest) == {"custimport_version", "schema_revision", "exported_at", "files"}
+    assert manifest["schema_revision"] == fetch(sqlite_url, "SELECT * FROM alembic_version")[0][0]
+    entries = [(f["name"], f["model"], f["rows"]) for f in manifest["files"]]
+    assert entries == [
+        ("customer_groups.csv", "CustomerGroup", 3),
+        ("accounts.csv", "Account", 5),
+        ("contacts.csv", "Contact", 6),
+    ]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(
+        [*DATA_FILES, "manifest.json"]
+    )
+
+
+def _empty_target(tmp_path: Path) -> tuple[str, Path]:
+    path = tmp_path / "target.db"
+    return f"sqlite:///{path}", path
+
+
+@pytest.mark.parametrize("damage", ["changed byte", "missing file", "changed zip member"])
+def test_a_damaged_bundle_is_refused_before_anything_is_written(
+    tmp_path: Path, sqlite_url: str, damage: str
+) -> None:
+    _fill(tmp_path, sqlite_url)
+    bundle = tmp_path / "b"
+    _export(sqlite_url, bundle)
+    contacts = bundle / "contacts.csv"
+    if damage == "missing file":
+        contacts.unlink()
+    else:
+        data = bytearray(contacts.read_bytes())
+        data[-3] ^= 0x01
+        contacts.write_bytes(bytes(data))
+    if damage == "changed zip member":  # a valid zip whose member differs from the manifest
+        zipped = tmp_path / "b.zip"
+        with zipfile.ZipFile(zipped, "w") as archive:
+            for item in bundle.iterdir():
+                archive.write(item, item.name)
+        bundle = zipped
+    url, path = _empty_target(tmp_path)
+    run = cli(bundle, "--db", url, "--json")
+    assert run.exit_code == 2 and run.stdout == ""
+    expected = "is missing" if damage == "missing file" else "contacts.csv does not match"
+    assert expected in run.stderr and "nothing was imported" in run.stderr
+    assert not path.exists()  # the database was not even opened
+
+
+def test_a_zip_without_a_manifest_is_still_one_file(tmp_path: Path, sqlite_url: str) -> None:
+    groups = write_csv(tmp_path / "g.csv", GROUPS_HEADER, [["Retail", "INDIVIDUAL"]])
+    with zipfile.ZipFile(tmp_path / "g.zip", "w") as archive:
+        archive.write(groups, "g.csv")
+    run = run_import(tmp_path / "g.zip", "CustomerGroup", sqlite_url)
+    assert run.exit_code == 0, run.stderr
+    assert run.rows["created"] == 1
+
+
+def test_bundle_usage_problems_are_one_line_and_exit_2(tmp_path: Path, sqlite_url: str) -> None:
+    _fill(tmp_path, sqlite_url)
+    _export(sqlite_url, tmp_path / "b.zip")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    (tmp_path / "plain").mkdir()
+    cases = [
+        (["export", "--all", "-o", tmp_path / "b.zip"], "already exists"),
+        (["export", "--all", "-o", tmp_path / "full"], "not empty"),
+        (["export", "--all"], "give -o backup.zip or -o DIR"),
+        (["export", "--all", "-m", "Account", "-o", tmp_path / "n.zip"], "neither --model"),
+        ([tmp_path / "b.zip", "--model", "Account"], "is a bundle: its manifest gives"),
+        ([tmp_path / "plain"], "is a folder without manifest.json"),
+    ]
+    for args, fragment in cases:
+        run = cli(*args, "--db", sqlite_url)
+        assert run.exit_code == 2, (args, run.stderr)
+        assert fragment in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert not (tmp_path / "n.zip").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
