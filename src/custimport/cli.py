@@ -22,6 +22,7 @@ from custimport.report import console, files, progress, summary
 from custimport.report import duplicates as duplicates_report
 from custimport.report import history as history_report
 from custimport.report import inspection as inspection_report
+from custimport.report import merge as merge_report
 from custimport.report import several as several_report
 from custimport.report import undo as undo_report
 from custimport.rows.modes import Mode
@@ -36,6 +37,8 @@ from custimport.service.export_job import ExportRequest
 from custimport.service.exporting import ExportInterrupted, OutputClosedError, run_export
 from custimport.service.importing import ImportRequest, run_import
 from custimport.service.inspecting import InspectRequest, inspect_file
+from custimport.service.merge_job import MergeRequest
+from custimport.service.merging import merge_records
 from custimport.service.one_transaction import run_as_one
 from custimport.service.several_job import GivenFile
 from custimport.service.undoing import UndoInterrupted, UndoRequest, undo_run
@@ -757,6 +760,46 @@ def duplicates_command(
             duplicates_report.print_pairs(result, output)
 
     _history_output(report, output)
+
+
+@app.command("merge")
+def merge_command(
+    keep: Annotated[
+        str,
+        typer.Argument(
+            metavar="KEEP",
+            help="The record kept: an account_number, or ACCOUNT_NUMBER/EMAIL or "
+            "ACCOUNT_NUMBER/First Last for a contact (as `duplicates` prints them).",
+            show_default=False,
+        ),
+    ],
+    duplicate: Annotated[
+        str,
+        typer.Argument(
+            metavar="DUPLICATE",
+            help="The record merged into KEEP, then deleted.",
+            show_default=False,
+        ),
+    ],
+    model: Annotated[str, typer.Option("--model", "-m", help="Account or Contact (any case).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what the merge would do; change nothing.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    database: DbOption = None,
+) -> None:
+    """Merge DUPLICATE into KEEP: move its contacts and child accounts, fill KEEP's empty
+    fields, delete it. Recorded as a run: `custimport undo RUN` reverses it.
+
+    Example: custimport merge --model Account ACME-1 ACME-2 --dry-run
+    """
+    spec = _guarded(lambda: _duplicates_model(model))
+    url = resolve_database_url(database)
+    request = MergeRequest(spec, keep, duplicate, url, dry_run, installed_version())
+    report = _guarded(lambda: merge_records(request))
+    with interrupts_ignored():
+        merge_report.print_merge(report, as_json=json_output)
+    raise typer.Exit(report.exit_code)
 
 
 def _duplicates_model(value: str) -> ModelSpec:

@@ -213,7 +213,7 @@ def _run_lines(run: "RunInfo", changed_rows: int) -> Iterator[tuple[str, str]]:
     yield "By", f"{run.user or 'unknown user'} on {run.host or 'unknown host'} (pid {run.pid})"
     yield "Version", f"custimport {run.version or 'unknown'}"
     yield "Rows", ", ".join(f"{name} {run.rows[name]:,}" for name in _count_headers([run]))
-    if run.model == "Account" and run.mode != "undo":
+    if run.model == "Account" and run.mode not in ("undo", "merge"):
         yield (
             "Contacts",
             f"created {run.contacts['created']:,}, updated {run.contacts['updated']:,}",
@@ -252,8 +252,9 @@ def _journal(run: "RunInfo", changed_rows: int) -> str:
     if run.journal == "pruned":
         return "pruned: its changes were deleted by `custimport runs prune`"
     what = "rows and contacts" if run.model == "Account" else "rows"
+    done = "updated or deleted" if run.mode == "merge" else "created or updated"
     return (
-        f"{_plural(changed_rows, 'record')}, one for each of the {what} it created or updated "
+        f"{_plural(changed_rows, 'record')}, one for each of the {what} it {done} "
         f"(`custimport runs show {run.run} --changes`)"
     )
 
@@ -358,6 +359,8 @@ def _source(run: "RunInfo") -> str:
     """The file as given; for an undo, the run it reversed."""
     if run.file is None and run.undoes is not None:
         return f"(undo of run {run.undoes})"
+    if run.mode == "merge" and isinstance(run.options, dict):
+        return f"(merge of {run.options.get('duplicate')} into {run.options.get('keep')})"
     return run.file or ""
 
 

@@ -49,9 +49,10 @@ def print_undo(report: "UndoReport", *, as_json: bool) -> None:
 
 def summary_lines(report: "UndoReport") -> list[str]:
     request = report.request
-    stopped = bool(report.conflicts) and not request.skip_conflicts
+    stopped = bool(report.conflicts) and (not request.skip_conflicts or report.whole)
     would = "would delete" if request.dry_run else "deleted"
-    lines = [f"Undo of run {request.run_id} ({report.model} import)"]
+    what = "merge" if report.mode == "merge" else "import"
+    lines = [f"Undo of run {request.run_id} ({report.model} {what})"]
     if not stopped:
         restored = "would restore" if request.dry_run else "restored"
         lines.append(f"  {would} {report.deleted:,} rows, {restored} {report.restored:,}")
@@ -67,6 +68,8 @@ def summary_lines(report: "UndoReport") -> list[str]:
 
 def _outcome(report: "UndoReport", stopped: bool) -> str:
     request = report.request
+    if stopped and report.whole:
+        return "Nothing was changed: a merge is undone whole or not at all."
     if stopped:
         return (
             "Nothing was changed: an undo is all or nothing. "

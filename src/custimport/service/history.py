@@ -313,7 +313,7 @@ def _pruned_with_changes(conn: Connection) -> list[int]:
 
 def _run_info(row: Any) -> RunInfo:
     rows = {name: getattr(row, column) for name, column in runs.COUNT_COLUMNS.items()}
-    if row.mode == "undo":  # the rows it deleted, after `updated` as `runs` shows them
+    if row.mode in ("undo", "merge"):  # the rows it deleted, after `updated` as `runs` shows
         counts, at = list(rows.items()), list(rows).index("updated") + 1
         rows = dict([*counts[:at], ("deleted", row.rows_deleted or 0), *counts[at:]])
     return RunInfo(

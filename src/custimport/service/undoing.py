@@ -11,8 +11,11 @@ contact the run created whose account is left in place (the cascade): an INDIVID
 account is never left without the primary contact the run gave it.
 
 Pass 2 applies, in the order the foreign keys and the one-primary-per-account index
-need: contacts (delete the created; restore the others, those the restore makes primary
-last), accounts (clear the parents of those to delete, restore, delete), then groups.
+need: accounts a merge deleted (inserted again, ids and all), contacts (delete the
+created; restore the others, those the restore makes primary last; insert the deleted
+again), accounts (clear the parents of those to delete, restore, delete), then groups.
+A deleted row that cannot come back (store/undo_deleted.py says why) is a conflict, and a
+merge is undone whole or not at all, --skip-conflicts or not.
 The undo records itself as a run and marks the run it reverses `undone` in the same
 transaction: SIGKILL at any moment leaves nothing changed, and undo again completes it.
 SIGINT and SIGTERM are heeded between chunks: the transaction is rolled back.
@@ -44,7 +47,7 @@ from custimport.errors import DatabaseError, UsageError
 from custimport.models import utcnow
 from custimport.service import history
 from custimport.signals import StopFlag, interrupts_ignored, trapped_hangup, trapped_signals
-from custimport.store import db, runs
+from custimport.store import db, runs, undo_deleted
 from custimport.store import undo as store
 from custimport.store.db_errors import describe_row_error, is_conflict
 from custimport.store.journal import IMAGE_COLUMNS, STAMP_COLUMNS, decode_image
@@ -101,6 +104,7 @@ class Conflict:
 class UndoReport:
     request: UndoRequest
     model: str = ""
+    mode: str = ""  # of the run it reverses: a `merge` is undone whole or not at all
     run: int | None = None  # the undo's own run (none for a dry run, or when nothing changed)
     deleted: int = 0
     restored: int = 0
@@ -111,6 +115,12 @@ class UndoReport:
     @property
     def exit_code(self) -> int:
         return 1 if self.conflicts else 0
+
+    @property
+    def whole(self) -> bool:
+        """A merge is one change of two records: with a conflict, --skip-conflicts leaves
+        all of it (half a merge undone would be neither the two records nor the one)."""
+        return self.mode == "merge"
 
 
 def undo_run(request: UndoRequest) -> UndoReport:
@@ -175,8 +185,8 @@ def _undo(
         run = _undoable(conn, request.run_id)
         plan = Plan(run.id)
         plan.find_conflicts(conn, stop)
-        report = UndoReport(request, model=run.model, conflicts=plan.conflicts())
-        if report.conflicts and not request.skip_conflicts:
+        report = UndoReport(request, model=run.model, mode=run.mode, conflicts=plan.conflicts())
+        if report.conflicts and (not request.skip_conflicts or report.whole):
             transaction.rollback()
             return report
         report.deleted, report.restored = plan.apply(conn, stop)
@@ -305,6 +315,8 @@ class Plan:
                         self._judge(table, record)
                 self._check_references(conn, table, low, last)
                 _heed(stop)
+            for row_id, key, reason in undo_deleted.deleted_conflicts(conn, self.run_id, table):
+                self.keep(table, row_id, key, reason)
         self._cascade(conn)
 
     def _judge(self, table: str, record: store.Record) -> None:
@@ -376,7 +388,7 @@ class Plan:
     def mark_reversed(self, conn: Connection, by_run: int, stop: StopFlag) -> None:
         """Mark every record not left as reversed by the undo `by_run`, a chunk at a time."""
         for table in TABLES:
-            for action in ("created", "updated"):
+            for action in ("created", "updated", "deleted"):
                 last, kept = 0, self.kept[table]
                 while ids := store.record_ids(conn, self.run_id, table, action, last):
                     last = ids[-1]
@@ -398,12 +410,19 @@ class Plan:
         def restore(table: str, to_primary: bool | None = None) -> Writer:
             return partial(store.restore, conn, self.run_id, table, to_primary=to_primary)
 
+        def reinsert(table: str) -> Writer:
+            return partial(undo_deleted.reinsert, conn, self.run_id, table)
+
         steps: list[tuple[str, str, bool, Writer, str]] = [
+            # rows a merge deleted come back first (accounts) or last (contacts): the rows
+            # restored refer to the accounts, and give their e-mails and flags back first
+            ("account", "deleted", False, reinsert("account"), "restored"),
             ("contact", "created", False, partial(store.delete, conn, "contact"), "deleted"),
             ("contact", "updated", False, restore("contact", to_primary=False), "restored"),
         ]
         if self.to_primary:
             steps.append(("contact", "updated", True, restore("contact", True), "restored"))
+        steps.append(("contact", "deleted", False, reinsert("contact"), "restored"))
         steps.append(("account", "created", False, partial(store.clear_parents, conn), "cleared"))
         for table in ("account", "customer_group"):
             steps.append((table, "updated", False, restore(table), "restored"))

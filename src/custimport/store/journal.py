@@ -12,7 +12,8 @@ record per (run, table, row), the row's net change over the run. A created row's
 record has the whole row as after-image and no before-image. An updated row's record
 has, on both sides, the values of the columns the run changed, and NULL on both sides
 for the columns it left alone (KEPT_COLUMNS excepted): the undo restores, and checks
-for later changes, exactly the columns whose two sides differ.
+for later changes, exactly the columns whose two sides differ. A deleted row's record
+(`merge`) has the whole row as before-image and no after-image: undo inserts it again.
 """
 
 import json
@@ -288,6 +289,32 @@ class Journal:
             sql = f"WITH w(id, line) AS (VALUES {values}) " + insert + select.format(p="?", w="w")
             params = (*(value for row in part for value in row), self.run_id)
             conn.exec_driver_sql(sql, params)
+
+    def deleted(self, conn: Connection, table: str, rows: Sequence[tuple[int, Line]]) -> None:
+        """(id, line) of rows about to be deleted (call it before the DELETE): their whole
+        image as before-image, no after-image; undo inserts them again with their ids. For
+        rows the run has not written before (one record per row: `merge` deletes only rows
+        it leaves alone otherwise)."""
+        if not rows:
+            return
+        self.ready(conn)
+        select = (
+            f"SELECT {{p}}, '{table}', x.id, {KEY_SQL[table]}, w.line, 'deleted', "
+            f"{image_sql(conn, table)} FROM {{w}} JOIN {table} x ON x.id = w.id"
+        )
+        insert = (
+            f"INSERT INTO {self.target} (run_id, table_name, row_id, row_key, line, action, "
+            "before) "
+        )
+        if conn.dialect.name == "postgresql":
+            ids, lines = [row_id for row_id, _ in rows], [line for _, line in rows]
+            w = "unnest(%s::integer[], %s::integer[]) AS w(id, line)"
+            conn.exec_driver_sql(insert + select.format(p="%s", w=w), (self.run_id, ids, lines))
+            return
+        for part in chunks(rows):
+            values = ", ".join(["(?, ?)"] * len(part))
+            sql = f"WITH w(id, line) AS (VALUES {values}) " + insert + select.format(p="?", w="w")
+            conn.exec_driver_sql(sql, (*(value for row in part for value in row), self.run_id))
 
     def after(self, conn: Connection, table: str, ids: Sequence[int]) -> None:
         """The rows given to `before` (`ids`) are updated now: one record each, the columns

@@ -173,7 +173,7 @@ def records(conn: Connection, run_id: int, table: str, after_id: int) -> list[Re
     chunk = (
         "SELECT row_id, row_key, before, after FROM import_change "
         "WHERE run_id = {p} AND table_name = {p} AND row_id > {p} "
-        f"AND {PENDING} ORDER BY row_id LIMIT {{p}}"
+        f"AND {PENDING} AND action <> 'deleted' ORDER BY row_id LIMIT {{p}}"
     )
     if conn.dialect.name == "postgresql":
         # the rows are locked in id order (as an import's batch writes them), and read after
@@ -270,11 +270,21 @@ def lost_references(
             f"AND c.table_name = {sql.p} AND c.action = 'updated' AND c.row_id > {sql.p} "
             f"AND c.row_id <= {sql.p} AND c.{PENDING} "
             f"AND {before} IS NOT NULL AND {sql.differs(before, after)} "
-            f"AND NOT EXISTS (SELECT 1 FROM {target} t WHERE t.id = {before})"
+            f"AND NOT EXISTS (SELECT 1 FROM {target} t WHERE t.id = {before}) "
+            f"AND NOT EXISTS ({reinserted(target, before)})"
         )
         rows = conn.exec_driver_sql(text, (run_id, table, low, high))
         found += [(row[0], row[1], kind) for row in rows]
     return found
+
+
+def reinserted(table: str, row_id: str) -> str:
+    """SQL over the record `c`: the row `row_id` (SQL) of `table` is one c's run deleted
+    (`merge`), which the undo inserts again."""
+    return (
+        f"SELECT 1 FROM import_change d WHERE d.run_id = c.run_id AND d.table_name = '{table}' "
+        f"AND d.action = 'deleted' AND d.row_id = {row_id} AND d.{PENDING}"
+    )
 
 
 def contact_restores(
