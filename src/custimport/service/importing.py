@@ -30,13 +30,14 @@ from custimport.rows.mapping import (
     load_mapping_file,
     require_columns,
 )
+from custimport.rows.matching import STORED_KEYS, columns_to_find, in_effect
 from custimport.rows.modes import Mode, creates, required_columns, updates
 from custimport.run.gc_pause import bulk_gc
 from custimport.run.job import ImportReport, ImportRequest, Observer
 from custimport.run.pipeline import Pipeline
 from custimport.service import failure_hints, history, recording
 from custimport.signals import interrupts_ignored, trapped_hangup, trapped_signals
-from custimport.store import db
+from custimport.store import db, match_store
 from custimport.store.journal import PREVIEW_TABLE, Journal
 
 __all__ = ["ImportReport", "ImportRequest", "Observer", "run_import"]
@@ -52,6 +53,7 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
     """Check the file and mapping, open the database, then import; usage problems raise.
     The one place the user's text for --mode becomes a Mode (an unknown one is exit 2)."""
     mode = Mode.parse(request.mode)
+    matching_of(request)  # an unknown --match-on or --account-ref is exit 2 before anything
     mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
     rules = settle_rules(
         request.spec, mapping, request.policies, request.defaults, request.empty_cells
@@ -69,7 +71,10 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
         column_map = build_column_map(
             source.info.header, request.spec.fields, columns, request.spec.name
         )
-        required = rules.still_required(required_columns(request.spec, mode))
+        required = required_columns(request.spec, mode)
+        if not creates(mode):  # --match-on: the columns it finds records by
+            required = columns_to_find(request.spec.name, matching_of(request)[0]) or required
+        required = rules.still_required(required)
         header = source.info.header
         require_columns(
             column_map,
@@ -95,6 +100,8 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
                     and (request.dry_run or not request.journal),
                 )
             report = ImportReport(request, source=source.info)
+            report.match_on, account_ref = matching_of(request)
+            report.account_ref = None if request.spec.name == "CustomerGroup" else account_ref
             report.unknown_columns = column_map.unknown_columns
             report.synonyms = column_map.synonyms
             with db.translated_errors(request.database_url):
@@ -114,6 +121,34 @@ def run_import(request: ImportRequest, observer: Observer) -> ImportReport:
                 engine.dispose()
     report.duration_s = time.perf_counter() - started
     return report
+
+
+def matching_of(request: ImportRequest) -> tuple[str, str]:
+    """(--match-on, --account-ref) in effect, in their canonical spelling (SPEC §10)."""
+    return in_effect(request.spec.name, request.match_on, request.account_ref)
+
+
+def _fill_match_keys(engine: Any, request: ImportRequest) -> None:
+    """Before rows are looked up by key: compute the stored keys still NULL (written since
+    by imports matching on account_number, or by other programs; store/match_store.py),
+    in a transaction of their own. A --dry-run does it too: the keys are derived data,
+    no field of any record changes."""
+    if request.spec.name == "CustomerGroup":
+        return
+    match_on, account_ref = matching_of(request)
+    tables = []
+    if account_ref != "account_number" or (
+        request.spec.name == "Account" and match_on != "account_number"
+    ):
+        tables.append("account")
+    if request.spec.name == "Contact" and match_on != "email":
+        tables.append("contact")
+    if tables:
+        with engine.begin() as conn:
+            match_store.fill_keys(conn, {table: STORED_KEYS[table] for table in tables})
+        # its connection closed: the import's own starts with an empty page cache (a full
+        # one, kept from filling 100,000 keys, put the import 35 MiB over its budget)
+        engine.dispose()
 
 
 def _recorded(engine: Any, report: ImportReport, run: Callable[[], None]) -> None:
@@ -140,6 +175,7 @@ def _import_rows(
     rules: ChangeRules,
 ) -> None:
     try:
+        _fill_match_keys(engine, report.request)  # once the run is recorded: part of it
         with (
             trapped_signals() as stop,
             trapped_hangup(stop),
@@ -152,6 +188,10 @@ def _import_rows(
             handler.rules = rules if rules.active else None
             if isinstance(handler, AccountHandler):
                 handler.allow_new_keys = report.request.allow_new_keys
+            if isinstance(handler, AccountHandler | ContactHandler):
+                handler.match_by(*matching_of(report.request))
+            if isinstance(handler, ContactHandler):
+                handler.phone_region = report.request.phone_region
             pipeline = Pipeline(
                 conn, handler, column_map, report, observer, stop, rules.may_be_empty
             )
@@ -202,7 +242,7 @@ def _closing(conn: Connection) -> Iterator[Connection]:
 
 
 def _add_warnings(report: ImportReport) -> None:
-    if report.counts.generated_keys:
+    if report.counts.generated_keys and report.match_on == "account_number":
         report.warnings.append(
             f"{report.counts.generated_keys} accounts had no account_number and got a "
             "generated one: importing this file again will create them again"
