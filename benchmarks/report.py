@@ -10,6 +10,8 @@ from __future__ import annotations
 import statistics
 
 import history_report
+import match_report
+import match_scenarios
 import rules_report
 import rules_scenarios
 from scenarios import Results
@@ -74,6 +76,8 @@ def _row(results: Results, scenario: str) -> Row | None:
         return history_report.row(results, scenario)
     if scenario in rules_scenarios.RULES:
         return rules_report.row(results, scenario)
+    if scenario in match_scenarios.MATCH:
+        return match_report.row(results, scenario)
     if not results.get(scenario, "custimport"):
         return None
     if scenario in RATE_TARGETS:

@@ -3,7 +3,7 @@
     python benchmarks/run.py --rows 100000 [--repeat 3] [--postgres-url URL]
         [--scenarios create,unchanged,update,invalid,contacts,memory,create_no_undo,
                      update_no_undo,update_rules,update_changes,undo_create,undo_update,
-                     postgres]
+                     postgres,match_name]
         [--keep-data DIR] [--json-out FILE] [--seed S] [--data-dir DIR]
 
 Prints the machine and a markdown table (median rows/s, ratio to the baseline,
@@ -51,6 +51,7 @@ SCENARIOS = (
     "undo_create",
     "undo_update",
     "postgres",
+    "match_name",
 )
 
 

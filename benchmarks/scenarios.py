@@ -19,6 +19,7 @@ from checks import Expected, check_baseline, check_import, expect_accounts, expe
 from databases import is_sqlite, settle_postgres, sqlite_url, wipe_postgres
 from datasets import DataSet
 from history_scenarios import HistoryScenarios
+from match_scenarios import run_match
 from measure import Measurement, run_measured, run_setup
 from rules_scenarios import run_rules
 
@@ -106,6 +107,7 @@ class Repetition:
         history = HistoryScenarios(self)
         history.run_no_undo(scenarios)
         run_rules(self, scenarios)
+        run_match(self, scenarios)
         if "contacts" in scenarios and self.inputs.contacts is not None:
             self._contacts(self.inputs.contacts, baseline_url, url)
         if "invalid" in scenarios and self.inputs.invalid is not None:

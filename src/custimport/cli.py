@@ -25,6 +25,7 @@ from custimport.report import inspection as inspection_report
 from custimport.report import merge as merge_report
 from custimport.report import several as several_report
 from custimport.report import undo as undo_report
+from custimport.rows.matching import in_effect
 from custimport.rows.modes import Mode
 from custimport.rows.phones import check_region
 from custimport.schemas import MODELS, ModelSpec, model_spec
@@ -379,6 +380,26 @@ def import_command(
             show_default=False,
         ),
     ] = None,
+    match_on: Annotated[
+        str | None,
+        typer.Option(
+            "--match-on",
+            metavar="FIELDS",
+            help="What rows find their record by: Account account_number (default), name, "
+            "website or name,website; Contact email (default), name or phone.",
+            show_default=False,
+        ),
+    ] = None,
+    account_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--account-ref",
+            metavar="FIELD",
+            help="What parent_account (Account) and account (Contact) name: "
+            "account_number (default), name or website.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Import FILE into the database; several files (or a bundle) in the order
     CustomerGroup, Account, Contact, each file's model guessed from its header.
@@ -427,10 +448,13 @@ def import_command(
         empty_cells=empty_cells,
         phone_region=_guarded(lambda: _phone_region(phone_region)),
         allow_new_keys=allow_new_keys,
+        match_on=match_on,
+        account_ref=account_ref,
     )
     if several_files:
         outputs = (error_log, rejects, json_report, quiet)
         raise typer.Exit(_guarded(lambda: _import_several(paths, given_spec, request, *outputs)))
+    _guarded(lambda: in_effect(spec.name, match_on, account_ref))
     _guarded(sinks.check_locations)
     reporter = progress.Reporter(sinks, show_progress=not quiet and not json_report)
     try:

@@ -82,6 +82,11 @@ class Account(TimestampMixin, Base):
     website: Mapped[str | None] = mapped_column(String(255))
     industry: Mapped[str | None] = mapped_column(String(128))
     description: Mapped[str | None] = mapped_column(Text)
+    # normalised keys for --match-on / --account-ref (SPEC §10); NULL: not computed yet
+    # (store/match_store.py keeps them; never exported or shown in history); Text: see
+    # migration 0005
+    name_match: Mapped[str | None] = mapped_column(Text, index=True)
+    website_match: Mapped[str | None] = mapped_column(Text, index=True)
 
     __table_args__ = (
         CheckConstraint(
@@ -112,6 +117,9 @@ class Contact(TimestampMixin, Base):
     job_title: Mapped[str | None] = mapped_column(String(128))
     department: Mapped[str | None] = mapped_column(String(128))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # normalised keys for --match-on (SPEC §10): see Account
+    name_match: Mapped[str | None] = mapped_column(Text, index=True)
+    phone_match: Mapped[str | None] = mapped_column(Text, index=True)
 
     __table_args__ = (
         Index(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from custimport.store.db import SCHEMA_HEAD
 from helpers import (
     ACCOUNTS_HEADER,
     EXAMPLES,
@@ -133,11 +134,11 @@ def test_schema_behind_is_refused_with_exit_2(tmp_path: Path, sqlite_url: str) -
 def test_db_upgrade_and_current_on_a_new_database(sqlite_url: str) -> None:
     upgraded = cli("db", "upgrade", "--db", sqlite_url)
     assert upgraded.exit_code == 0
-    assert "upgraded from an empty database to 0004" in upgraded.stdout
+    assert f"upgraded from an empty database to {SCHEMA_HEAD}" in upgraded.stdout
     current = cli("db", "current", "--db", sqlite_url)
-    assert "revision 0004 (latest 0004, up to date)" in current.stdout
+    assert f"revision {SCHEMA_HEAD} (latest {SCHEMA_HEAD}, up to date)" in current.stdout
     again = cli("db", "upgrade", "--db", sqlite_url)
-    assert "already at revision 0004" in again.stdout
+    assert f"already at revision {SCHEMA_HEAD}" in again.stdout
 
 
 def test_database_url_password_is_never_printed(tmp_path: Path) -> None:

@@ -427,3 +427,29 @@ def test_the_installed_command_merges_and_prints_json(tmp_path: Path, sqlite_url
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["filled"] == ["website"] and isinstance(report["run"], int)
+
+
+def test_a_field_a_merge_fills_is_found_by_the_next_match_on_it(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The kept account had no website when a --match-on website import stored its key;
+    the merge fills the website from the duplicate, so the next import matching on it
+    finds the kept account instead of creating a third one."""
+    seed(tmp_path, db_url)
+    accounts(tmp_path, db_url, account("K-1", "Kestrel"), account("D-1", "Kestrel GmbH"))
+    accounts(tmp_path, db_url, account("", "Other", website="other.example"))
+    keyed = write_csv(
+        tmp_path / "keyed.csv", HEADER, [account("", "Other", website="other.example")]
+    )
+    assert run_import(keyed, "Account", db_url, "--match-on", "website").rows["unchanged"] == 1
+    execute(
+        db_url,
+        "UPDATE account SET website = 'https://www.kestrel.example/' WHERE account_number = 'D-1'",
+    )
+    merged(db_url, "Account", "K-1", "D-1")
+    again = write_csv(
+        tmp_path / "again.csv", HEADER, [account("", "Kestrel", website="kestrel.example")]
+    )
+    run = run_import(again, "Account", db_url, "--match-on", "website")
+    assert run.rows["updated"] + run.rows["unchanged"] == 1 and run.rows["created"] == 0, run.stdout
+    assert fetch(db_url, "SELECT count(*) FROM account WHERE name = 'Kestrel'") == [(1,)]

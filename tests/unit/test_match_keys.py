@@ -67,3 +67,28 @@ def test_phones_and_emails() -> None:
     assert phone_digits("+44 (20) 7946-0018") == phone_digits("442079460018")
     assert phone_digits("123") == ""  # too few digits to say two records are one
     assert email_key("Ann@Example.COM") == "ann@example.com"
+
+
+def test_a_contact_name_is_first_and_last_as_one_name() -> None:
+    from custimport.rows.match_keys import person_key
+
+    assert person_key("Ann", "O'Neil") == person_key("  ANN ", "o neil") == "ann o neil"
+    assert person_key(None, None) == ""
+
+
+@pytest.mark.parametrize(
+    ("phone", "region", "keys"),
+    [
+        ("+44 20 7946 0018", None, ("442079460018",)),
+        ("+442079460018", "GB", ("442079460018", "02079460018")),  # E.164 and national
+        ("020 7946 0018", None, ("02079460018",)),
+        ("555-01", "GB", ()),  # too few digits to say two records are one
+        ("", "GB", ()),
+    ],
+)
+def test_phone_keys_with_and_without_a_region(
+    phone: str, region: str | None, keys: tuple[str, ...]
+) -> None:
+    from custimport.rows.match_keys import phone_keys
+
+    assert phone_keys(phone, region) == keys

@@ -61,6 +61,8 @@ def report_json(report: ImportReport, sinks: FileSinks) -> dict[str, Any]:
         "rejects": str(sinks.rejects) if sinks.rejects else None,
         "duration_s": round(report.duration_s, 3),
         "run": report.run,
+        "match_on": report.match_on,
+        "account_ref": report.account_ref,
         **_resumed(report),
         **_change_file(report),
     }

@@ -60,6 +60,13 @@ class AccountBatch:
     # new account numbers a spreadsheet probably damaged → the stored keys they may mean
     # (rows/near_keys.py; empty when --allow-new-keys)
     damaged: dict[str, list[str]] = field(default_factory=dict)
+    # --match-on by key: line → the stored account the row matched, or why it cannot
+    # (rows/account_matching.py); None: rows match on account_number
+    matched: "dict[int, StoredAccount | RowFailure] | None" = None
+    # --account-ref by key: stored accounts by the key of their name/website (None: by
+    # account_number), and the numbers this batch writes by that key
+    refs_by_key: dict[str, list[AccountRef]] | None = None
+    written_by_key: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

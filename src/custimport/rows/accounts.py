@@ -28,11 +28,13 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from custimport.rows import near_keys
+from custimport.rows import account_matching, near_keys
 from custimport.rows.account_links import AccountBatch, AccountDraft, AccountWrite, ParentLinks
 from custimport.rows.change_rules import NEW_RECORD, ChangeRules
 from custimport.rows.contract import LostRace, Plan, RowFailure
 from custimport.rows.keys import account_row_key
+from custimport.rows.match_keys import name_key, website_host
+from custimport.rows.matching import RowKey
 from custimport.rows.modes import Mode, decide, key_required
 from custimport.rows.outcomes import FailedRow, Outcome, PendingRow, failed
 from custimport.schemas import PRIMARY_CONTACT_FIELDS, GroupType, absent_errors
@@ -64,7 +66,19 @@ STORED_ATTRIBUTE = {
 }
 INDIVIDUAL = GroupType.INDIVIDUAL.value  # a plain str: compared on every row
 REQUIRED_ON_CREATE = ("name", "customer_group")
-COLUMN_FIELD = {"customer_group_id": "customer_group"}  # an update's column → its field
+# an account field → its stored match key column and how it is computed (store/match_store)
+KEY_COLUMN_BY_FIELD = {"name": ("name_match", name_key), "website": ("website_match", website_host)}
+# a primary contact column → the contact key column a change of it makes stale
+CONTACT_KEY_BY_COLUMN = {
+    "first_name": "name_match",
+    "last_name": "name_match",
+    "phone": "phone_match",
+}
+# an update's column → the field whose change it is written for
+COLUMN_FIELD = {
+    "customer_group_id": "customer_group",
+    **{column: field for field, (column, _) in KEY_COLUMN_BY_FIELD.items()},
+}
 
 
 def _stored_getter(fields: Sequence[str]) -> Callable[[StoredAccount], tuple[Any, ...]]:
@@ -102,6 +116,10 @@ class AccountHandler:
     journal: Journal | None = None  # the run's, when its changes are recorded
     rules: ChangeRules | None = None  # policies, empty cells, defaults (None: none apply)
     allow_new_keys = False  # --allow-new-keys: keys a spreadsheet may have damaged are new
+    match_on = "account_number"  # --match-on: what a row finds its account by (SPEC §10)
+    account_ref = "account_number"  # --account-ref: what parent_account names
+    keyed = False  # either is by key: this import computes the keys of what it writes
+    key_field = "account_number"  # the field "duplicate of line N" is reported on
 
     def __init__(self, conn: Connection, mode: Mode, present: frozenset[str]) -> None:
         self.mode = Mode(mode)
@@ -121,8 +139,20 @@ class AccountHandler:
         self._width = len(present)
         self._shapes: dict[frozenset[str], RowFields] = {}  # rows with fewer, by their fields
         self._set_changed_only = repository.sets_only_changed(conn)
+        self._failed_by_key: dict[str, int] = {}  # --account-ref by key: failed rows' lines
 
     key_of = staticmethod(account_row_key)
+
+    def match_by(self, match_on: str, account_ref: str) -> None:
+        """--match-on and --account-ref (checked choices, rows/matching.py). Matching on
+        keys, this import computes the keys of the accounts it writes (elsewhere they are
+        left NULL, to be filled when needed: store/match_store.py), so that rows later in
+        the file find the accounts earlier rows wrote."""
+        self.match_on, self.account_ref = match_on, account_ref
+        self.keyed = match_on != "account_number" or account_ref != "account_number"
+        if match_on != "account_number":
+            self.key_of = RowKey("Account", match_on)
+            self.key_field = match_on.split(",")[0]
 
     def _fields(self, data: dict[str, Any]) -> RowFields:
         """This row's fields: the file's, or fewer for a JSON object without some keys.
@@ -141,6 +171,9 @@ class AccountHandler:
 
     def note_failure(self, data: dict[str, Any], line_no: int) -> None:
         self.parents.note_failure(data, line_no)
+        if self.account_ref != "account_number":  # rows naming it by key say so
+            key = account_matching.own_ref_key(self.account_ref, data)
+            self._failed_by_key.setdefault(key, line_no)
 
     def link_of(self, data: dict[str, Any]) -> tuple[str | None, str | None]:
         """(own key, parent's key) of a row that waited for its parent (waiting_rows)."""
@@ -163,9 +196,20 @@ class AccountHandler:
         another one in a thread (see lookahead), where it sees committed rows only.
         Changes nothing on the handler: `plan` takes the draft over."""
         found_groups = self._new_groups(conn, rows)
-        numbers = [r.data["account_number"] for r in rows if r.data.get("account_number")]
+        matched = None
+        if self.match_on != "account_number":
+            matched = account_matching.match_rows(conn, self.match_on, rows)
+        numbers = [  # matching on keys: only those of rows that match none (see _matched)
+            r.data["account_number"]
+            for r in rows
+            if r.data.get("account_number") and (matched is None or r.line_no not in matched)
+        ]
         parent_numbers = {r.data["parent_account"] for r in rows if r.data.get("parent_account")}
         existing = repository.find_accounts(conn, numbers)
+        refs_by_key = None
+        if self.account_ref != "account_number" and parent_numbers:
+            refs_by_key = account_matching.refs_by_key(conn, self.account_ref, list(parent_numbers))
+            parent_numbers = set()
         return self.draft(
             rows,
             existing=existing,
@@ -173,6 +217,8 @@ class AccountHandler:
             now=repository.stored_now(conn),
             found_groups=found_groups,
             damaged=self._damaged_keys(conn, [n for n in numbers if n not in existing]),
+            matched=matched,
+            refs_by_key=refs_by_key,
         )
 
     def _damaged_keys(self, conn: Connection, new_numbers: Sequence[str]) -> dict[str, list[str]]:
@@ -190,6 +236,8 @@ class AccountHandler:
         now: Stamp,
         found_groups: dict[str, StoredGroup] | None = None,
         damaged: dict[str, list[str]] | None = None,
+        matched: dict[int, account_matching.Matched] | None = None,
+        refs_by_key: dict[str, list[AccountRef]] | None = None,
     ) -> AccountDraft:
         """Every row decided against what was looked up; no database is asked, and the
         handler is left as it was (failures are in the draft's plan, to be noted)."""
@@ -197,6 +245,8 @@ class AccountHandler:
         groups = {**self.groups, **found_groups} if found_groups else self.groups
         batch = AccountBatch(existing, parents, now, groups, dict(self._group_by_name))
         batch.damaged = damaged or {}
+        batch.matched = matched
+        batch.refs_by_key = refs_by_key
         plan: Plan[AccountWrite] = Plan()
         for row in rows:
             self._plan_row(row, batch, plan)
@@ -207,6 +257,8 @@ class AccountHandler:
 
     def plan(self, conn: Connection, rows: Sequence[PendingRow], final: bool) -> Plan[AccountWrite]:
         draft, self._prefetched = self._prefetched, None
+        if draft is not None and draft.rows is rows and self.account_ref != "account_number":
+            draft = None  # references by name: made ahead, it missed what was written since
         if draft is not None and draft.rows is rows:  # made ahead for exactly these rows, once
             self._plan_unseen_parents(conn, draft)
         else:
@@ -225,7 +277,7 @@ class AccountHandler:
             self.groups = {**self.groups, **draft.found_groups}
         self._group_by_name = {**self._group_by_name, **draft.batch.group_by_name}
         for failure in draft.plan.failures:  # rows waiting on these say which line failed
-            self.parents.note_failure(failure.data, failure.line_no)
+            self.note_failure(failure.data, failure.line_no)
 
     def _plan_unseen_parents(self, conn: Connection, draft: AccountDraft) -> None:
         """Plan again the rows whose parent a draft made ahead could not see.
@@ -253,13 +305,20 @@ class AccountHandler:
     def _plan_row(self, row: PendingRow, batch: AccountBatch, plan: Plan[AccountWrite]) -> None:
         """One row's outcome, into `plan` and `batch` only (see the module's docstring)."""
         number = row.data.get("account_number")
-        current = batch.existing.get(number) if number else None
+        if batch.matched is None:
+            current = batch.existing.get(number) if number else None
+        else:
+            try:
+                current = self._matched(row, number, batch)
+            except RowFailure as failure:
+                plan.failures.append(failed(row, failure.field_name, failure.message))
+                return
         if current is None and number in batch.damaged:  # never silently new (SPEC §10)
             message = near_keys.damaged_key_message(number, batch.damaged[number])
             plan.failures.append(failed(row, "account_number", message))
             return
         if current is None and self._skip_missing:
-            if number:
+            if number or batch.matched is not None:
                 plan.counts.skip(self._skip_missing)
             else:
                 plan.failures.append(failed(row, "account_number", key_required(self.mode)))
@@ -267,6 +326,12 @@ class AccountHandler:
         if current is not None and self._skip_found:
             plan.counts.skip(self._skip_found)
             return
+        if batch.refs_by_key is not None and row.data.get("parent_account"):  # by name: a number
+            try:
+                row = self._parent_by_key(row, batch)
+            except RowFailure as failure:
+                plan.failures.append(failed(row, failure.field_name, failure.message))
+                return
         given = row.data  # the file's values: ignored primary_contact_* values are counted
         if self.rules is not None:
             try:
@@ -300,8 +365,66 @@ class AccountHandler:
         plan.counts.ignored_contacts += write.ignored_contact and self._has_contact_values(given)
         if write.changed:
             batch.writes[write.number] = write
+            if batch.refs_by_key is not None:  # later rows of the batch may name it
+                key = account_matching.own_ref_key(self.account_ref, row.data)
+                batch.written_by_key.setdefault(key, []).append(write.number)
         else:
             plan.counts.unchanged += 1
+
+    def _matched(
+        self, row: PendingRow, number: str | None, batch: AccountBatch
+    ) -> StoredAccount | None:
+        """The stored account a row matched on --match-on's fields (None: it creates).
+
+        A file's account_number must agree: a row that matches one account and names
+        another fails, and so does one that matches none but names a stored account
+        (updating it would be matching on account_number after all)."""
+        assert batch.matched is not None
+        found = batch.matched.get(row.line_no)
+        if isinstance(found, RowFailure):
+            raise found
+        label = self.match_on.replace(",", " and ")
+        if found is not None:
+            if number and number != found.account_number:
+                raise RowFailure(
+                    "account_number",
+                    f"the account whose {label} matches is {found.account_number!r}, "
+                    f"not {number!r}",
+                )
+            return found
+        if number and (other := batch.existing.get(number)) is not None:
+            raise RowFailure(
+                "account_number",
+                f"account {number!r} exists, but its {label} does not match "
+                f"(its name is {other.name!r})",
+            )
+        if number and number in batch.writes:
+            raise RowFailure(
+                "account_number", f"duplicate of line {batch.writes[number].row.line_no}"
+            )
+        return None
+
+    def _parent_by_key(self, row: PendingRow, batch: AccountBatch) -> PendingRow:
+        """The row with its parent named by account number (--account-ref name|website):
+        an account stored, or written by an earlier row of the batch."""
+        assert batch.refs_by_key is not None
+        text = row.data["parent_account"]
+        key = account_matching.own_ref_key(self.account_ref, {self.account_ref: text})
+        numbers = {ref.account_number for ref in batch.refs_by_key.get(key, ())}
+        numbers.update(batch.written_by_key.get(key, ()))
+        if not numbers and key in self._failed_by_key:
+            line = self._failed_by_key[key]
+            raise RowFailure(
+                "parent_account",
+                f"parent account {account_matching.ref_words(self.account_ref)} {text!r} "
+                f"was not imported (its row at line {line} failed)",
+            )
+        number = account_matching.pick_account(
+            "parent_account", self.account_ref, text, sorted(numbers)
+        )
+        for ref in batch.refs_by_key.get(key, ()):
+            batch.parents.setdefault(ref.account_number, ref)
+        return PendingRow(row.line_no, {**row.data, "parent_account": number}, row.cells)
 
     def _create(self, row: PendingRow, batch: AccountBatch) -> AccountWrite:
         data = row.data
@@ -315,6 +438,9 @@ class AccountHandler:
             created_at=batch.now,
             updated_at=batch.now,
         )
+        if self.keyed:  # otherwise NULL: computed when an import needs them
+            for f, (column, key_of) in KEY_COLUMN_BY_FIELD.items():
+                columns[column] = key_of(data.get(f))
         write = AccountWrite(
             row,
             Outcome.CREATED,
@@ -342,6 +468,10 @@ class AccountHandler:
         if values != stored:
             write.changed = True
             write.fields_changed = _differing(fields.account, values, stored)
+            for f in ("name", "website"):  # the stored key goes stale (store/match_store.py)
+                if f in write.fields_changed:
+                    column, key_of = KEY_COLUMN_BY_FIELD[f]
+                    columns[column] = key_of(data[f]) if self.keyed else None
         group_type = current.group_type
         if fields.group:
             group = self._group(data["customer_group"], batch)
@@ -416,12 +546,15 @@ class AccountHandler:
         for f in ("primary_contact_first_name", "primary_contact_last_name"):
             if f in fields.contact and data[f] is None:
                 raise RowFailure(f, "is required for an account in an INDIVIDUAL group")
-        written = zip(fields.contact, wanted, stored, strict=True)
-        values = {
-            CONTACT_COLUMN_BY_FIELD[f]: value
-            for f, value, old in written
-            if value != old or not self._set_changed_only
-        }
+        values: dict[str, Any] = {}
+        for f, value, old in zip(fields.contact, wanted, stored, strict=True):
+            column = CONTACT_COLUMN_BY_FIELD[f]
+            if value != old:
+                if column in CONTACT_KEY_BY_COLUMN:  # filled again when a match needs it
+                    values[CONTACT_KEY_BY_COLUMN[column]] = None
+            elif self._set_changed_only:
+                continue
+            values[column] = value
         write.contact_update = {"id": current.pc_id, **values, "updated_at": now}
         write.contacts_updated = 1
         return True

@@ -17,15 +17,17 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from custimport.rows import near_keys
+from custimport.rows import account_matching, near_keys
 from custimport.rows.change_rules import ChangeRules
 from custimport.rows.contract import LostRace, Plan, RowFailure, Write
 from custimport.rows.keys import SUPERSEDED, contact_row_key
+from custimport.rows.match_keys import phone_keys
+from custimport.rows.matching import CONTACT_KEYS, RowKey, ambiguous, missing_key
 from custimport.rows.modes import Mode, decide
 from custimport.rows.near_keys import near_hint
 from custimport.rows.outcomes import FailedRow, Outcome, PendingRow, failed
 from custimport.schemas import GroupType, absent_errors
-from custimport.store import repository
+from custimport.store import match_store, repository
 from custimport.store.db_errors import describe_row_error
 from custimport.store.journal import Journal
 from custimport.store.key_columns import name_key
@@ -34,6 +36,8 @@ from custimport.store.repository import AccountRef, Stamp, StoredContact
 # a contact row's fields that are columns of its contact, in the order a new one is written
 CONTACT_ROW_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "department")
 INDIVIDUAL = GroupType.INDIVIDUAL.value  # a plain str: compared on every row
+# a column → the match key a change of it makes stale (store/match_store.py)
+STALE_KEY = {"first_name": "name_match", "last_name": "name_match", "phone": "phone_match"}
 REQUIRED_ON_CREATE = ("first_name", "last_name")  # account: validation fails a row without it
 CREATE_COLUMNS = (*CONTACT_ROW_FIELDS, "is_primary", "account_id", "created_at", "updated_at")
 OWNED_BY_ACCOUNT = (
@@ -76,6 +80,19 @@ class ContactHandler:
         self._set_changed_only = repository.sets_only_changed(conn)
 
     key_of = staticmethod(contact_row_key)
+    match_on = "email"  # --match-on: what a row finds its contact by, within its account
+    account_ref = "account_number"  # --account-ref: what the account column names
+    key_field = "email"  # the field "duplicate of line N" is reported on
+    phone_region: str | None = None  # --phone-region: phones match in national form too
+
+    def match_by(self, match_on: str, account_ref: str) -> None:
+        """--match-on and --account-ref (checked choices, rows/matching.py). A contact is
+        matched among its account's contacts, on email (SPEC §4), name or phone."""
+        self.match_on, self.account_ref = match_on, account_ref
+        if match_on != "email" or account_ref != "account_number":
+            self.key_of = RowKey("Contact", match_on, account_ref)
+        if match_on != "email":
+            self.key_field = "first_name" if match_on == "name" else match_on
 
     def note_failure(self, data: dict[str, Any], line_no: int) -> None:
         """Contacts have no dependants within one file."""
@@ -100,24 +117,51 @@ class ContactHandler:
                 plan.writes.append(write)
         return plan
 
+    def _accounts_by_key(
+        self, conn: Connection, rows: Sequence[PendingRow], plan: Plan[ContactWrite]
+    ) -> list[PendingRow]:
+        """--account-ref name|website: the rows with their account named by number (rows
+        naming no account, or several, fail)."""
+        how = self.account_ref
+        found = account_matching.refs_by_key(conn, how, [r.data["account"] for r in rows])
+        named = []
+        for row in rows:
+            text = row.data["account"]
+            candidates = found.get(account_matching.own_ref_key(how, {how: text}), [])
+            numbers = sorted({ref.account_number for ref in candidates})
+            try:
+                number = account_matching.pick_account("account", how, text, numbers)
+            except RowFailure as failure:
+                plan.failures.append(failed(row, failure.field_name, failure.message))
+                continue
+            named.append(PendingRow(row.line_no, {**row.data, "account": number}, row.cells))
+        return named
+
     def _match(
         self, conn: Connection, rows: Sequence[PendingRow], plan: Plan[ContactWrite]
     ) -> list[_Match]:
+        if self.account_ref != "account_number":
+            rows = self._accounts_by_key(conn, rows, plan)
         accounts = repository.find_account_refs(conn, {r.data["account"] for r in rows})
+        by_email_wanted = self.match_on == "email"  # else by key: no look-up by email
         email_keys = [
             (accounts[r.data["account"]].id, r.data["email"])
             for r in rows
-            if r.data.get("email") and r.data["account"] in accounts
+            if by_email_wanted and r.data.get("email") and r.data["account"] in accounts
         ]
         by_email = repository.find_contacts_by_email(conn, email_keys)
         no_email_ids = sorted(
             {
                 accounts[r.data["account"]].id
                 for r in rows
-                if not r.data.get("email") and r.data["account"] in accounts
+                if by_email_wanted and not r.data.get("email") and r.data["account"] in accounts
             }
         )
         by_name = repository.find_contacts_without_email(conn, no_email_ids)
+        by_key: dict[tuple[int, str], list[StoredContact]] = {}
+        if self.match_on != "email":
+            ids = sorted({a.id for r in rows if (a := accounts.get(r.data["account"]))})
+            by_key = match_store.contacts_by_key(conn, CONTACT_KEYS[self.match_on][0], ids)
         matches = []
         for row in rows:
             account = accounts.get(row.data["account"])
@@ -127,7 +171,10 @@ class ContactHandler:
                 plan.failures.append(failed(row, "account", f"account {number!r} not found{hint}"))
                 continue
             try:
-                current = self._current(row, account, by_email, by_name)
+                if self.match_on == "email":
+                    current = self._current(row, account, by_email, by_name)
+                else:
+                    current = self._current_by_key(row, account, by_key)
                 if self.rules is not None and (current is not None or not self._skip_missing):
                     row = self.rules.applied(row, _stored(current))
             except RowFailure as failure:
@@ -162,6 +209,29 @@ class ContactHandler:
             )
         return same_name[0] if same_name else None
 
+    def _current_by_key(
+        self,
+        row: PendingRow,
+        account: AccountRef,
+        by_key: dict[tuple[int, str], list[StoredContact]],
+    ) -> StoredContact | None:
+        """The contact of the row's account whose name or phone key is the row's (--match-on
+        name|phone); a row without one fails, and so does one that several match."""
+        key = CONTACT_KEYS[self.match_on][1](row.data)
+        if not key:
+            raise RowFailure(*missing_key(self.match_on, [key]))
+        keys = [key]
+        if self.match_on == "phone":
+            keys = list(phone_keys(row.data.get("phone"), self.phone_region))
+        found = [c for k in keys for c in by_key.get((account.id, k), [])]
+        if len(found) > 1:
+            number = account.account_number
+            named = [f"{number}/{c.email or f'{c.first_name} {c.last_name}'}" for c in found]
+            raise RowFailure(
+                self.key_field, ambiguous("contacts", len(found), self.match_on, key, named)
+            )
+        return found[0] if found else None
+
     def _primary_winners(self, matches: list[_Match]) -> set[int]:
         """The last row that makes a contact primary wins, per account: in the file (the
         preparer marks earlier claims superseded) and, to be sure, in the batch."""
@@ -192,6 +262,9 @@ class ContactHandler:
             return None
         if self._set_changed_only:
             columns = {c: columns[c] for c in changed}
+        for column in changed:  # its match key is filled again when a match needs it
+            if column in STALE_KEY:
+                columns[STALE_KEY[column]] = None
         columns["updated_at"] = now
         return ContactWrite(
             row,

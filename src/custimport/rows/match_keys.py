@@ -5,8 +5,9 @@ Names are compared case-folded after Unicode NFKC (full-width letters become ASC
 space (accents are kept: `Müller` and `Muller` are two names); websites by
 host only (no scheme, user, `www.`, port, path, trailing dot or case; international
 names in their ASCII form, so `bücher.example` and `xn--bcher-kva.example` are one);
-phones by their digits; emails case-folded. Pure functions: `duplicates` uses them now,
-and matching rows on them (`--match-on`) will.
+phones by their digits; emails case-folded. Pure functions: `duplicates` uses them, and
+so does matching rows (`--match-on`, `--account-ref`: rows/matching.py), whose stored keys
+(the *_match columns, store/match_store.py) are filled from here.
 """
 
 import re
@@ -102,3 +103,35 @@ def phone_digits(text: str | None) -> str:
 
 def email_key(text: str | None) -> str:
     return unicodedata.normalize("NFKC", text).casefold().strip() if text else ""
+
+
+def person_key(first: str | None, last: str | None) -> str:
+    """A contact's first and last name as one name key (`Ann  O'Neil` = `ann o neil`)."""
+    return name_key(f"{first or ''} {last or ''}")
+
+
+def phone_key(text: str | None) -> str:
+    """A phone number's key: its digits (an import with --phone-region has stored it in
+    E.164 already, so `+44 20 7946 0018` and `020 7946 0018` read for GB are one)."""
+    return phone_digits(text)
+
+
+def phone_keys(text: str | None, region: str | None) -> tuple[str, ...]:
+    """The keys a row's phone matches stored phones by: its digits and, with a region
+    (--phone-region, which has put the row's number in E.164), also the digits of its
+    national form, so `+442079460018` finds a stored `020 7946 0018`. No key: ()."""
+    key = phone_key(text)
+    if not key:
+        return ()
+    if region is None or not text or not text.startswith("+"):
+        return (key,)
+    import phonenumbers  # loaded only under --phone-region, which has loaded it already
+
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return (key,)
+    national = phone_key(
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    )
+    return (key, national) if national and national != key else (key,)

@@ -36,6 +36,8 @@ class ImportRequest:
     empty_cells: str | None = None  # --empty-cells clear|keep (None: the mapping file's)
     phone_region: str | None = None  # --phone-region CC, checked (rows/phones.py)
     allow_new_keys: bool = False  # keys a spreadsheet may have damaged are new (SPEC §10)
+    match_on: str | None = None  # --match-on, checked (rows/matching.py); None: the model's default
+    account_ref: str | None = None  # --account-ref, checked; None: account_number
     # what the report and run record call the file, when `path` is a copy of it (a member
     # of a bundle, taken out of its zip: `backup.zip/accounts.csv`); None: `path`
     shown_as: Path | None = None
@@ -74,6 +76,8 @@ class ImportReport:
     run: int | None = None  # the run's number in the history (none for a dry run)
     resumed: "ResumePoint | None" = None  # --resume: the run and line this import went on after
     phones_as_given: int = 0  # --phone-region: phone values stored as given (no valid number)
+    match_on: str | None = None  # --match-on in effect, canonical (the JSON report's)
+    account_ref: str | None = None  # --account-ref in effect (None: CustomerGroup files)
     changes_written: int | None = None  # lines written to the change file (--changes)
     changes_error: str | None = None  # why the change file could not be written (one line)
     # a signal that stopped the change file's writing, after the import itself had ended

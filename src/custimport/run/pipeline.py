@@ -74,6 +74,7 @@ class Pipeline:
             resume_skip=report.resumed.skip if report.resumed else frozenset(),
             may_be_empty=may_be_empty,
             phone_region=self.request.phone_region,
+            key_field=getattr(handler, "key_field", None),
         )
         self.transaction = Transaction(conn, handler, report.counts)
         self.transaction.shared = shared

@@ -87,6 +87,7 @@ class PreparerSettings:
     # required fields an empty cell may reach the handler in (rows/change_rules.py)
     may_be_empty: frozenset[str] = frozenset()
     phone_region: str | None = None  # --phone-region: phones stored in E.164 (rows/phones.py)
+    key_field: str | None = None  # the field "duplicate of line N" names (--match-on's)
 
     @property
     def primary_claim_columns(self) -> tuple[str, str] | None:
@@ -135,7 +136,7 @@ class Preparer:
         self.spec = settings.spec
         self.columns_by_field = settings.columns_by_field
         self.key_of = settings.key_of
-        self.key_field = KEY_FIELDS[settings.spec.name]
+        self.key_field = settings.key_field or KEY_FIELDS[settings.spec.name]
         self.batch_size = settings.batch_size
         self.max_failures = settings.max_failures
         self.validator = BatchValidator(

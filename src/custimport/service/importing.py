@@ -31,15 +31,15 @@ from custimport.rows.mapping import (
     load_mapping_file,
     require_columns,
 )
+from custimport.rows.matching import STORED_KEYS, columns_to_find, in_effect
 from custimport.rows.modes import Mode, creates, required_columns, updates
 from custimport.rows.outcomes import Counts
 from custimport.run.gc_pause import bulk_gc
 from custimport.run.job import ImportReport, ImportRequest, Observer
 from custimport.run.pipeline import Pipeline
-from custimport.schemas import ModelSpec
 from custimport.service import failure_hints, history, recording
 from custimport.signals import StopFlag, interrupts_ignored, trapped_hangup, trapped_signals
-from custimport.store import db
+from custimport.store import db, match_store
 from custimport.store.journal import PREVIEW_TABLE, Journal
 
 __all__ = ["ImportReport", "ImportRequest", "Observer", "run_import"]
@@ -84,6 +84,7 @@ def started_import(
     """Everything before the rows; `engine`: one shared by several files (it is left
     open), else the import's own, disposed of at the end."""
     mode = Mode.parse(request.mode)
+    matching_of(request)  # an unknown --match-on or --account-ref is exit 2 before anything
     mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
     rules = settle_rules(
         request.spec, mapping, request.policies, request.defaults, request.empty_cells
@@ -98,7 +99,7 @@ def started_import(
         name=request.shown_as,
     ) as source:
         columns = mapping.columns if mapping else None
-        column_map = _column_map(request.spec, mode, columns, rules, source.info.header)
+        column_map = _column_map(request, mode, columns, rules, source.info.header)
         rules = rules.for_columns(column_map.present_fields)
         own_engine = engine is None
         if engine is None:
@@ -119,6 +120,8 @@ def started_import(
                     and (request.dry_run or not request.journal),
                 )
             report = ImportReport(request, source=source.info)
+            report.match_on, account_ref = matching_of(request)
+            report.account_ref = None if request.spec.name == "CustomerGroup" else account_ref
             report.unknown_columns = column_map.unknown_columns
             report.synonyms = column_map.synonyms
             with db.translated_errors(request.database_url):
@@ -137,27 +140,66 @@ def check_header(request: ImportRequest, header: list[str]) -> None:
     already: several files in one command (service/several.py) check every file before
     the first is imported. Problems raise a UsageError."""
     mode = Mode.parse(request.mode)
+    matching_of(request)
     mapping = load_mapping_file(request.mapping_path) if request.mapping_path else None
     rules = settle_rules(
         request.spec, mapping, request.policies, request.defaults, request.empty_cells
     )
-    _column_map(request.spec, mode, mapping.columns if mapping else None, rules, header)
+    _column_map(request, mode, mapping.columns if mapping else None, rules, header)
 
 
 def _column_map(
-    spec: ModelSpec,
+    request: ImportRequest,
     mode: Mode,
     columns: dict[str, str | None] | None,
     rules: ChangeRules,
     header: list[str],
 ) -> ColumnMap:
-    """The header matched to `spec`'s fields; required columns missing raise (exit 2)."""
+    """The header matched to the model's fields; required columns missing raise (exit 2):
+    a mode that cannot create needs the columns its rows find records by (--match-on)."""
+    spec = request.spec
     column_map = build_column_map(header, spec.fields, columns, spec.name)
-    required = rules.still_required(required_columns(spec, mode))
+    required = required_columns(spec, mode)
+    if not creates(mode):
+        required = columns_to_find(spec.name, matching_of(request)[0]) or required
+    required = rules.still_required(required)
     require_columns(
         column_map, required, header, lambda: failure_hints.looks_like(spec, header, columns)
     )
     return column_map
+
+
+def matching_of(request: ImportRequest) -> tuple[str, str]:
+    """(--match-on, --account-ref) in effect, in their canonical spelling (SPEC §10)."""
+    return in_effect(request.spec.name, request.match_on, request.account_ref)
+
+
+def _key_tables(request: ImportRequest) -> dict[str, Any]:
+    """The stored match keys this import looks rows up by (none for the default keys)."""
+    if request.spec.name == "CustomerGroup":
+        return {}
+    match_on, account_ref = matching_of(request)
+    tables = []
+    if account_ref != "account_number" or (
+        request.spec.name == "Account" and match_on != "account_number"
+    ):
+        tables.append("account")
+    if request.spec.name == "Contact" and match_on != "email":
+        tables.append("contact")
+    return {table: STORED_KEYS[table] for table in tables}
+
+
+def _fill_match_keys(engine: Engine, request: ImportRequest) -> None:
+    """Before rows are looked up by key: compute the stored keys still NULL (written since
+    by imports matching on account_number, or by other programs; store/match_store.py),
+    in a transaction of their own. A --dry-run does it too: the keys are derived data,
+    no field of any record changes."""
+    if tables := _key_tables(request):
+        with engine.begin() as conn:
+            match_store.fill_keys(conn, tables)
+        # its connection closed: the import's own starts with an empty page cache (a full
+        # one, kept from filling 100,000 keys, put the import 35 MiB over its budget)
+        engine.pool.dispose()
 
 
 def _recorded(engine: Any, report: ImportReport, run: Callable[[], None]) -> None:
@@ -175,6 +217,7 @@ def _recorded(engine: Any, report: ImportReport, run: Callable[[], None]) -> Non
 
 def _import_rows(job: StartedImport, observer: Observer) -> None:
     try:
+        _fill_match_keys(job.engine, job.report.request)  # once the run is recorded: part of it
         with (
             trapped_signals() as stop,
             trapped_hangup(stop),
@@ -193,12 +236,18 @@ def import_rows_on(
     files' rows (service/one_transaction.py), and this file's counts are returned for the
     caller to count once it commits or rolls back."""
     report, rules, journal = job.report, job.rules, job.journal
+    if shared and (tables := _key_tables(report.request)):  # in the one transaction
+        match_store.fill_keys(conn, tables)
     present = job.column_map.present_fields | rules.no_column
     handler = HANDLERS[report.request.spec.name](conn, job.mode, present)
     handler.journal = journal
     handler.rules = rules if rules.active else None
     if isinstance(handler, AccountHandler):
         handler.allow_new_keys = report.request.allow_new_keys
+    if isinstance(handler, AccountHandler | ContactHandler):
+        handler.match_by(*matching_of(report.request))
+    if isinstance(handler, ContactHandler):
+        handler.phone_region = report.request.phone_region
     pipeline = Pipeline(
         conn, handler, job.column_map, report, observer, stop, rules.may_be_empty, shared
     )
@@ -248,7 +297,7 @@ def _closing(conn: Connection) -> Iterator[Connection]:
 
 
 def _add_warnings(report: ImportReport) -> None:
-    if report.counts.generated_keys:
+    if report.counts.generated_keys and report.match_on == "account_number":
         report.warnings.append(
             f"{report.counts.generated_keys} accounts had no account_number and got a "
             "generated one: importing this file again will create them again"

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from custimport.config import masked_url
 from custimport.errors import DatabaseError, UsageError, visible
 from custimport.models import utcnow
+from custimport.rows.matching import stale_keys
 from custimport.rows.merge_rules import Plan
 from custimport.service import merge_plans
 from custimport.service.merge_job import MergeReport, MergeRequest
@@ -137,7 +138,8 @@ def _update(
     ids = sorted(changes)
     if journal is not None:
         journal.before(conn, table, [(row_id, None) for row_id in ids])
-    store.update_rows(conn, table, changes, now)
+    keyed = {row_id: {**values, **stale_keys(table, values)} for row_id, values in changes.items()}
+    store.update_rows(conn, table, keyed, now)
     if journal is not None:
         journal.after(conn, table, ids)
 

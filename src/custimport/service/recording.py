@@ -8,6 +8,7 @@ Here too: the hint that an earlier run of the same file stopped part-way, and wh
 """
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from custimport.errors import UsageError
 from custimport.models import ImportChange
+from custimport.rows.matching import DEFAULT_MATCH, in_effect
 from custimport.run.job import ImportReport, ImportRequest, ResumePoint
 from custimport.store import runs
 from custimport.store.journal import Journal
@@ -55,9 +57,37 @@ def _options(request: ImportRequest, resumed: ResumePoint | None) -> dict[str, A
         options["allow_new_keys"] = True
     if request.header_row is not None:
         options["header_row"] = request.header_row
+    options.update(_matching(request))
     if resumed is not None:
         options["resumes"] = resumed.run
     return options
+
+
+def _matching(request: ImportRequest) -> dict[str, str]:
+    """--match-on and --account-ref when not the defaults (left out otherwise: the options
+    of runs recorded before they existed compare equal)."""
+    match_on, account_ref = in_effect(request.spec.name, request.match_on, request.account_ref)
+    found = {}
+    if match_on != DEFAULT_MATCH[request.spec.name]:
+        found["match_on"] = match_on
+    if account_ref != "account_number":
+        found["account_ref"] = account_ref
+    return found
+
+
+def _same_matching(request: ImportRequest) -> Callable[[Any], bool]:
+    """Whether an earlier run matched rows as this import does: --resume goes on only
+    from such a run (matched otherwise, the same file is another import)."""
+    wanted = _matching(request)
+
+    def same(run: Any) -> bool:
+        try:
+            options = json.loads(run.options or "{}")
+        except ValueError:
+            return False
+        return {k: options[k] for k in ("match_on", "account_ref") if k in options} == wanted
+
+    return same
 
 
 def begin(
@@ -72,7 +102,9 @@ def begin(
     # of the file as given (compressed, if it is; standard input's private copy)
     size, sha256 = file_digest(report.source.given_file if report.source else request.path)
     with engine.connect() as conn:
-        previous = runs.previous_run(conn, sha256, request.spec.name, request.mode, mapping)
+        previous = runs.previous_run(
+            conn, sha256, request.spec.name, request.mode, mapping, _same_matching(request)
+        )
         resumable = (
             previous is not None
             and runs.shown_status(previous) in runs.RESUMABLE

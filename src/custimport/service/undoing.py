@@ -45,9 +45,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from custimport.errors import DatabaseError, UsageError
 from custimport.models import utcnow
+from custimport.rows.matching import STORED_KEYS
 from custimport.service import history
 from custimport.signals import StopFlag, interrupts_ignored, trapped_hangup, trapped_signals
-from custimport.store import db, runs, undo_deleted
+from custimport.store import db, match_store, runs, undo_deleted
 from custimport.store import undo as store
 from custimport.store.db_errors import describe_row_error, is_conflict
 from custimport.store.journal import IMAGE_COLUMNS, STAMP_COLUMNS, decode_image
@@ -408,7 +409,13 @@ class Plan:
         a contact made primary again only once every other contact is back."""
 
         def restore(table: str, to_primary: bool | None = None) -> Writer:
-            return partial(store.restore, conn, self.run_id, table, to_primary=to_primary)
+            def restored(ids: Sequence[int]) -> int:
+                done = store.restore(conn, self.run_id, table, ids, to_primary=to_primary)
+                keys = STORED_KEYS.get(table)
+                match_store.refresh_keys(conn, table, keys, ids)  # of the values put back
+                return done
+
+            return restored
 
         def reinsert(table: str) -> Writer:
             return partial(undo_deleted.reinsert, conn, self.run_id, table)

@@ -10,7 +10,7 @@ import getpass
 import json
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,9 +141,15 @@ def shown_status(run: Any) -> str:
 
 
 def previous_run(
-    conn: Connection, sha256: str, model: str, mode: str, mapping: Mapping[str, Any] | None
+    conn: Connection,
+    sha256: str,
+    model: str,
+    mode: str,
+    mapping: Mapping[str, Any] | None,
+    same: Callable[[Any], bool] = lambda run: True,
 ) -> Any | None:
-    """The latest earlier import of the same file, model, mode and mapping, if any."""
+    """The latest earlier import of the same file, model, mode and mapping, if any (and
+    of which `same` holds: the same --match-on, say)."""
     mapping_text = json.dumps(mapping, sort_keys=True) if mapping else None
     statement = (
         select(*ImportRun.__table__.c)
@@ -155,7 +161,7 @@ def previous_run(
         .order_by(ImportRun.id.desc())
     )
     for run in conn.execute(statement):
-        if run.mapping == mapping_text:
+        if run.mapping == mapping_text and same(run):
             return run
     return None
 
