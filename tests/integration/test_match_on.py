@@ -336,3 +336,43 @@ def test_a_rename_by_account_number_makes_the_key_stale_and_the_next_match_finds
     assert fetch(db_url, "SELECT name, name_match, industry FROM account") == [
         ("ZETA", "zeta", "Two")
     ]
+
+
+def test_a_primary_contact_changed_by_its_account_row_is_found_by_its_new_phone(
+    db_url: str, tmp_path: Path
+) -> None:
+    """An Account row changes its INDIVIDUAL account's primary contact (name, phone):
+    the contact's stored keys, filled by an earlier matching import, go stale (NULL),
+    and the next Contact import matching on phone finds it by the new number."""
+    seed_groups(tmp_path, db_url)
+    header = [
+        "account_number",
+        "name",
+        "customer_group",
+        "primary_contact_first_name",
+        "primary_contact_last_name",
+        "primary_contact_phone",
+    ]
+    first = write_csv(
+        tmp_path / "p1.csv", header, [["P-1", "Pat", "Retail", "Pat", "Lee", "+1 415 555 0100"]]
+    )
+    assert run_import(first, "Account", db_url).rows["created"] == 1
+    contacts = ["account", "first_name", "last_name", "phone", "job_title"]
+    probe = write_csv(
+        tmp_path / "probe.csv", contacts, [["P-1", "Pat", "Lee", "+1 415 555 0100", "A"]]
+    )
+    assert run_import(probe, "Contact", db_url, "--match-on", "phone").rows["updated"] == 1
+    assert fetch(db_url, "SELECT name_match IS NOT NULL, phone_match FROM contact") == [
+        (True, "14155550100")
+    ]
+    moved = write_csv(
+        tmp_path / "p2.csv", header, [["P-1", "Pat", "Retail", "Pam", "Lee", "+1 415 555 0199"]]
+    )
+    assert run_import(moved, "Account", db_url).rows["updated"] == 1
+    assert fetch(db_url, "SELECT name_match, phone_match FROM contact") == [(None, None)]
+    again = write_csv(
+        tmp_path / "again.csv", contacts, [["P-1", "Pam", "Lee", "+1 415 555 0199", "B"]]
+    )
+    run = run_import(again, "Contact", db_url, "--match-on", "phone")
+    assert run.rows["updated"] == 1 and run.rows["created"] == 0, run.stdout
+    assert fetch(db_url, "SELECT count(*), max(job_title) FROM contact") == [(1, "B")]

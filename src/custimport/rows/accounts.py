@@ -471,7 +471,10 @@ class AccountHandler:
             for f in ("name", "website"):  # the stored key goes stale (store/match_store.py)
                 if f in write.fields_changed:
                     column, key_of = KEY_COLUMN_BY_FIELD[f]
-                    columns[column] = key_of(data[f]) if self.keyed else None
+                    if self.keyed:
+                        columns[column] = key_of(data[f])
+                    elif getattr(current, column) is not None:  # NULL already: not set again
+                        columns[column] = None
         group_type = current.group_type
         if fields.group:
             group = self._group(data["customer_group"], batch)
@@ -550,8 +553,9 @@ class AccountHandler:
         for f, value, old in zip(fields.contact, wanted, stored, strict=True):
             column = CONTACT_COLUMN_BY_FIELD[f]
             if value != old:
-                if column in CONTACT_KEY_BY_COLUMN:  # filled again when a match needs it
-                    values[CONTACT_KEY_BY_COLUMN[column]] = None
+                key = CONTACT_KEY_BY_COLUMN.get(column)
+                if key is not None and getattr(current, f"pc_{key}") is not None:
+                    values[key] = None  # stale: filled again when a match needs it
             elif self._set_changed_only:
                 continue
             values[column] = value

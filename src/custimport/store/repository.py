@@ -173,6 +173,11 @@ class StoredAccount(NamedTuple):
     pc_last_name: str | None
     pc_email: str | None
     pc_phone: str | None
+    # stored match keys (NULL: not computed): an update makes one NULL only if it is not
+    name_match: str | None
+    website_match: str | None
+    pc_name_match: str | None
+    pc_phone_match: str | None
 
 
 class AccountRef(NamedTuple):
@@ -247,7 +252,8 @@ def update_groups(conn: Connection, rows: list[dict[str, Any]]) -> int:
 ACCOUNT_SELECT = (
     "SELECT a.id, a.account_number, a.name, a.legal_name, a.customer_group_id, "
     "a.parent_account_id, a.website, a.industry, a.description, g.group_type, "
-    "pc.id, pc.first_name, pc.last_name, pc.email, pc.phone "
+    "pc.id, pc.first_name, pc.last_name, pc.email, pc.phone, "
+    "a.name_match, a.website_match, pc.name_match, pc.phone_match "
     "FROM account a JOIN customer_group g ON g.id = a.customer_group_id "
     "LEFT JOIN contact pc ON pc.account_id = a.id AND pc.is_primary "
     "WHERE a.account_number {keys}"
