@@ -1,10 +1,11 @@
 """Stored match keys for `--match-on` and `--account-ref` (SPEC §10).
 
-Normalised account names and website hosts, contact names and phones, each in an
-indexed column, so that an import matching rows on them looks a batch up by index
-instead of reading the table. They are computed in Python (rows/match_keys.py), here
-for the rows already stored, a chunk at a time, with the functions imports use
-(store/match_store.py, whose docstring says how they are kept in step).
+Normalised account names and website hosts, contact names and phones, each in a
+column (an account's indexed where computed), so that an import matching rows on them
+looks a batch up by index instead of reading the table. They are computed in Python
+(rows/match_keys.py), here for the rows already stored, a chunk at a time, with the
+functions imports use (store/match_store.py, whose docstring says how they are kept in
+step).
 
 Revision ID: 0005
 Revises: 0004
@@ -30,6 +31,7 @@ KEYS = (
     ("contact", "name_match"),
     ("contact", "phone_match"),
 )
+INDEXED = ("name_match", "website_match")  # of account
 
 
 def upgrade() -> None:
@@ -41,16 +43,23 @@ def upgrade() -> None:
     op.add_column("account", sa.Column("website_match", sa.Text(), nullable=True))
     op.add_column("contact", sa.Column("name_match", sa.Text(), nullable=True))
     op.add_column("contact", sa.Column("phone_match", sa.Text(), nullable=True))
-    # one column each: a look-up by key, and the search for keys still NULL (fill_keys);
-    # contacts are looked up through their account's index, then by key
-    for table, column in KEYS:
-        op.create_index(op.f(f"ix_{table}_{column}"), table, [column])
+    # accounts are looked up by key: an index each, of the keys computed (NOT NULL), so
+    # that imports not matching on them, which write them NULL, add nothing to it;
+    # contacts are looked up through their account's index, then by key: none
     fill_keys(op.get_bind(), STORED_KEYS)
+    for column in INDEXED:
+        op.create_index(
+            op.f(f"ix_account_{column}"),
+            "account",
+            [column],
+            sqlite_where=sa.text(f"{column} IS NOT NULL"),
+            postgresql_where=sa.text(f"{column} IS NOT NULL"),
+        )
 
 
 def downgrade() -> None:
-    for table, column in KEYS:
-        op.drop_index(op.f(f"ix_{table}_{column}"), table_name=table)
+    for column in INDEXED:
+        op.drop_index(op.f(f"ix_account_{column}"), table_name="account")
     # plain DROP COLUMN (SQLite 3.35+): a batch rebuild would lose the expression indexes
     for table, column in reversed(KEYS):
         op.drop_column(table, column)

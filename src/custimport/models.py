@@ -84,9 +84,9 @@ class Account(TimestampMixin, Base):
     description: Mapped[str | None] = mapped_column(Text)
     # normalised keys for --match-on / --account-ref (SPEC §10); NULL: not computed yet
     # (store/match_store.py keeps them; never exported or shown in history); Text: see
-    # migration 0005
-    name_match: Mapped[str | None] = mapped_column(Text, index=True)
-    website_match: Mapped[str | None] = mapped_column(Text, index=True)
+    # migration 0005. Indexed where not NULL (see __table_args__).
+    name_match: Mapped[str | None] = mapped_column(Text)
+    website_match: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint(
@@ -99,6 +99,18 @@ class Account(TimestampMixin, Base):
             func.ltrim(text("account_number"), text("'0'")),
             sqlite_where=text("substr(account_number, 1, 1) = '0'"),
             postgresql_where=text("substr(account_number, 1, 1) = '0'"),
+        ),
+        # keys where computed: an import that does not match on them writes them NULL and
+        # so adds nothing to these indexes (an index entry each, NULL or not, slowed
+        # every create); a look-up by key (`= ANY`, `IN`) implies NOT NULL on both engines
+        *(
+            Index(
+                f"ix_account_{column}",
+                column,
+                sqlite_where=text(f"{column} IS NOT NULL"),
+                postgresql_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in ("name_match", "website_match")
         ),
     )
 
@@ -117,9 +129,10 @@ class Contact(TimestampMixin, Base):
     job_title: Mapped[str | None] = mapped_column(String(128))
     department: Mapped[str | None] = mapped_column(String(128))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # normalised keys for --match-on (SPEC §10): see Account
-    name_match: Mapped[str | None] = mapped_column(Text, index=True)
-    phone_match: Mapped[str | None] = mapped_column(Text, index=True)
+    # normalised keys for --match-on (SPEC §10): see Account. Not indexed: a contact is
+    # looked up through its account's contacts (store/match_store.contacts_by_key)
+    name_match: Mapped[str | None] = mapped_column(Text)
+    phone_match: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index(

@@ -376,3 +376,30 @@ def test_a_primary_contact_changed_by_its_account_row_is_found_by_its_new_phone(
     run = run_import(again, "Contact", db_url, "--match-on", "phone")
     assert run.rows["updated"] == 1 and run.rows["created"] == 0, run.stdout
     assert fetch(db_url, "SELECT count(*), max(job_title) FROM contact") == [(1, "B")]
+
+
+def test_a_look_up_by_key_probes_the_index_of_computed_keys(db_url: str, tmp_path: Path) -> None:
+    """The key indexes hold computed keys only (a create by account_number adds nothing
+    to them); a look-up by key still probes them, on both engines."""
+    seed_groups(tmp_path, db_url)
+    rows = [[f"K-{n}", f"Name {n}", "Enterprise", f"site{n}.example", ""] for n in range(3000)]
+    assert (
+        run_import(write_csv(tmp_path / "k.csv", HEADER, rows), "Account", db_url).rows["created"]
+        == 3000
+    )
+    assert fetch(db_url, "SELECT count(*) FROM account WHERE name_match IS NULL") == [(3000,)]
+    probe = write_csv(tmp_path / "probe.csv", HEADER, [["", "Name 7", "Enterprise", "", "X"]])
+    assert run_import(probe, "Account", db_url, "--match-on", "name").rows["updated"] == 1
+    assert fetch(db_url, "SELECT count(*) FROM account WHERE name_match IS NULL") == [(0,)]
+    execute(db_url, "ANALYZE")
+    if db_url.startswith("sqlite"):
+        plan = fetch(
+            db_url,
+            "EXPLAIN QUERY PLAN SELECT id FROM account WHERE name_match IN ('name 7', 'name 8')",
+        )
+    else:
+        plan = fetch(
+            db_url,
+            "EXPLAIN SELECT id FROM account WHERE name_match = ANY(ARRAY['name 7', 'name 8'])",
+        )
+    assert "ix_account_name_match" in str(plan), plan

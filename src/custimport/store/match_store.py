@@ -1,5 +1,6 @@
 """The stored match keys (SPEC §10): normalised names, website hosts and phones, kept in
-indexed columns so that `--match-on` and `--account-ref` look a batch up by key.
+columns (an account's indexed) so that `--match-on` and `--account-ref` look a batch up
+by key.
 
 The keys are computed in Python (rows/match_keys.py: NFKC, case folding, IDNA), so no
 database can keep them in step by itself. The rule: NULL means "not computed yet". A
@@ -7,8 +8,8 @@ write that changes a key's source (a name, a website, a phone) sets the key NULL
 to its new value when the import is matching on keys anyway; a create leaves it NULL
 (an import of a million accounts by account_number pays nothing for keys it may never
 need), and so do other programs. Before an import looks rows up by key, `fill_keys`
-computes every NULL key, a chunk at a time, found through the key's own index; on a
-database whose keys are all computed that is one index probe per key column. An
+computes every NULL key, a chunk at a time, found in one pass over the table (the
+key indexes hold computed keys only, so that a create adds nothing to them). An
 empty key (a name of punctuation only, no website) is stored as '' so it is not
 computed again. Undo recomputes the keys of the rows it restores (`refresh_keys`).
 Which keys there are, and how each is computed, is the rows layer's (rows/matching.py
@@ -47,24 +48,23 @@ def fill_keys(conn: Connection, keys: Mapping[str, TableKeys]) -> int:
 
 
 def _fill_table(conn: Connection, table: str, columns: TableKeys) -> int:
-    """Rows found through each key column's index in turn (an OR of the two let SQLite
-    walk the whole table by id), every key of a row written at once: a row whose
-    name and website keys are both NULL is updated once."""
+    """Rows with a key NULL, found in one pass over the table by id (the key indexes
+    hold only keys computed: an index entry for every NULL slowed every create of the
+    imports that do not match), every key of a row written at once."""
     ph = _ph(conn)
     sources = sorted({source for wanted, _ in columns.values() for source in wanted})
     sets = ", ".join(f"{column} = {ph}" for column in columns)
     update = f"UPDATE {table} SET {sets} WHERE id = {ph}"
-    filled = 0
-    for column in columns:
-        select = (
-            f"SELECT id, {', '.join(sources)} FROM {table} "
-            f"WHERE {column} IS NULL AND id > {ph} ORDER BY id LIMIT {FILL_CHUNK}"
-        )
-        last = 0
-        while rows := conn.exec_driver_sql(select, (last,)).all():
-            conn.exec_driver_sql(update, [_keys_of(columns, sources, row) for row in rows])
-            filled += len(rows)
-            last = rows[-1][0]
+    unset = " OR ".join(f"{column} IS NULL" for column in columns)
+    select = (
+        f"SELECT id, {', '.join(sources)} FROM {table} "
+        f"WHERE ({unset}) AND id > {ph} ORDER BY id LIMIT {FILL_CHUNK}"
+    )
+    filled, last = 0, 0
+    while rows := conn.exec_driver_sql(select, (last,)).all():
+        conn.exec_driver_sql(update, [_keys_of(columns, sources, row) for row in rows])
+        filled += len(rows)
+        last = rows[-1][0]
     return filled
 
 
