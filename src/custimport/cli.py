@@ -271,7 +271,10 @@ def _phone_region(text: str | None) -> str | None:
         raise UsageError(str(exc)) from None
 
 
-def _no_model() -> None:
+def _no_model(path: Path) -> None:
+    """One file without --model: first whether it is there at all (as with --model)."""
+    if str(path) != "-" and not path.exists() and not path.is_symlink():
+        raise UsageError(f"{visible(str(path))}: no such file")
     raise UsageError("Missing option '--model' / '-m'; see `custimport import --help`")
 
 
@@ -411,7 +414,7 @@ def import_command(
     given_spec: ModelSpec | None = _guarded(lambda: _model(model)) if model is not None else None
     several_files = len(paths) > 1 or bundles.is_bundle(paths[0])
     if given_spec is None and not several_files:
-        _guarded(_no_model)
+        _guarded(lambda: _no_model(paths[0]))
     spec: ModelSpec = given_spec or MODELS["customergroup"]  # several: each file's, once planned
     url = resolve_database_url(database)
     sinks = files.FileSinks(spec.name, error_log, rejects, datetime.now())

@@ -2,12 +2,18 @@
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
+import pytest
+from sqlalchemy import create_engine, text
+
+from custimport.store.db import SCHEMA_LOCK_KEY
 from helpers import (
     ACCOUNTS_HEADER,
     COMMAND,
     CONTACTS_HEADER,
+    GROUPS_HEADER,
     account_row,
     fetch,
     seed_groups,
@@ -105,3 +111,44 @@ def test_the_same_contacts_imported_twice_at_once_exist_once(tmp_path: Path, db_
         (2000, 2000)
     ]
     assert fetch(db_url, "SELECT count(*) FROM contact WHERE is_primary") == [(20,)]
+
+
+WAITING_FOR_SCHEMA = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+@pytest.mark.postgres
+def test_two_imports_into_an_empty_postgresql_database_at_once_create_the_schema_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Both find no tables; the schema lock makes the second wait for the first's schema
+    (they once both created it, and one failed on pg_type's unique index). The test holds
+    the lock until both imports wait for it, so they go on from the same moment."""
+    groups = write_csv(tmp_path / "g.csv", GROUPS_HEADER, [["Retail", "INDIVIDUAL"]])
+    command = [COMMAND, str(groups), "-m", "CustomerGroup", "--db", postgres_url, "--json", "-q"]
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as holder:
+            holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            processes = [
+                subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)
+            ]
+            with engine.connect() as probe:
+                while probe.execute(text(WAITING_FOR_SCHEMA)).scalar_one() < 2:
+                    ended = [p.communicate() for p in processes if p.poll() is not None]
+                    assert not ended, f"an import did not wait for the schema lock: {ended}"
+                    probe.rollback()
+                    time.sleep(0.005)  # polling for the state looked for, not a delay
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            holder.commit()
+        results = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+    finally:
+        engine.dispose()
+    for code, stdout, stderr in results:
+        assert code == 0, stderr
+        assert json.loads(stdout)["rows"]["failed"] == 0
+    assert fetch(postgres_url, "SELECT name FROM customer_group") == [("Retail",)]
+    assert fetch(postgres_url, "SELECT count(*) FROM alembic_version") == [(1,)]

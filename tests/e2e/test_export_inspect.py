@@ -30,6 +30,7 @@ INSPECT_KEYS = {
     "stopped_reading",
     "model",
     "model_guessed",
+    "models_tied",
     "columns",
     "missing_required",
     "missing_required_message",

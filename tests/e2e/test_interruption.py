@@ -27,8 +27,21 @@ import pytest
 from sqlalchemy.engine import Connection
 
 from custimport.rows.accounts import AccountHandler
-from helpers import ACCOUNTS_HEADER, COMMAND, cli, fetch, run_import
-from hostile_support import consistency_problems, count, dump, seed
+from custimport.run.job import ImportReport, ImportRequest
+from custimport.schemas import MODELS
+from custimport.service import recording
+from custimport.store import db
+from helpers import (
+    ACCOUNTS_HEADER,
+    COMMAND,
+    CONTACTS_HEADER,
+    GROUPS_HEADER,
+    cli,
+    fetch,
+    run_import,
+    write_csv,
+)
+from hostile_support import GROUPS, consistency_problems, count, dump, seed
 from pg_server import PostgresServer
 
 KILL_ROWS = 100_000
@@ -455,6 +468,79 @@ def test_an_interrupted_atomic_or_dry_run_import_writes_nothing(
     assert report["committed"] is False and report["completed"] is False
     assert count(sqlite_url, "account") == 0
     assert count(sqlite_url, "contact") == 0
+    if option == "--atomic":  # recorded as interrupted, having committed nothing
+        assert recorded_runs(sqlite_url, "Account") == [("interrupted", 0, 0, None)]
+        assert resume_hints(kill_file, "Account", sqlite_url) == []
+
+
+def recorded_runs(db_url: str, model: str | None = None) -> list[tuple[Any, ...]]:
+    """(status, rows read, rows created, last line committed) of each run, oldest first."""
+    where = "WHERE model = :model" if model else ""
+    return fetch(
+        db_url,
+        f"SELECT status, rows_read, rows_created, last_line FROM import_run {where} ORDER BY id",
+        model=model,
+    )
+
+
+def resume_hints(path: Path, model: str, db_url: str) -> list[str]:
+    """What an import of `path` would warn before its rows (asked as a dry run does: it
+    records no run), where the hint to --resume an earlier run of the file is printed."""
+    spec = MODELS[model.lower()]
+    request = ImportRequest(path=path, spec=spec, database_url=db_url, dry_run=True)
+    warnings: list[str] = []
+    engine = db.make_engine(db_url)
+    try:
+        recording.begin(engine, request, None, ImportReport(request), warnings.append)
+    finally:
+        engine.dispose()
+    return warnings
+
+
+def test_an_interrupted_atomic_import_of_several_files_records_nothing_committed(
+    tmp_path: Path, sqlite_url: str, kill_file: Path
+) -> None:
+    """Ctrl-C inside the accounts of one --atomic transaction of three files: nothing is in;
+    the groups' run (rolled back with it) and the contacts' (never reached) end
+    `rolled_back` and cannot be undone, the accounts' `interrupted`; none records a
+    committed row, so none is offered for --resume."""
+    groups = write_csv(tmp_path / "groups.csv", GROUPS_HEADER, GROUPS)
+    contacts = write_csv(
+        tmp_path / "contacts.csv", CONTACTS_HEADER, [["K-000001", "Ann", "Lee", "", "", ""]]
+    )
+    database = Path(sqlite_url.removeprefix("sqlite:///"))
+    command = [COMMAND, str(contacts), str(kill_file), str(groups), "--atomic", "--json"]
+    process = subprocess.Popen(
+        [*command, "--db", sqlite_url, "--batch-size", str(SIGNAL_BATCH)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        freeze_mid_import(process, inside_one_transaction(database))
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGCONT)
+        code, stdout, stderr = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    report = json.loads(stdout)
+    assert [f["model"] for f in report["files"]] == ["CustomerGroup", "Account"]
+    assert [f["file"] for f in report["not_imported"]] == [str(contacts)]
+    for table in ("customer_group", "account", "contact", "import_change"):
+        assert count(sqlite_url, table) == 0, table
+    assert recorded_runs(sqlite_url) == [
+        ("rolled_back", 0, 0, None),
+        ("interrupted", 0, 0, None),
+        ("rolled_back", 0, 0, None),
+    ]
+    numbers = [row[0] for row in fetch(sqlite_url, "SELECT id FROM import_run ORDER BY id")]
+    for number in (numbers[0], numbers[2]):
+        undo = cli("undo", str(number), "--db", sqlite_url)
+        assert undo.exit_code == 2 and "rolled back" in undo.stderr, undo.stderr
+    assert resume_hints(kill_file, "Account", sqlite_url) == []
 
 
 def test_an_interrupted_import_writes_the_change_file_of_what_it_committed(

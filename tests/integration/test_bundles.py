@@ -4,7 +4,9 @@ bundle that was changed or lacks a file is refused with nothing written."""
 
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,3 +200,150 @@ def test_bundle_usage_problems_are_one_line_and_exit_2(tmp_path: Path, sqlite_ur
         assert fragment in run.stderr and run.stderr.count("\n") == 1, run.stderr
     assert not (tmp_path / "n.zip").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def _manifest_changed(bundle: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    path = bundle / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def _drop_contacts(manifest: dict[str, Any]) -> None:
+    manifest["files"] = manifest["files"][:2]
+
+
+def _no_files(manifest: dict[str, Any]) -> None:
+    manifest["files"] = []
+
+
+def _wrong_rows(manifest: dict[str, Any]) -> None:
+    manifest["files"][1]["rows"] = 99
+
+
+def _newer(manifest: dict[str, Any]) -> None:
+    manifest["schema_revision"] = "9999"
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (
+            _drop_contacts,
+            "contacts.csv is in the bundle but not in its manifest.json, so it would not be "
+            "imported; nothing was imported",
+        ),
+        (_no_files, "its manifest.json lists no files; nothing to import"),
+        (_wrong_rows, "accounts.csv holds 5 records, its manifest.json says 99"),
+        (_newer, "was made by a newer custimport (schema revision 9999; this one knows up to"),
+    ],
+)
+def test_a_manifest_that_disagrees_with_the_bundle_is_refused_with_nothing_written(
+    tmp_path: Path, sqlite_url: str, change: Callable[[dict[str, Any]], None], fragment: str
+) -> None:
+    _fill(tmp_path, sqlite_url)
+    bundle = tmp_path / "b"
+    _export(sqlite_url, bundle)
+    _manifest_changed(bundle, change)
+    url, path = _empty_target(tmp_path)
+    run = cli(bundle, "--db", url)
+    assert run.exit_code == 2
+    assert fragment in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert not path.exists()
+
+
+def _entry_without_model(manifest: dict[str, Any]) -> None:
+    del manifest["files"][1]["model"]
+
+
+def _entry_not_an_object(manifest: dict[str, Any]) -> None:
+    manifest["files"][0] = ["customer_groups.csv"]
+
+
+def _files_not_a_list(manifest: dict[str, Any]) -> None:
+    manifest["files"] = {"name": "accounts.csv"}
+
+
+def _unknown_model(manifest: dict[str, Any]) -> None:
+    manifest["files"][1]["model"] = "Acount"
+
+
+def _wrong_model(manifest: dict[str, Any]) -> None:
+    manifest["files"][1]["model"] = "Contact"
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (_entry_without_model, 'is not a bundle\'s manifest: entry 2 of "files" has no "model"'),
+        (_entry_not_an_object, 'entry 1 of "files" is not an object'),
+        (
+            _files_not_a_list,
+            'its manifest.json is not a bundle\'s manifest: it has no "files" list',
+        ),
+        (
+            _unknown_model,
+            'entry 2 of "files" (accounts.csv) names the model "Acount", not one of '
+            "CustomerGroup, Account, Contact",
+        ),
+        (
+            _wrong_model,
+            "accounts.csv: the bundle's manifest.json gives it the model Contact, but it lacks "
+            "Contact's required columns (first_name, last_name); its header is Account's: "
+            'correct its "model" in the manifest; nothing was imported',
+        ),
+    ],
+)
+def test_a_wrong_manifest_is_said_in_words_naming_the_entry(
+    tmp_path: Path, sqlite_url: str, change: Callable[[dict[str, Any]], None], fragment: str
+) -> None:
+    _fill(tmp_path, sqlite_url)
+    bundle = tmp_path / "b"
+    _export(sqlite_url, bundle)
+    _manifest_changed(bundle, change)
+    url, path = _empty_target(tmp_path)
+    run = cli(bundle, "--db", url)
+    assert run.exit_code == 2
+    assert fragment in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert "--model" not in run.stderr
+    assert not path.exists()
+
+
+def test_a_zip_of_an_exported_folder_is_a_bundle_and_stray_files_are_ignored(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """`zip -r b.zip e1/` puts every file in one top-level folder; a Mac adds __MACOSX/
+    and .DS_Store; a README beside the files is not a data file."""
+    _fill(tmp_path, sqlite_url)
+    folder = tmp_path / "e1"
+    _export(sqlite_url, folder)
+    (folder / "README.txt").write_text("made by hand\n")
+    (folder / ".DS_Store").write_bytes(b"\0\1")
+    zipped = tmp_path / "b.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("e1/", "")
+        for item in sorted(folder.iterdir()):
+            archive.write(item, f"e1/{item.name}")
+        archive.writestr("__MACOSX/e1/._accounts.csv", b"\0\5\26\7")
+    url, _ = _empty_target(tmp_path)
+    for bundle in (zipped, folder):
+        total = _import(bundle, url)
+        assert total["read"] == 3 + 5 + 6 and total["failed"] == 0
+
+
+def test_the_files_of_a_folder_bundle_are_private_as_any_export(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    _fill(tmp_path, sqlite_url)
+    _export(sqlite_url, tmp_path / "b")
+    exported = cli("export", "-m", "Account", "-o", tmp_path / "one.csv", "--db", sqlite_url)
+    assert exported.exit_code == 0, exported.stderr
+    mode = (tmp_path / "one.csv").stat().st_mode & 0o777
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "b").iterdir()}
+    assert modes == dict.fromkeys([*DATA_FILES, "manifest.json"], mode) and mode == 0o600
+
+
+def test_a_file_that_is_not_there_given_alone_says_so(tmp_path: Path, sqlite_url: str) -> None:
+    run = cli(tmp_path / "nope.csv", "--db", sqlite_url)
+    assert run.exit_code == 2
+    assert run.stderr == f"Error: {tmp_path / 'nope.csv'}: no such file\n"

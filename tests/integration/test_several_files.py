@@ -124,6 +124,46 @@ def test_a_file_that_fits_no_model_is_refused_naming_it(tmp_path: Path, sqlite_u
     assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()  # not even created
 
 
+@pytest.mark.parametrize(
+    ("header", "model", "tied"),
+    [
+        ("name,customer_group,group_type", None, ["CustomerGroup", "Account"]),
+        (
+            "Account Number,First Name,Last Name,Company Name,Customer Group",
+            None,
+            ["Account", "Contact"],
+        ),
+        (  # fits none: the one using most columns, whose import says what it lacks
+            "Person - Name,Person - First Name,Person - Last Name,Person - Email,"
+            "Organization - Name",
+            "Contact",
+            [],
+        ),
+        ("Customer No.,Account Name,customer_group", "Account", []),
+    ],
+)
+def test_the_import_of_several_files_takes_each_model_as_inspect_shows_it(
+    tmp_path: Path, sqlite_url: str, header: str, model: str | None, tied: list[str]
+) -> None:
+    """One rule (inspecting.guess_model) for both: a tie is one for both, whatever the
+    models' order; a best fit is the model imported."""
+    path = tmp_path / "x.csv"
+    path.write_text(header + "\n" + ",".join("v" for _ in header.split(",")) + "\n")
+    shown = cli("inspect", path, "--json").report
+    assert (shown["model"], shown["models_tied"]) == (model, tied)
+    groups = write_csv(tmp_path / "g.csv", GROUPS_HEADER, [["Retail", "INDIVIDUAL"]])
+    run = cli(path, groups, "--db", sqlite_url, "--dry-run", "--json", "--quiet")
+    if tied:
+        assert run.exit_code == 2
+        assert f"fits {tied[0]} and {tied[1]} equally well" in run.stderr
+    elif model == "Contact":
+        assert run.exit_code == 2
+        assert "x.csv: its header looks most like Contact's" in run.stderr
+        assert "required columns missing: account" in run.stderr
+    else:
+        assert [f["model"] for f in run.report["files"]] == ["CustomerGroup", model]
+
+
 def test_with_model_every_file_is_that_model_and_a_later_file_without_its_columns_stops_all(
     tmp_path: Path, db_url: str
 ) -> None:
@@ -263,9 +303,12 @@ def test_a_database_failure_in_one_transaction_of_several_files_takes_back_them_
     for table in ("customer_group", "account", "contact", "import_change"):
         assert fetch(postgres_url, f"SELECT count(*) FROM {table}") == [(0,)], table
     runs = fetch(postgres_url, "SELECT status, message FROM import_run ORDER BY id")
-    assert [status for status, _ in runs] == ["rolled_back"] * (reached - 1) + ["aborted"] * (
-        4 - reached
-    )
+    # the failed file's run is aborted; the others were rolled back with it, or never reached
+    assert [status for status, _ in runs] == ["rolled_back"] * (reached - 1) + ["aborted"] + [
+        "rolled_back"
+    ] * (3 - reached)
+    counts = fetch(postgres_url, "SELECT rows_read, rows_created, last_line FROM import_run")
+    assert counts == [(0, 0, None)] * 3  # nothing committed, nothing to resume or undo
     if reached == 2:
         assert "not imported: an earlier file" in runs[2][1]
 

@@ -28,6 +28,7 @@ def inspection_json(inspection: Inspection) -> dict[str, Any]:
         "rows_with_errors": stats.rows_with_errors,
         "model": fit.model if fit else None,
         "model_guessed": inspection.guessed,
+        "models_tied": inspection.tied,
         "columns": [{"column": c, "field": f} for c, f in columns.items()],
         "missing_required": fit.missing_required if fit else [],
         "missing_required_message": fit.problem if fit else None,
@@ -61,7 +62,7 @@ def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
 
 
 def print_inspection(inspection: Inspection) -> None:
-    source, fit, stats = inspection.source, inspection.fit, inspection.stats
+    source, stats = inspection.source, inspection.stats
     details = [source.format]
     if source.encoding:
         details.append(f"encoding {source.encoding}")
@@ -71,8 +72,7 @@ def print_inspection(inspection: Inspection) -> None:
     line(f"Read as: {', '.join(details)}")
     line(f"Rows:    {stats.rows:,} ({stats.rows_with_errors:,} cannot be read)")
     if inspection.guessed:
-        best = f"{fit.model} (best fit; choose with --model)" if fit else "none matches a column"
-        line(f"Model:   {best}")
+        line(f"Model:   {_guessed_model(inspection)}")
         for each in inspection.fits:
             line(f"  {each.model}: {each.problem or 'required columns present'}")
     else:
@@ -83,6 +83,15 @@ def print_inspection(inspection: Inspection) -> None:
     if inspection.suggestion:
         for note in _suggestion_lines(inspection.suggestion, inspection.guessed):
             line(note)
+
+
+def _guessed_model(inspection: Inspection) -> str:
+    if inspection.fit is not None:
+        return f"{inspection.fit.model} (best fit; choose with --model)"
+    if inspection.tied:
+        names = " and ".join(inspection.tied)
+        return f"cannot tell: {names} fit equally well (choose with --model)"
+    return "none matches a column"
 
 
 def _suggestion_lines(suggestion: Suggestion, guessed: bool) -> list[str]:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from custimport.errors import UsageError, visible
 from custimport.io.export_output import check_output, destination, heed, reason
 from custimport.schemas import MODELS
-from custimport.service.bundles import MANIFEST
+from custimport.service.bundle_manifest import MANIFEST
 from custimport.service.export_job import BundleResult, ExportRequest
 from custimport.service.exporting import export_on
 from custimport.signals import StopFlag, interrupts_ignored, trapped_hangup, trapped_signals
@@ -59,8 +59,9 @@ def export_bundle(url: str, output: Path, force: bool, version: str) -> BundleRe
     check_bundle_output(output, force)
     with trapped_signals() as stop, trapped_hangup(stop):
         engine = db.make_engine(url)
-        work = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part"))
+        work: Path | None = None
         try:
+            work = _work_folder(output)
             with db.translated_errors(url):
                 db.ensure_schema(engine)
                 with engine.connect() as conn:
@@ -69,16 +70,33 @@ def export_bundle(url: str, output: Path, force: bool, version: str) -> BundleRe
                     with conn.begin():
                         files = _write_files(conn, url, work, stop, output)
                         manifest = _manifest(conn, files, version)
-            (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            _write_private(work / MANIFEST, json.dumps(manifest, indent=2) + "\n")
             heed(stop, output)
             _publish(work, output, force, stop)
         except OSError as exc:
             raise UsageError(f"cannot write {visible(str(output))}: {reason(exc)}") from None
         finally:
             with interrupts_ignored():
-                shutil.rmtree(work, ignore_errors=True)
+                if work is not None:
+                    shutil.rmtree(work, ignore_errors=True)
                 engine.dispose()
     return BundleResult(output, files)
+
+
+def _work_folder(output: Path) -> Path:
+    """The private folder (0700) beside the output where the bundle is made; a folder that
+    cannot take it is said naming the output, not this internal name."""
+    try:
+        return Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part"))
+    except OSError as exc:
+        raise UsageError(f"cannot write {visible(str(output))}: {reason(exc)}") from None
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Readable by its owner only, like the data files (and any `export -o FILE`)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _write_files(

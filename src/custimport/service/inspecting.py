@@ -83,15 +83,24 @@ class RowStats:
 
 
 @dataclass(frozen=True)
+class ModelGuess:
+    """The model a header is taken to hold without --model (`guess_model`)."""
+
+    best: ModelFit | None  # None: no column matches any model, or a tie
+    tied: list[ModelFit] = field(default_factory=list)  # models that fit equally well
+
+
+@dataclass(frozen=True)
 class Inspection:
     source: SourceInfo
-    fit: ModelFit | None  # the model asked for, else the best fit (None: no column matches)
+    fit: ModelFit | None  # the model asked for, else the best fit (None: none, or a tie)
     guessed: bool  # True when no --model was given
     fits: list[ModelFit]  # every model, for "which models could this file be"
     unused_mapping_keys: list[str]
     stats: RowStats
     rules: ChangeRules | None = None  # policies, defaults, empty cells for the model (SPEC §9)
     suggestion: Suggestion | None = None  # --suggest-mapping: what was written, and where
+    tied: list[str] = field(default_factory=list)  # without --model: models equally fit
 
     def sample_values(self, row: RawRow) -> dict[str, str]:
         """A sample row as column → text (a row that failed to read keeps what it had)."""
@@ -119,7 +128,8 @@ def inspect_file(request: InspectRequest) -> Inspection:
         fits = [_fit(spec, header, columns, rules[spec.name], strict) for spec in specs]
         if all(fit.bad_mapping for fit in fits):
             raise _no_model_takes(columns or {}, fits)
-        chosen = fits[0] if request.spec else _best(fits)
+        guess = None if request.spec else guess_model(fits)
+        chosen = guess.best if guess else fits[0]
         chosen_rules = rules[chosen.model] if chosen else None
         if chosen and chosen_rules is None and (mapping or request.policies or request.defaults):
             chosen_spec = model_spec(chosen.model)
@@ -131,8 +141,9 @@ def inspect_file(request: InspectRequest) -> Inspection:
     if suggest_path is not None:
         candidates = [(f.model, f.column_map) for f in ([chosen] if chosen else fits)]
         suggestion = write_suggestion(suggest_path, header, columns or {}, candidates, rules)
+    tied = [fit.model for fit in guess.tied] if guess else []
     return Inspection(
-        source.info, chosen, not strict, fits, unused, stats, chosen_rules, suggestion
+        source.info, chosen, not strict, fits, unused, stats, chosen_rules, suggestion, tied
     )
 
 
@@ -211,9 +222,26 @@ def _columns(header: list[str], column_map: ColumnMap) -> dict[str, str]:
     return {c: field_of.get(c, IGNORED if c in ignored else UNKNOWN) for c in header}
 
 
+def guess_model(fits: list[ModelFit]) -> ModelGuess:
+    """The one rule by which `inspect` shows, and the import of several files takes
+    (SPEC §11), the model a header holds: the model whose required columns are present
+    and that uses most columns (if none has its required columns, the one that uses most,
+    whose import then says which are missing); none when no column matches. Two models
+    ranked equal are a tie that only --model settles: their order says nothing."""
+    rank = max((_rank(fit) for fit in fits), default=(False, 0))
+    if not rank[1]:
+        return ModelGuess(None)
+    tied = [fit for fit in fits if _rank(fit) == rank]
+    return ModelGuess(tied[0]) if len(tied) == 1 else ModelGuess(None, tied)
+
+
+def _rank(fit: ModelFit) -> tuple[bool, int]:
+    return fit.fits, fit.matched
+
+
 def _best(fits: list[ModelFit]) -> ModelFit | None:
     """The model whose required columns are present and that uses most columns."""
-    best = max(fits, key=lambda fit: (fit.fits, fit.matched))
+    best = max(fits, key=_rank)
     return best if best.matched else None
 
 

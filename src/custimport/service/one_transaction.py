@@ -16,7 +16,9 @@ file) or rolled back (--dry-run always; --atomic otherwise, every run then `roll
   deadlock with another import) ends the whole import instead (TransactionLost): the
   earlier files' rows are in it and cannot be written again.
 - A file that is aborted or interrupted rolls the transaction back, and the files after
-  it are not imported; their recorded runs end `aborted`, naming why.
+  it are not imported; their recorded runs end `rolled_back`, naming why, as do the files
+  before it. Every run records the counts it committed: none, when rolled back
+  (service/recording.py), so no run of it offers a resume or has rows to undo.
 """
 
 import time
@@ -158,15 +160,18 @@ def _all_clean(files: list[_File]) -> bool:
 
 
 def _finish_runs(files: list[_File], engine: Engine, failure: str | None = None) -> None:
-    """Each recorded run's end, once the transaction is over (its locks released)."""
+    """Each recorded run's end, once the transaction is over (its locks released). The
+    files reached before the one that stopped the import, and those never reached, were
+    rolled back with it (`rolled_back`: nothing to undo or resume); `failure` (what
+    escaped the transaction) is the last reached file's."""
+    reached = [file for file in files if file.outcome.report is not None]
     with interrupts_ignored():
         for file in files:
-            reached = file.outcome.report is not None
-            recording.finish(engine, file.job.report, failure=failure or _unreached(reached))
-
-
-def _unreached(reached: bool) -> str | None:
-    return None if reached else NOT_REACHED
+            if file.outcome.report is None:
+                recording.finish(engine, file.job.report, note=failure or NOT_REACHED)
+            else:
+                stopped = failure if file is reached[-1] else None
+                recording.finish(engine, file.job.report, failure=stopped)
 
 
 @contextmanager

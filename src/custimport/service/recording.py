@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from custimport.errors import UsageError
 from custimport.models import ImportChange
 from custimport.rows.matching import DEFAULT_MATCH, in_effect
+from custimport.rows.outcomes import Counts
 from custimport.run.job import ImportReport, ImportRequest, ResumePoint
 from custimport.store import runs
 from custimport.store.journal import Journal
@@ -114,8 +115,8 @@ def begin(
             if not resumable:
                 raise UsageError(_nothing_to_resume(previous))
             report.resumed = _resume_point(conn, previous)
-        elif resumable:
-            hint = _resume_hint(previous)
+        elif resumable and previous is not None and previous.rows_read:
+            hint = _resume_hint(previous)  # (a run that committed nothing has none)
             report.warnings.append(hint)
             warn(hint)  # before the rows go in: the user may want to stop and resume
     if request.dry_run:
@@ -151,10 +152,10 @@ def _nothing_to_resume(previous: Any | None) -> str:
 
 
 def _resume_hint(previous: Any) -> str:
+    """For a run whose counts say it committed rows (an --atomic run that was rolled
+    back, interrupted or not, records none: `finish`)."""
     status = runs.shown_status(previous)
     line = previous.last_line or 0
-    if not previous.rows_read:
-        return f"run {previous.id} of this file ended {status} before committing any row"
     return (
         f"run {previous.id} of this file ended {status} after committing "
         f"{previous.rows_read:,} rows, every row up to line {line}: "
@@ -206,15 +207,28 @@ def final_status(report: ImportReport) -> str:
     return "completed"
 
 
-def finish(engine: Engine, report: ImportReport, failure: str | None = None) -> None:
-    """The run's end: status, counts and why it stopped, on a connection of its own.
-    A database that is gone by now leaves the run `running` (shown as killed)."""
+def finish(
+    engine: Engine, report: ImportReport, failure: str | None = None, note: str | None = None
+) -> None:
+    """The run's end: status, counts and why it stopped (`note`: why, when nothing else
+    says), on a connection of its own. A database that is gone by now leaves the run
+    `running` (shown as killed).
+
+    The counts are what the run committed: none for an --atomic import whose one
+    transaction was rolled back, interrupted or not (its report's counts are what it would
+    have written); the message then says how far it had got."""
     if report.run is None:
         return
     status = "aborted" if failure else final_status(report)
     counts = report.counts
+    message = failure or report.aborted or report.stopped_reading or note
+    if report.request.atomic and not report.committed:
+        rolled_back = "nothing was committed"
+        if counts.read:
+            rolled_back += f" (rolled back after reading {counts.read:,} rows)"
+        message = f"{message}; {rolled_back}" if message else rolled_back
+        counts = Counts()
     contacts = {"created": counts.contacts_created, "updated": counts.contacts_updated}
-    message = failure or report.aborted or report.stopped_reading
     values = runs.count_values(counts.rows(), contacts)
     with suppress(SQLAlchemyError), engine.begin() as conn:
         runs.finish_run(conn, report.run, status, values, message)

@@ -18,13 +18,13 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 
-from custimport.errors import UsageError, visible
+from custimport.errors import MissingColumnsError, UsageError, visible
 from custimport.io.formats import open_source
 from custimport.rows.mapping import load_mapping_file
 from custimport.run.job import ImportRequest, Observer
 from custimport.schemas import MODELS, ModelSpec, model_spec
 from custimport.service.importing import check_header, run_import
-from custimport.service.inspecting import ModelFit, fits_of_models
+from custimport.service.inspecting import ModelFit, fits_of_models, guess_model
 from custimport.service.several_job import FileOutcome, GivenFile, SeveralReport
 
 MODEL_ORDER = [spec.name for spec in MODELS.values()]  # CustomerGroup, Account, Contact
@@ -54,11 +54,41 @@ def plan(given: Sequence[GivenFile], options: ImportRequest) -> list[ImportReque
             header = _header(file, options)
             spec = file.spec or _guessed(header)
             request = replace(options, path=file.path, spec=spec, shown_as=file.shown_as)
-            check_header(request, header)
+            _check_header(request, header, guessed=file.spec is None, bundle=file.in_bundle)
         except UsageError as exc:
             raise UsageError(_naming(shown, str(exc))) from None
         requests.append(request)
     return sorted(requests, key=lambda r: MODEL_ORDER.index(r.spec.name))
+
+
+def _check_header(request: ImportRequest, header: list[str], guessed: bool, bundle: bool) -> None:
+    """The import's own check; for a model guessed from the header, or given by a bundle's
+    manifest, saying where the model came from (--model is no remedy for either)."""
+    try:
+        check_header(request, header)
+    except MissingColumnsError as exc:
+        model = request.spec.name
+        if bundle:
+            raise UsageError(_not_the_manifests_model(request.spec, header)) from None
+        if not guessed:
+            raise
+        raise UsageError(
+            f"its header looks most like {model}'s (as `custimport inspect` shows), "
+            f"but {exc}; give --model if it holds another model"
+        ) from None
+
+
+def _not_the_manifests_model(spec: ModelSpec, header: list[str]) -> str:
+    fits = fits_of_models(header, None)
+    missing = next(fit for fit in fits if fit.model == spec.name).missing_required
+    message = (
+        f"the bundle's manifest.json gives it the model {spec.name}, but it lacks "
+        f"{spec.name}'s required columns ({', '.join(missing)})"
+    )
+    other = guess_model(fits).best
+    if other is not None and other.fits and other.model != spec.name:
+        message += f'; its header is {other.model}\'s: correct its "model" in the manifest'
+    return f"{message}; nothing was imported"
 
 
 def _naming(file: Path, message: str) -> str:
@@ -81,22 +111,20 @@ def _header(file: GivenFile, options: ImportRequest) -> list[str]:
 
 
 def _guessed(header: list[str]) -> ModelSpec:
-    """The model the header fits, using most of its columns, as `inspect` shows it; none,
-    or two that fit equally well, cannot be told apart."""
-    fitting = [fit for fit in fits_of_models(header, None) if fit.fits and fit.matched]
-    if not fitting:
+    """The model `inspect` shows for this header (service/inspecting.py guess_model);
+    no column of any model, or two models that fit equally well, cannot be told apart."""
+    guess = guess_model(fits_of_models(header, None))
+    if guess.tied:
         raise UsageError(
-            "cannot tell which model this file holds: its header has the required columns "
-            "of none (`custimport inspect FILE` shows why); give --model"
-        )
-    best = max(fit.matched for fit in fitting)
-    tied = [fit for fit in fitting if fit.matched == best]
-    if len(tied) > 1:
-        raise UsageError(
-            f"cannot tell which model this file holds: its header fits {_names(tied)} "
+            f"cannot tell which model this file holds: its header fits {_names(guess.tied)} "
             "equally well; import it on its own with --model"
         )
-    spec = model_spec(tied[0].model)
+    if guess.best is None:
+        raise UsageError(
+            "cannot tell which model this file holds: no column of its header is a field of "
+            "any model (`custimport inspect FILE` shows why); give --model"
+        )
+    spec = model_spec(guess.best.model)
     assert spec is not None, "a fit is for a known model"
     return spec
 

@@ -19,6 +19,7 @@ class GivenFile:
     path: Path
     spec: ModelSpec | None = None
     shown_as: Path | None = None  # a bundle member's name (`backup.zip/accounts.csv`)
+    in_bundle: bool = False  # its model is the one a bundle's manifest gives it
 
 
 @dataclass

@@ -47,6 +47,11 @@ APP_TABLES = frozenset({"customer_group", "account", "contact"})
 # bytes (`db upgrade`, import and export failed with TypeError); as UTF-8 it stores and
 # returns exactly what it was given.
 SERVER_TEXT = {"client_encoding": "utf8"}
+# A PostgreSQL advisory lock (a key of custimport's own, "custscm" in ASCII) held by the
+# transaction that creates or migrates the schema. Two imports into an empty database
+# both found no tables and both created them: one failed on pg_type's unique index. The
+# second now waits for the first to commit and then finds the schema at head.
+SCHEMA_LOCK_KEY = 0x6375737473636D
 
 
 def migrations_path() -> Path:
@@ -194,6 +199,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
             _driver(connection).execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
+                _hold_schema_lock(connection)
                 before = current_revision(connection)
                 tables = set(inspect(connection).get_table_names())
                 command.upgrade(alembic_config(connection), "head")
@@ -206,6 +212,14 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     if before is None and not tables & APP_TABLES:
         _use_write_ahead_log(engine)
     return before, after
+
+
+def _hold_schema_lock(connection: Connection) -> None:
+    """On PostgreSQL, wait for any other custimport creating or migrating this database's
+    schema, and hold it off until this transaction ends; the revision is read after it.
+    (SQLite's BEGIN IMMEDIATE already lets one writer at a time in.)"""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
 
 
 def _driver(connection: Connection) -> Any:
