@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from custimport.store.journal import IMAGE_COLUMNS
 from helpers import COMMAND, CONTACTS_HEADER, Run, cli, execute, fetch, run_import, write_csv
 from hostile_support import assert_usage_error, consistency_problems, full_dump, seed
 
@@ -453,3 +454,140 @@ def test_a_field_a_merge_fills_is_found_by_the_next_match_on_it(
     run = run_import(again, "Account", db_url, "--match-on", "website")
     assert run.rows["updated"] + run.rows["unchanged"] == 1 and run.rows["created"] == 0, run.stdout
     assert fetch(db_url, "SELECT count(*) FROM account WHERE name = 'Kestrel'") == [(1,)]
+
+
+def conflicts_of(done: Run) -> list[tuple[str, str, str]]:
+    return [(c["table"], c["key"], c["reason"]) for c in done.report["conflicts"]]
+
+
+def refused_whole(db_url: str, run: int) -> list[tuple[str, str, str]]:
+    """Undo (plain, --dry-run, --skip-conflicts) lists conflicts, exits 1, changes nothing."""
+    after = full_dump(db_url)
+    listed = []
+    for extra in ((), ("--dry-run",), ("--skip-conflicts",)):
+        done = cli("undo", str(run), "--db", db_url, "--json", *extra)
+        assert done.exit_code == 1, (extra, done.exit_code, done.stdout, done.stderr)
+        assert full_dump(db_url) == after
+        listed.append(conflicts_of(done))
+    assert listed[0] == listed[1] == listed[2]
+    return listed[0]
+
+
+def mask_flags(db_url: str, run: int) -> None:
+    """The run's contact records as a merge recorded them before it held the primary flag of
+    a contact it moved: NULL on both sides where the flag did not change."""
+    i = IMAGE_COLUMNS["contact"].index("is_primary")
+    if db_url.startswith("sqlite"):
+        alike = f"json_extract(before, '$[{i}]') IS json_extract(after, '$[{i}]')"
+        sets = ", ".join(f"{s} = json_set({s}, '$[{i}]', json('null'))" for s in SIDES)
+    else:
+        alike = f"(before::jsonb -> {i}) = (after::jsonb -> {i})"
+        sets = ", ".join(f"{s} = jsonb_set({s}::jsonb, '{{{i}}}', 'null')::text" for s in SIDES)
+    execute(
+        db_url,
+        f"UPDATE import_change SET {sets} WHERE run_id = :r AND table_name = 'contact' "
+        f"AND action = 'updated' AND {alike}",
+        r=run,
+    )
+
+
+SIDES = ("before", "after")
+
+
+@pytest.fixture
+def moved_primary(tmp_path: Path, db_url: str) -> int:
+    """Issue 16: K5 (BUSINESS, no primary) keeps INDIVIDUAL D5, whose primary Kim moves to K5
+    and stays primary; then an import makes Sam K5's primary, demoting Kim."""
+    seed(tmp_path, db_url)
+    accounts(
+        tmp_path,
+        db_url,
+        account("K5", "Kim Lee Consulting"),
+        account("D5", "Kim Lee", "Retail", first="Kim", last="Lee", email="kim@lee.example"),
+    )
+    run = int(merged(db_url, "Account", "K5", "D5")["run"])
+    assert contacts_of(db_url, "K5") == [("Kim", "kim@lee.example", None, True)]
+    contacts(tmp_path, db_url, ["K5", "Sam", "Stark", "sam@k.example", "", "true"])
+    return run
+
+
+def test_undo_of_a_merge_is_a_conflict_when_a_moved_contacts_primary_flag_changed_since(
+    db_url: str, moved_primary: int
+) -> None:
+    """Undone, Kim would go back to INDIVIDUAL D5 demoted: D5 without a primary contact."""
+    assert refused_whole(db_url, moved_primary) == [
+        ("contact", "D5 / kim@lee.example", "its primary flag changed since")
+    ]
+    assert consistency_problems(db_url) == []
+
+
+def test_undo_of_a_merge_never_leaves_an_individual_account_without_a_primary(
+    db_url: str, moved_primary: int
+) -> None:
+    """The safety net, for a merge recorded before its records held the moved flags."""
+    mask_flags(db_url, moved_primary)
+    assert refused_whole(db_url, moved_primary) == [
+        ("account", "D5", "an INDIVIDUAL account: it would be left without a primary contact")
+    ]
+    assert consistency_problems(db_url) == []
+
+
+@pytest.fixture
+def second_primary(tmp_path: Path, db_url: str) -> int:
+    """Issue 16: KT keeps DT; Quin moves, Rae moves demoted (Pat stays KT's primary); then an
+    import makes Quin KT's primary. Undone, Quin and Rae would both be DT's primary."""
+    seed(tmp_path, db_url)
+    accounts(tmp_path, db_url, account("KT", "Tau"), account("DT", "Tau AG"))
+    contacts(
+        tmp_path,
+        db_url,
+        ["KT", "Pat", "Pike", "pat@tau.example", "", "true"],
+        ["DT", "Quin", "Quay", "quin@tau.example", "", "false"],
+        ["DT", "Rae", "Ross", "rae@tau.example", "", "true"],
+    )
+    run = int(merged(db_url, "Account", "KT", "DT")["run"])
+    contacts(tmp_path, db_url, ["KT", "Quin", "Quay", "quin@tau.example", "", "true"])
+    return run
+
+
+def test_undo_of_a_merge_is_a_conflict_when_a_moved_contact_became_primary_since(
+    db_url: str, second_primary: int
+) -> None:
+    assert refused_whole(db_url, second_primary) == [
+        ("contact", "DT / quin@tau.example", "its primary flag changed since")
+    ]
+
+
+def test_undo_of_a_merge_that_would_give_an_account_two_primaries_is_a_conflict(
+    db_url: str, second_primary: int
+) -> None:
+    """Found before anything is written (not the database's one-primary index, exit 2),
+    also for a merge recorded before its records held the moved flags."""
+    mask_flags(db_url, second_primary)
+    reason = "it would be a second primary contact of DT"
+    assert refused_whole(db_url, second_primary) == [
+        ("contact", "DT / quin@tau.example", reason),
+        ("contact", "DT / rae@tau.example", reason),
+    ]
+
+
+def test_a_contact_key_names_the_account_with_the_longest_number_that_has_the_contact(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Issue 16: accounts A and A/B; `A/B/x@y.example` is A/B's x@ (as `duplicates` prints
+    it), not A's b/x@ too, and A's is `A/b/x@y.example`."""
+    seed(tmp_path, db_url)
+    accounts(tmp_path, db_url, account("A"), account("A/B"))
+    contacts(
+        tmp_path,
+        db_url,
+        contact("A", "Bea", "b/x@y.example"),
+        contact("A", "Bo", "bo@y.example", phone="1"),
+        contact("A/B", "Xa", "x@y.example"),
+        contact("A/B", "Xo", "xo@y.example", phone="2"),
+    )
+    report = merged(db_url, "Contact", "A/B/x@y.example", "A/B/xo@y.example")
+    assert (report["kept"], report["merged"]) == ("A/B/x@y.example", "A/B/xo@y.example")
+    assert contacts_of(db_url, "A/B") == [("Xa", "x@y.example", "2", False)]
+    report = merged(db_url, "Contact", "A/b/x@y.example", "A/bo@y.example")
+    assert contacts_of(db_url, "A") == [("Bea", "b/x@y.example", "1", False)]

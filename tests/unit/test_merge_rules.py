@@ -3,7 +3,7 @@
 from typing import Any
 
 from custimport.rows.account_merge import AccountMerge, plan_account_merge
-from custimport.rows.merge_rules import matching_contacts, plan_contact_merge
+from custimport.rows.merge_rules import matching_contacts, named_contacts, plan_contact_merge
 
 
 def account(row_id: int, number: str, **values: Any) -> dict[str, Any]:
@@ -102,3 +102,16 @@ def test_a_duplicate_under_the_kept_account_leaves_its_parent_alone_quietly() ->
     result = plan_account_merge(merge)
     assert result.accounts == {3: {"parent_account_id": 1}}
     assert result.conflicts == [] and result.moved_children == 1
+
+
+def test_a_key_names_the_split_with_an_email_then_the_longest_account_number() -> None:
+    """`A/B/x@y.example` with accounts A (contact b/x@…) and A/B (contact x@…)."""
+    on_a, on_ab = contact(1, "Bea", "b/x@y.example"), contact(2, "Xa", "x@y.example")
+    splits = [("A", "B/x@y.example", [on_a]), ("A/B", "x@y.example", [on_ab])]
+    assert named_contacts(splits) == ("A/B", [on_ab])
+    assert named_contacts(list(reversed(splits))) == ("A/B", [on_ab])
+    assert named_contacts([("A", "b/x@y.example", [on_a]), ("A/b", "x@y.example", [])]) == (
+        "A",
+        [on_a],
+    )
+    assert named_contacts([("A", "nobody", [on_a])]) == ("", [])

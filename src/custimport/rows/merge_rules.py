@@ -126,3 +126,21 @@ def matching_contacts(rest: str, contacts: Sequence[Row]) -> list[Row]:
     folded = rest.casefold()
     named = [c for c in contacts if f"{c['first_name']} {c['last_name']}".casefold() == folded]
     return [c for c in named if not c["email"]] or named
+
+
+def named_contacts(splits: Sequence[tuple[str, str, Sequence[Row]]]) -> tuple[str, list[Row]]:
+    """(account number, contacts) that a key names, from each way to split it into an account
+    number that exists, the rest and that account's contacts (account numbers may hold a
+    `/`: `A/B/x@y.example` is A's `b/x@y.example` or A/B's `x@y.example`). A split whose
+    rest is a contact's e-mail wins over one that names contacts by name, then the longest
+    account number: what `duplicates` prints for A/B's contact names it, and A's is named
+    `A/b/x@y.example` (e-mails are stored in lower case). ("", []) when none matches."""
+    best: tuple[bool, int, str, list[Row]] = (False, -1, "", [])
+    for number, rest, contacts in splits:
+        found = matching_contacts(rest, contacts)
+        by_email = (
+            bool(found) and bool(found[0]["email"]) and found[0]["email"].lower() == rest.lower()
+        )
+        if found and (by_email, len(number)) > best[:2]:
+            best = (by_email, len(number), number, found)
+    return best[2], best[3]

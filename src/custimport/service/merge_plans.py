@@ -12,7 +12,7 @@ from custimport.rows.account_merge import AccountMerge, plan_account_merge
 from custimport.rows.merge_rules import (
     Plan,
     contact_key,
-    matching_contacts,
+    named_contacts,
     plan_contact_merge,
 )
 from custimport.service.merge_job import MergeRequest
@@ -65,17 +65,12 @@ def contact_plan(conn: Connection, request: MergeRequest) -> tuple[str, str, Pla
 
 def _contact(conn: Connection, key: str, url: str) -> tuple[str, dict[str, Any], str]:
     """(account number, contact, its key as stored) of the one contact KEY names."""
-    found = [
-        (number, contact)
-        for number, rest, contacts in store.contacts_under(conn, key)
-        for contact in matching_contacts(rest, contacts)
-    ]
+    number, found = named_contacts(store.contacts_under(conn, key))
     if not found:
         raise UsageError(f"no contact {visible(key)!r} in {masked_url(url)} ({CONTACT_KEY})")
     if len(found) > 1:
         raise UsageError(
-            f"{visible(key)!r} names {len(found)} contacts; name one by its e-mail "
-            "(`custimport duplicates --model Contact` prints keys)"
+            f"{visible(key)!r} names {len(found)} contacts of {visible(number)}; name one by "
+            "its e-mail (`custimport duplicates --model Contact` prints keys)"
         )
-    number, contact = found[0]
-    return number, dict(contact), contact_key(number, contact)
+    return number, dict(found[0]), contact_key(number, found[0])

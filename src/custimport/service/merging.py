@@ -27,7 +27,7 @@ from custimport.service.merge_job import MergeReport, MergeRequest
 from custimport.store import db, runs
 from custimport.store import merge as store
 from custimport.store.db_errors import describe_row_error
-from custimport.store.journal import Journal
+from custimport.store.journal import HELD_WHEN_MOVED, Journal
 
 MODELS = ("Account", "Contact")
 
@@ -133,6 +133,24 @@ def _update(
     changes: dict[int, dict[str, Any]],
     now: Any,
 ) -> None:
+    """Contacts moved to the kept account are journaled apart, their primary flag held on
+    both sides of their records (journal.HELD_WHEN_MOVED: a later change is a conflict)."""
+    moved = {
+        i: values for i, values in changes.items() if table == "contact" and "account_id" in values
+    }
+    rest = {i: values for i, values in changes.items() if i not in moved}
+    _journaled_update(conn, journal, table, moved, now, HELD_WHEN_MOVED)
+    _journaled_update(conn, journal, table, rest, now, frozenset())
+
+
+def _journaled_update(
+    conn: Connection,
+    journal: Journal | None,
+    table: str,
+    changes: dict[int, dict[str, Any]],
+    now: Any,
+    held: frozenset[str],
+) -> None:
     if not changes:
         return
     ids = sorted(changes)
@@ -141,7 +159,7 @@ def _update(
     keyed = {row_id: {**values, **stale_keys(table, values)} for row_id, values in changes.items()}
     store.update_rows(conn, table, keyed, now)
     if journal is not None:
-        journal.after(conn, table, ids)
+        journal.after(conn, table, ids, held)
 
 
 def _delete(conn: Connection, journal: Journal | None, table: str, ids: list[int]) -> None:

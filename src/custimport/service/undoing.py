@@ -15,7 +15,10 @@ need: accounts a merge deleted (inserted again, ids and all), contacts (delete t
 created; restore the others, those the restore makes primary last; insert the deleted
 again), accounts (clear the parents of those to delete, restore, delete), then groups.
 A deleted row that cannot come back (store/undo_deleted.py says why) is a conflict, and a
-merge is undone whole or not at all, --skip-conflicts or not.
+merge is undone whole or not at all, --skip-conflicts or not. A merge's undo without other
+conflicts is also checked whole for the one-primary rule (rows/primary_restores.py): a
+contact it would make a second primary contact, or an INDIVIDUAL account it would leave
+without one, is a conflict found before anything is written.
 The undo records itself as a run and marks the run it reverses `undone` in the same
 transaction: SIGKILL at any moment leaves nothing changed, and undo again completes it.
 SIGINT and SIGTERM are heeded between chunks: the transaction is rolled back.
@@ -45,13 +48,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from custimport.errors import DatabaseError, UsageError
 from custimport.models import utcnow
+from custimport.rows import primary_restores
 from custimport.rows.matching import STORED_KEYS
 from custimport.service import history
 from custimport.signals import StopFlag, interrupts_ignored, trapped_hangup, trapped_signals
-from custimport.store import db, match_store, runs, undo_deleted
+from custimport.store import db, match_store, runs, undo_deleted, undo_primaries
 from custimport.store import undo as store
 from custimport.store.db_errors import describe_row_error, is_conflict
-from custimport.store.journal import IMAGE_COLUMNS, STAMP_COLUMNS, decode_image
+from custimport.store.journal import IMAGE_COLUMNS, KEPT_COLUMNS, STAMP_COLUMNS, decode_image
 
 # pass 2's order: what refers comes before what it refers to
 TABLES = ("contact", "account", "customer_group")
@@ -67,6 +71,8 @@ CASCADE = (
     ("account", "parent_account_id", "account", "child accounts"),
     ("account", "customer_group_id", "customer_group", "accounts"),
 )
+# why a row is a conflict when a value its record held (alike on both sides) changed since
+HELD_REASONS = {"is_primary": "its primary flag changed since"}
 REFUSED_STATUSES = {
     "undone": "is already undone (by run {undone_by_run_id})",
     "rolled_back": "was rolled back (--atomic): it changed nothing",
@@ -185,8 +191,9 @@ def _undo(
         store.plan_each_statement(conn)
         run = _undoable(conn, request.run_id)
         plan = Plan(run.id)
-        plan.find_conflicts(conn, stop)
-        report = UndoReport(request, model=run.model, mode=run.mode, conflicts=plan.conflicts())
+        report = UndoReport(request, model=run.model, mode=run.mode)
+        plan.find_conflicts(conn, stop, whole=report.whole)
+        report.conflicts = plan.conflicts()
         if report.conflicts and (not request.skip_conflicts or report.whole):
             transaction.rollback()
             return report
@@ -280,6 +287,34 @@ def _referred(conn: Connection, rows: dict[str, list[int]]) -> tuple[dict[str, s
     return referred, primaries
 
 
+def _merge_primary_clashes(conn: Connection, run_id: int) -> list[primary_restores.Clash]:
+    """The contacts that undoing the merge `run_id` would make a second primary contact of
+    an account, and the INDIVIDUAL accounts it would leave without one."""
+    records = [
+        primary_restores.ContactRecord(*row) for row in undo_primaries.contact_records(conn, run_id)
+    ]
+    if not records:
+        return []
+    ids = [record.row_id for record in records]
+    named = sorted(
+        primary_restores.accounts_named(records, undo_primaries.contacts_now(conn, ids, []))
+    )
+    now = undo_primaries.contacts_now(conn, ids, named)
+    accounts = {
+        account_id: primary_restores.AccountAfter(*values)
+        for account_id, values in undo_primaries.accounts_after(conn, run_id, named).items()
+    }
+    return primary_restores.primary_clashes(records, now, accounts)
+
+
+def _held(table: str, column: str, before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """The updated record holds the column's value, alike on both sides (journal.Journal.after's
+    `held`; the columns an update left alone are NULL on both sides, KEPT_COLUMNS aside)."""
+    if before is None or column in KEPT_COLUMNS.get(table, frozenset()):
+        return False
+    return before[column] is not None and before[column] == after[column]
+
+
 def _heed(stop: StopFlag) -> None:
     if stop.exit_code is not None:
         raise UndoInterrupted(stop.exit_code)
@@ -306,7 +341,9 @@ class Plan:
 
     # --- pass 1 ---
 
-    def find_conflicts(self, conn: Connection, stop: StopFlag) -> None:
+    def find_conflicts(self, conn: Connection, stop: StopFlag, whole: bool = False) -> None:
+        """Every conflict of the run's records; for a merge (`whole`) without any, the
+        primary contacts the whole undo would leave (store/undo_primaries.py)."""
         for table in TABLES:
             last = 0
             while chunk := store.records(conn, self.run_id, table, last):
@@ -319,24 +356,29 @@ class Plan:
             for row_id, key, reason in undo_deleted.deleted_conflicts(conn, self.run_id, table):
                 self.keep(table, row_id, key, reason)
         self._cascade(conn)
+        if whole and not any(self.kept.values()):
+            for clash in _merge_primary_clashes(conn, self.run_id):
+                self.keep(clash.table, clash.row_id, clash.key, clash.reason)
 
     def _judge(self, table: str, record: store.Record) -> None:
+        """A conflict when a field the run wrote changed since, or a value its record holds
+        on both sides though it stayed (a merge's moved contact's flag: HELD_WHEN_MOVED)."""
         if record.current is None:
             self.keep(table, record.row_id, record.key, "deleted since")
             return
         before = decode_image(table, record.before)
         after = decode_image(table, record.after) or {}
         current = decode_image(table, record.current) or {}
-        written = [
-            column
-            for column in IMAGE_COLUMNS[table]
-            if column not in STAMP_COLUMNS and (before is None or before[column] != after[column])
-        ]
+        columns = [column for column in IMAGE_COLUMNS[table] if column not in STAMP_COLUMNS]
+        written = [c for c in columns if before is None or before[c] != after[c]]
+        held = [c for c in columns if _held(table, c, before, after)]
         changed = [column for column in written if current[column] != after[column]]
+        reasons = [HELD_REASONS[c] for c in held if current[c] != after[c]]
         if changed:
             noun = "field" if len(changed) == 1 else "fields"
-            reason = f"changed since: {noun} {', '.join(changed)}"
-            self.keep(table, record.row_id, record.key, reason)
+            reasons.insert(0, f"changed since: {noun} {', '.join(changed)}")
+        if reasons:
+            self.keep(table, record.row_id, record.key, "; ".join(reasons))
 
     def _check_references(self, conn: Connection, table: str, low: int, high: int) -> None:
         for row_id, key, kind, count in store.references(conn, self.run_id, table, low, high):

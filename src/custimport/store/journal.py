@@ -69,6 +69,11 @@ Line = int | None  # the file line of the row that wrote it; None for a secondar
 # Columns an update's record holds on both sides even when it left them alone: undo finds
 # the account of a contact it makes primary again by it.
 KEPT_COLUMNS: dict[str, frozenset[str]] = {"contact": frozenset({"account_id"})}
+# Columns a merge's record of a contact it moves holds on both sides (`Journal.after`'s
+# `hold`): whether the contact is primary in the account it moves to is the merge's doing
+# even when the flag stays, so a later change of it is a conflict for undo (SPEC §8), as
+# for a field it wrote (a flag changed since would go back to the duplicate as it is now).
+HELD_WHEN_MOVED = frozenset({"is_primary"})
 
 
 def image_sql(conn: Connection, table: str) -> str:
@@ -95,11 +100,11 @@ class _Images:
     written once), `first_values` and `masked_by_values` PostgreSQL's (the record written
     at `before` and masked at `after`)."""
 
-    def __init__(self, conn: Connection, table: str) -> None:
+    def __init__(self, conn: Connection, table: str, hold: frozenset[str] = frozenset()) -> None:
         self.pg = conn.dialect.name == "postgresql"
         self.table = table
         self.columns = IMAGE_COLUMNS[table]
-        self.kept = KEPT_COLUMNS.get(table, frozenset())
+        self.kept = KEPT_COLUMNS.get(table, frozenset()) | hold
 
     @staticmethod
     def same(first: str, second: str) -> str:
@@ -316,16 +321,19 @@ class Journal:
             sql = f"WITH w(id, line) AS (VALUES {values}) " + insert + select.format(p="?", w="w")
             conn.exec_driver_sql(sql, (*(value for row in part for value in row), self.run_id))
 
-    def after(self, conn: Connection, table: str, ids: Sequence[int]) -> None:
+    def after(
+        self, conn: Connection, table: str, ids: Sequence[int], hold: frozenset[str] = frozenset()
+    ) -> None:
         """The rows given to `before` (`ids`) are updated now: one record each, the columns
         the update changed on both sides and NULL on both for the others (an update record
         of a whole row was three times the size of the row, and made an update of a million
-        accounts half as fast again). A row the run had written before gets its record
-        renewed: the first values before the run, the last after it."""
+        accounts half as fast again), the `hold` columns on both sides whatever their values
+        (HELD_WHEN_MOVED). A row the run had written before gets its record renewed: the
+        first values before the run, the last after it."""
         if conn.dialect.name == "postgresql":
-            self._pg_after(conn, table, ids)
+            self._pg_after(conn, table, ids, hold)
             return
-        images = _Images(conn, table)
+        images = _Images(conn, table, hold)
         held = held_table(table)
         _create_held(conn, table)
         self.ready(conn)
@@ -342,7 +350,9 @@ class Journal:
         conn.exec_driver_sql(sql, (self.run_id,))
         conn.exec_driver_sql(f"DELETE FROM {held}")
 
-    def _pg_after(self, conn: Connection, table: str, ids: Sequence[int]) -> None:
+    def _pg_after(
+        self, conn: Connection, table: str, ids: Sequence[int], hold: frozenset[str]
+    ) -> None:
         """Mask the records `_pg_before` wrote against the rows as updated; a record of a
         row the run created gets the whole row again. Driven by the key (run, table, ids)
         and planned for these ids: the statistics of a journal growing in this very
@@ -350,7 +360,7 @@ class Journal:
         table in each batch."""
         if not ids:
             return
-        images = _Images(conn, table)
+        images = _Images(conn, table, hold)
         masked_before, masked_after = images.masked_by_values("v.b", "v.a")
         sql = (
             f"UPDATE {self.target} c SET "

@@ -210,8 +210,10 @@ def records(conn: Connection, run_id: int, table: str, after_id: int) -> list[Re
 
 def _as_recorded(conn: Connection, table: str, row: str, before: str, after: str) -> str:
     """The image of `row` as its record's after-image is built: the whole row for a created
-    record, and for an updated one NULL in the columns whose two sides are alike (journal's
-    masking), so that the row holds what the run wrote exactly when the two texts match."""
+    record, and for an updated one NULL in the columns NULL on both sides (journal's masking
+    of the columns the run left alone; a column held on both sides, KEPT_COLUMNS or a
+    merge's HELD_WHEN_MOVED, is compared), so that the row holds what the run wrote exactly
+    when the two texts match."""
     pg = conn.dialect.name == "postgresql"
     kept = KEPT_COLUMNS.get(table, frozenset())
     values = []
@@ -220,9 +222,12 @@ def _as_recorded(conn: Connection, table: str, row: str, before: str, after: str
             values.append(f"{row}.{column}")
             continue
         if pg:
-            alike = f"({before} -> {i}) IS NOT DISTINCT FROM ({after} -> {i})"
+            alike = f"({before} ->> {i}) IS NULL AND ({after} ->> {i}) IS NULL"
         else:
-            alike = f"json_extract({before}, '$[{i}]') IS json_extract({after}, '$[{i}]')"
+            alike = (
+                f"json_extract({before}, '$[{i}]') IS NULL "
+                f"AND json_extract({after}, '$[{i}]') IS NULL"
+            )
         masked = f"{before} IS NOT NULL AND {alike}"
         values.append(f"CASE WHEN {masked} THEN NULL ELSE {row}.{column} END")
     joined = ", ".join(values)
@@ -372,8 +377,11 @@ def current_images(conn: Connection, table: str, ids: Sequence[int]) -> Iterator
 def primary_restores_in(
     conn: Connection, run_id: int, account_ids: Sequence[int]
 ) -> list[tuple[int, str | None]]:
-    """Contacts of these accounts that the undo would make primary again: (id, key)."""
-    condition = f"c.action = 'updated' AND {_Sql(conn).to_primary('c')}"
+    """Contacts of these accounts that the undo would make primary again there: (id, key).
+    Not those it moves back to another account (a merge's, undone whole or not at all)."""
+    sql = _Sql(conn)
+    account = [sql.number(f"c.{side}", "contact", "account_id") for side in ("before", "after")]
+    condition = f"c.action = 'updated' AND {sql.to_primary('c')} AND NOT ({sql.differs(*account)})"
     return _run_contacts_of(conn, run_id, account_ids, condition)
 
 
