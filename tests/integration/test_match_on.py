@@ -403,3 +403,33 @@ def test_a_look_up_by_key_probes_the_index_of_computed_keys(db_url: str, tmp_pat
             "EXPLAIN SELECT id FROM account WHERE name_match = ANY(ARRAY['name 7', 'name 8'])",
         )
     assert "ix_account_name_match" in str(plan), plan
+
+
+@pytest.mark.parametrize("batch_size", ["1", "1000"])
+def test_a_reference_names_an_account_renamed_earlier_in_the_file_by_its_new_name_only(
+    db_url: str, tmp_path: Path, batch_size: str
+) -> None:
+    """Row 2 renames the stored account R-1 (matched on its website); a later row naming
+    the new name gets R-1 as parent, one naming the old name fails: in the same batch as
+    in another (it had named the old one, and the new one failed as 'named R-1')."""
+    seed_accounts(tmp_path, db_url, [["R-1", "Root Co", "Enterprise", "root.com", ""]])
+    path = write_csv(
+        tmp_path / "renamed.csv",
+        ["name", "customer_group", "parent_account", "website"],
+        [
+            ["Renamed Root", "Enterprise", "", "root.com"],
+            ["Kid 1", "Enterprise", "Renamed Root", "kid1.com"],
+            ["Kid 2", "Enterprise", "Root Co", "kid2.com"],
+        ],
+    )
+    extra = ("--match-on", "website", "--account-ref", "name", "--batch-size", batch_size)
+    run = run_import(path, "Account", db_url, *extra)
+    assert run.rows == {**run.rows, "created": 1, "updated": 1, "failed": 1}, run.stdout
+    assert errors_of(run.stdout) == [
+        "error: parent_account: parent account named 'Root Co' not found"
+    ]
+    assert fetch(
+        db_url,
+        "SELECT a.name, p.account_number FROM account a "
+        "LEFT JOIN account p ON p.id = a.parent_account_id ORDER BY a.name",
+    ) == [("Kid 1", "R-1"), ("Renamed Root", None)]

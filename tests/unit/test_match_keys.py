@@ -1,5 +1,8 @@
 """rows/match_keys.py: the normalisation rules of SPEC §10."""
 
+import sys
+import unicodedata
+
 import pytest
 
 from custimport.rows.match_keys import (
@@ -28,9 +31,26 @@ def test_names_that_are_one(a: str, b: str) -> None:
     assert name_key(a) == name_key(b)
 
 
-@pytest.mark.parametrize(("a", "b"), [("Müller", "Muller"), ("Acme", "Acme 2")])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Müller", "Muller"),
+        ("Acme", "Acme 2"),
+        ("कमल", "कमला"),  # Devanagari vowel signs are marks, part of the word
+        ("कमल", "कमली"),
+        ("กิน", "กัน"),  # Thai vowels above the consonant
+        ("كتب", "كُتب"),  # an Arabic vowel mark
+    ],
+)
 def test_names_that_stay_two(a: str, b: str) -> None:
     assert name_key(a) != name_key(b)
+
+
+def test_every_combining_mark_of_any_script_stays_in_its_word() -> None:
+    marks = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c))[0] == "M"]
+    for mark in marks:
+        kept = name_key(f"a{mark}b")
+        assert " " not in kept and kept != "ab", (hex(ord(mark)), kept)
 
 
 def test_legal_forms_and_word_order() -> None:

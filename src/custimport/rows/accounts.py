@@ -368,6 +368,14 @@ class AccountHandler:
             if batch.refs_by_key is not None:  # later rows of the batch may name it
                 key = account_matching.own_ref_key(self.account_ref, row.data)
                 batch.written_by_key.setdefault(key, []).append(write.number)
+                if current is not None:  # a stored parent, as a reference by number finds it
+                    ref = AccountRef(
+                        current.id,
+                        current.account_number,
+                        current.parent_account_id,
+                        current.group_type,
+                    )
+                    batch.parents.setdefault(write.number, ref)
         else:
             plan.counts.unchanged += 1
 
@@ -410,7 +418,14 @@ class AccountHandler:
         assert batch.refs_by_key is not None
         text = row.data["parent_account"]
         key = account_matching.own_ref_key(self.account_ref, {self.account_ref: text})
-        numbers = {ref.account_number for ref in batch.refs_by_key.get(key, ())}
+        # a stored account renamed (or given another website) by an earlier row of the
+        # batch is named by its new key only, in written_by_key
+        numbers = {
+            ref.account_number
+            for ref in batch.refs_by_key.get(key, ())
+            if ref.account_number not in batch.writes
+            or self.account_ref not in batch.writes[ref.account_number].fields_changed
+        }
         numbers.update(batch.written_by_key.get(key, ()))
         if not numbers and key in self._failed_by_key:
             line = self._failed_by_key[key]

@@ -11,11 +11,10 @@ so does matching rows (`--match-on`, `--account-ref`: rows/matching.py), whose s
 """
 
 import re
+import sys
 import unicodedata
+from functools import cache
 
-# neither a letter, digit nor combining mark (`é` written as e + U+0301 stays one word)
-_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff"
-_PUNCTUATION_AND_SPACE = re.compile(rf"[^\w{_MARKS}]+|_+")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 MIN_PHONE_DIGITS = 7  # fewer digits say too little to call two records one
 
@@ -27,7 +26,24 @@ def name_key(text: str | None) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
     # Turkish İ folds to i + a combining dot: the dot is dropped, so İstanbul is istanbul
     folded = folded.replace("i\u0307", "i")
-    return _PUNCTUATION_AND_SPACE.sub(" ", folded).strip()
+    return _punctuation_and_space().sub(" ", folded).strip()
+
+
+@cache
+def _punctuation_and_space() -> re.Pattern[str]:
+    """Runs of what is neither a letter, a digit nor a combining mark of any script (`é`
+    written as e + U+0301, Devanagari and Thai vowel signs: कमल and कमला are two names),
+    and underscores. Python's \\w has no marks, so the class lists them all: built
+    on first use (about 0.1 s), not when every command starts."""
+    marks = [c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c))[0] == "M"]
+    ranges: list[tuple[int, int]] = []
+    for code in marks:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    listed = "".join(f"{chr(low)}-{chr(high)}" for low, high in ranges)
+    return re.compile(rf"[^\w{listed}]+|_+")  # marks need no escaping in a class
 
 
 # Legal forms at the end of a company name, which say nothing about which company it is
