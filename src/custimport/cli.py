@@ -235,6 +235,9 @@ def _import_several(
             if not bundles.is_bundle(path):
                 given.append(GivenFile(path, spec))
                 continue
+            if spec is not None and not bundles.has_manifest(path):
+                given.append(GivenFile(path, spec))  # a folder given as a file: said so
+                continue
             if spec is not None:
                 raise UsageError(
                     f"{visible(str(path))} is a bundle: its manifest gives each file's model; "

@@ -102,7 +102,7 @@ def test_max_errors_reached_by_a_database_refusal_stops_there(tmp_path: Path, gr
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["x.csv"], "Missing option '--model'"),
+        (["x.csv"], "x.csv: no such file"),  # said before a missing --model
         (["x.csv", "--model", "Account", "--batch-size", "0"], "'--batch-size'"),
         (["x.csv", "--model", "Account", "--max-errors", "-1"], "'--max-errors'"),
         (["x.csv", "--model", "Account", "--no-such-option"], "No such option"),

@@ -58,6 +58,11 @@ def is_bundle(path: Path) -> bool:
         return False
 
 
+def has_manifest(path: Path) -> bool:
+    """A folder with a manifest, or a zip with one (`is_bundle` takes any folder)."""
+    return (path / MANIFEST).is_file() if path.is_dir() else is_bundle(path)
+
+
 def _root(names: list[str]) -> str | None:
     """Where the bundle's files are in the zip: at its top (""), or all in one top-level
     folder that holds the manifest ("DIR/"); None: no manifest, not a bundle."""
