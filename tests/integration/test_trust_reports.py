@@ -14,6 +14,7 @@ import pytest
 from helpers import (
     ACCOUNTS_HEADER,
     COMMAND,
+    EXAMPLES,
     GROUPS_HEADER,
     Run,
     account_row,
@@ -103,6 +104,7 @@ def test_max_errors_reached_by_a_database_refusal_stops_there(tmp_path: Path, gr
     ("args", "fragment"),
     [
         (["x.csv"], "x.csv: no such file"),  # said before a missing --model
+        ([str(EXAMPLES / "customer_groups.csv")], "Missing option '--model'"),
         (["x.csv", "--model", "Account", "--batch-size", "0"], "'--batch-size'"),
         (["x.csv", "--model", "Account", "--max-errors", "-1"], "'--max-errors'"),
         (["x.csv", "--model", "Account", "--no-such-option"], "No such option"),
