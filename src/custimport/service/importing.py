@@ -179,14 +179,18 @@ def _key_tables(request: ImportRequest) -> dict[str, Any]:
     if request.spec.name == "CustomerGroup":
         return {}
     match_on, account_ref = matching_of(request)
-    tables = []
-    if account_ref != "account_number" or (
-        request.spec.name == "Account" and match_on != "account_number"
-    ):
-        tables.append("account")
+    wanted: dict[str, set[str]] = {}  # table → the key columns this import reads
+    if account_ref != "account_number":
+        wanted.setdefault("account", set()).add(f"{account_ref}_match")
+    if request.spec.name == "Account" and match_on != "account_number":
+        wanted.setdefault("account", set()).update(f"{f}_match" for f in match_on.split(","))
     if request.spec.name == "Contact" and match_on != "email":
-        tables.append("contact")
-    return {table: STORED_KEYS[table] for table in tables}
+        wanted["contact"] = {f"{match_on}_match"}
+    # only those: a key no look-up reads is work for nothing (computed when one does)
+    return {
+        table: {key: how for key, how in STORED_KEYS[table].items() if key in keys}
+        for table, keys in wanted.items()
+    }
 
 
 def _fill_match_keys(engine: Engine, request: ImportRequest) -> None:
