@@ -4,6 +4,8 @@ import sys
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from custimport.rows.match_keys import (
     company_key,
@@ -11,6 +13,7 @@ from custimport.rows.match_keys import (
     fingerprint,
     name_key,
     phone_digits,
+    unicode_name_key,
     website_host,
 )
 
@@ -44,6 +47,17 @@ def test_names_that_are_one(a: str, b: str) -> None:
 )
 def test_names_that_stay_two(a: str, b: str) -> None:
     assert name_key(a) != name_key(b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_the_ascii_shortcut_gives_the_key_of_the_full_rules(text: str) -> None:
+    assert name_key(text) == (unicode_name_key(text) if text else "")
+
+
+def test_a_run_of_punctuation_and_underscores_is_one_space() -> None:
+    assert name_key("a-_-b") == "a b"
+    assert name_key("ä-_-b") == "ä b"
 
 
 def test_every_combining_mark_of_any_script_stays_in_its_word() -> None:

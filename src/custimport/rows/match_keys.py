@@ -16,6 +16,7 @@ import unicodedata
 from functools import cache
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+_ASCII_PUNCTUATION_AND_SPACE = re.compile(r"[^a-z0-9]+")  # ASCII's \w without _, lower case
 MIN_PHONE_DIGITS = 7  # fewer digits say too little to call two records one
 
 
@@ -23,6 +24,13 @@ def name_key(text: str | None) -> str:
     """`  ACME  Corp., Inc ` and `acme corp inc` are one name; empty for no name."""
     if not text:
         return ""
+    if text.isascii():  # most names: NFKC leaves ASCII alone, and casefold is lower
+        return _ASCII_PUNCTUATION_AND_SPACE.sub(" ", text.lower()).strip()
+    return unicode_name_key(text)
+
+
+def unicode_name_key(text: str) -> str:
+    """`name_key` of any text (`name_key` takes a shortcut for ASCII, tested equal)."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     # Turkish İ folds to i + a combining dot: the dot is dropped, so İstanbul is istanbul
     folded = folded.replace("i\u0307", "i")
@@ -43,7 +51,7 @@ def _punctuation_and_space() -> re.Pattern[str]:
         else:
             ranges.append((code, code))
     listed = "".join(f"{chr(low)}-{chr(high)}" for low, high in ranges)
-    return re.compile(rf"[^\w{listed}]+|_+")  # marks need no escaping in a class
+    return re.compile(rf"(?:[^\w{listed}]|_)+")  # marks need no escaping in a class
 
 
 # Legal forms at the end of a company name, which say nothing about which company it is
