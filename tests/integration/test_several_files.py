@@ -345,3 +345,26 @@ def test_options_that_take_one_file_are_refused_with_several(
         assert run.exit_code == 2 and fragment in run.stderr, run.stderr
     assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()
     assert not (tmp_path / "changes.csv").exists()
+
+
+def test_match_on_must_suit_every_file_and_matches_across_one_transaction(
+    tmp_path: Path, db_url: str
+) -> None:
+    """--match-on applies to every file: a choice one file's model lacks is exit 2 naming
+    that file, with nothing written; one all models have (name) matches the accounts,
+    also inside the one transaction of --dry-run and --atomic."""
+    groups, _, _ = _files(tmp_path)
+    assert cli(groups, "--model", "CustomerGroup", "--db", db_url, "--quiet").exit_code == 0
+    stored = write_csv(tmp_path / "s.csv", ACCOUNTS_HEADER, [account_row("A1", name="Acme")])
+    assert run_import(stored, "Account", db_url).rows["created"] == 1
+    header = ["name", "customer_group", "industry"]
+    by_name = write_csv(tmp_path / "n.csv", header, [["ACME", "Enterprise", "Tools"]])
+    refused = cli(groups, by_name, "--match-on", "website", "--db", db_url, "--quiet")
+    assert refused.exit_code == 2
+    assert "g.csv: --match-on 'website' is not a choice for CustomerGroup" in refused.stderr
+    assert fetch(db_url, "SELECT count(*) FROM import_run") == [(2,)]
+    for extra in ("--dry-run", "--atomic"):
+        run = cli(groups, by_name, "--match-on", "name", "--db", db_url, "--json", extra)
+        assert run.exit_code == 0, run.stderr
+        assert run.report["files"][1]["rows"]["updated"] == 1, run.report
+    assert fetch(db_url, "SELECT account_number, industry FROM account") == [("A1", "Tools")]
