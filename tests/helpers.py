@@ -21,6 +21,31 @@ from custimport.cli import app
 COMMAND = shutil.which("custimport") or str(Path(sys.executable).with_name("custimport"))
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GROUPS_HEADER = ["name", "group_type"]
+# every column export writes, in its order (each model's whole import format)
+ACCOUNT_COLUMNS = [
+    "account_number",
+    "name",
+    "legal_name",
+    "customer_group",
+    "parent_account",
+    "website",
+    "industry",
+    "description",
+    "primary_contact_first_name",
+    "primary_contact_last_name",
+    "primary_contact_email",
+    "primary_contact_phone",
+]
+CONTACT_COLUMNS = [
+    "account",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "job_title",
+    "department",
+    "is_primary",
+]
 ACCOUNTS_HEADER = [
     "account_number",
     "name",

@@ -10,25 +10,16 @@ from typing import Any
 
 import pytest
 
-from helpers import GROUPS_HEADER, cli, fetch, run_import, write_csv
+from helpers import (
+    ACCOUNT_COLUMNS,
+    CONTACT_COLUMNS,
+    GROUPS_HEADER,
+    cli,
+    fetch,
+    run_import,
+    write_csv,
+)
 
-ACCOUNT_COLUMNS = [
-    "account_number",
-    "name",
-    "legal_name",
-    "customer_group",
-    "parent_account",
-    "website",
-    "industry",
-    "description",
-    "primary_contact_first_name",
-    "primary_contact_last_name",
-    "primary_contact_email",
-    "primary_contact_phone",
-]
-CONTACT_COLUMNS = [
-    "account", "first_name", "last_name", "email", "phone", "job_title", "department", "is_primary"
-]  # fmt: skip
 DATA_FILES = ["customer_groups.csv", "accounts.csv", "contacts.csv"]
 
 

@@ -11,34 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLES, cli, execute, fetch, run_import, write_csv
+from helpers import (
+    ACCOUNT_COLUMNS,
+    CONTACT_COLUMNS,
+    EXAMPLES,
+    cli,
+    execute,
+    fetch,
+    run_import,
+    write_csv,
+)
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl")
 MODELS = ("CustomerGroup", "Account", "Contact")
-ACCOUNT_COLUMNS = [
-    "account_number",
-    "name",
-    "legal_name",
-    "customer_group",
-    "parent_account",
-    "website",
-    "industry",
-    "description",
-    "primary_contact_first_name",
-    "primary_contact_last_name",
-    "primary_contact_email",
-    "primary_contact_phone",
-]
-CONTACT_COLUMNS = [
-    "account",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "job_title",
-    "department",
-    "is_primary",
-]
 GROUPS = [["Særlige kunder", "INDIVIDUAL"], ['Comma, "Quoted" & Co', "business"]]
 # 00123's parent 00456 comes later in the file, and 00456's parent ZZ-9 later still: forward
 # references, which the import resolves (their batch creates the parents first).

