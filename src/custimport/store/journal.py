@@ -274,47 +274,34 @@ class Journal:
 
     def created(self, conn: Connection, table: str, rows: Sequence[tuple[int, Line]]) -> None:
         """(id, line) of rows just inserted: their image as after-image."""
-        if not rows:
-            return
-        self.ready(conn)
-        select = (
-            f"SELECT {{p}}, '{table}', x.id, {KEY_SQL[table]}, w.line, 'created', "
-            f"{image_sql(conn, table)} FROM {{w}} JOIN {table} x ON x.id = w.id"
-        )
-        insert = (
-            f"INSERT INTO {self.target} (run_id, table_name, row_id, row_key, line, action, after) "
-        )
-        if conn.dialect.name == "postgresql":
-            ids, lines = [row_id for row_id, _ in rows], [line for _, line in rows]
-            w = "unnest(%s::integer[], %s::integer[]) AS w(id, line)"
-            run_planned_now(conn, insert + select.format(p="%s", w=w), (self.run_id, ids, lines))
-            return
-        for part in chunks(rows):
-            values = ", ".join(["(?, ?)"] * len(part))
-            sql = f"WITH w(id, line) AS (VALUES {values}) " + insert + select.format(p="?", w="w")
-            params = (*(value for row in part for value in row), self.run_id)
-            conn.exec_driver_sql(sql, params)
+        self._whole_rows(conn, table, rows, "created", "after")
 
     def deleted(self, conn: Connection, table: str, rows: Sequence[tuple[int, Line]]) -> None:
         """(id, line) of rows about to be deleted (call it before the DELETE): their whole
         image as before-image, no after-image; undo inserts them again with their ids. For
         rows the run has not written before (one record per row: `merge` deletes only rows
         it leaves alone otherwise)."""
+        self._whole_rows(conn, table, rows, "deleted", "before")
+
+    def _whole_rows(
+        self, conn: Connection, table: str, rows: Sequence[tuple[int, Line]], action: str, side: str
+    ) -> None:
+        """One record per row, its whole image on `side` (after: created; before: deleted)."""
         if not rows:
             return
         self.ready(conn)
         select = (
-            f"SELECT {{p}}, '{table}', x.id, {KEY_SQL[table]}, w.line, 'deleted', "
+            f"SELECT {{p}}, '{table}', x.id, {KEY_SQL[table]}, w.line, '{action}', "
             f"{image_sql(conn, table)} FROM {{w}} JOIN {table} x ON x.id = w.id"
         )
         insert = (
             f"INSERT INTO {self.target} (run_id, table_name, row_id, row_key, line, action, "
-            "before) "
+            f"{side}) "
         )
         if conn.dialect.name == "postgresql":
             ids, lines = [row_id for row_id, _ in rows], [line for _, line in rows]
             w = "unnest(%s::integer[], %s::integer[]) AS w(id, line)"
-            conn.exec_driver_sql(insert + select.format(p="%s", w=w), (self.run_id, ids, lines))
+            run_planned_now(conn, insert + select.format(p="%s", w=w), (self.run_id, ids, lines))
             return
         for part in chunks(rows):
             values = ", ".join(["(?, ?)"] * len(part))
