@@ -720,7 +720,7 @@ def _show_run(
         run = found.run(number)
         written = None
         if output is not None:
-            written = history_report.write_changes_csv(found.changes(number), output, force)
+            written = history_report.write_changes_csv(found.change_values(number), output, force)
         if as_json:
             history_report.print_run_json(run, found.changes(number) if changes else None)
         else:

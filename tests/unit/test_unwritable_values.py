@@ -32,6 +32,31 @@ def test_no_format_writes_a_nul_or_a_lone_surrogate(fmt: str, value: str, why: s
         write(fmt, [("1", "ok", None), ("2", "ok", value)])
 
 
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+@pytest.mark.parametrize("value", ["a\x00b", "Zürich \udc80", "\ud800"])
+def test_csv_and_tsv_refuse_a_value_deep_in_a_later_block_and_write_nothing_of_its_block(
+    fmt: str, value: str
+) -> None:
+    """CSV and TSV test a block of rows at a time (writers._write_delimited): the refusal
+    names the row and column as a test of each value did, rows with other non-ASCII text
+    around it included, and no row of its block reaches the output."""
+    rows: list[tuple[str | None, ...]] = [(str(n), f"Zürich {n}", None) for n in range(2500)]
+    rows[1733] = ("1733", "ok", value)
+    out = io.BytesIO()
+    with pytest.raises(UnwritableValueError, match=r"^row 1735, column 'note': the value holds"):
+        write_rows(fmt, out, COLUMNS, rows)
+    written = out.getvalue().decode("utf-8").splitlines()
+    assert len(written) == 1 + 1000  # the header and the first block only
+    assert written[-1].startswith("999")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_csv_and_tsv_write_every_other_non_ascii_text_as_it_is(fmt: str) -> None:
+    rows = [(str(n), f"名前 {n} ẞ \U0001f600", "\u00e9\u0301") for n in range(2100)]
+    text = write(fmt, rows).decode("utf-8")
+    assert text.count("\U0001f600") == 2100 and len(text.splitlines()) == 2101
+
+
 @pytest.mark.parametrize(
     ("value", "why"),
     [

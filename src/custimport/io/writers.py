@@ -27,6 +27,7 @@ from custimport.io.writable import (
     Row,
     UnwritableValueError,
     checked,
+    holds_unwritable_text,
     import_problem,
     refuse,
     text_problem,
@@ -39,6 +40,7 @@ FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl")
 BY_EXTENSION = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx"}
 BY_EXTENSION |= {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _JSON = json.JSONEncoder(ensure_ascii=False)
+_DELIMITERS = {"csv": ",", "tsv": "\t"}
 
 
 @dataclass
@@ -80,6 +82,9 @@ def write_rows(
     written, or, given `max_lengths` (per column; None: no limit), that import would not
     store as it is.
     """
+    if fmt in _DELIMITERS and max_lengths is None:  # checked a block at a time, as written
+        with _text(out) as text:
+            return _write_delimited(text, columns, rows, _DELIMITERS[fmt], check_blocks=True)
     if max_lengths is None:
         rows = checked(columns, rows, text_problem, [sys.maxsize] * len(columns), False)
     else:
@@ -103,23 +108,33 @@ def _text(out: BinaryIO) -> Iterator[TextIO]:
 
 
 def _write_delimited(
-    text: TextIO, columns: Sequence[str], rows: Iterable[Row], sep: str
+    text: TextIO, columns: Sequence[str], rows: Iterable[Row], sep: str, check_blocks: bool = False
 ) -> Written:
     """csv quotes a value holding the line terminator (`\\n`) but not a lone `\\r`, which the
     reader takes for a line break; a row with one is written fully quoted instead. Rows are
-    formatted a block at a time and the block searched once, which keeps the check cheap.
-    Cells a spreadsheet would run as formulas are escaped (`formulas.escaped_cells`)."""
+    formatted a block at a time and the block searched once, which keeps the check cheap;
+    with `check_blocks`, so is the test of what no text file can hold (`text_problem`): a
+    block that may hold such a value is refused at its first one. Cells a spreadsheet would
+    run as formulas are escaped (`formulas.escaped_cells`)."""
     plain = csv.writer(text, delimiter=sep, lineterminator="\n")
     quoted = csv.writer(text, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_ALL)
     plain.writerow(escaped_cells(columns))
     block = io.StringIO()
     staged = csv.writer(block, delimiter=sep, lineterminator="\n")
     written = Written()
-    for chunk in _chunks(map(escaped_cells, rows)):
+
+    def formatted_block(chunk: Sequence[Row]) -> str:
         block.seek(0)
         block.truncate()
         staged.writerows(chunk)
-        formatted = block.getvalue()
+        return block.getvalue()
+
+    for given in _chunks(rows):
+        chunk = list(map(escaped_cells, given))
+        formatted = formatted_block(chunk)
+        if check_blocks and holds_unwritable_text(formatted):
+            for n, row in enumerate(given, written.rows + 1):
+                refuse(n, columns, row, text_problem)
         if "\r" not in formatted:
             text.write(formatted)
         else:

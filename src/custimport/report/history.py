@@ -20,7 +20,7 @@ What `-o` may name, and how it is written, is io/export_output's (as for export)
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,8 +126,9 @@ def _write_array(head: str, items: Iterator[dict[str, Any]], tail: str) -> None:
 # --- CSV --------------------------------------------------------------------------------
 
 
-def write_changes_csv(changes: Iterable["Change"], path: Path, force: bool) -> int:
-    """Every change as a line of the change file (io/change_file); how many were written."""
+def write_changes_csv(changes: Iterable[Sequence[Any]], path: Path, force: bool) -> int:
+    """Every change (a Change, or its values as a plain tuple) as a line of the change file
+    (io/change_file); how many were written."""
     return write_change_file(changes, path, force)
 
 
