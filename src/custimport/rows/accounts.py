@@ -633,11 +633,7 @@ class AccountHandler:
         if repository.update_accounts(conn, updates) < len(updates):
             raise LostRace()  # an account was deleted since the look-up: look up again
         self.parents.write_links(conn, writes)
-        contacts = [
-            {**w.contact_insert, "account_number": w.number} for w in writes if w.contact_insert
-        ]
-        if repository.insert_contacts_of(conn, contacts) < len(contacts):
-            raise RowFailure("account_number", "the account vanished while it was being imported")
+        _insert_primary_contacts(conn, writes)
         contact_updates = [w.contact_update for w in writes if w.contact_update]
         if repository.update_contacts(conn, contact_updates) < len(contact_updates):
             raise LostRace()
@@ -646,6 +642,22 @@ class AccountHandler:
             journal.after(conn, "account", [w.account_id for w in writes if w.account_id])
             journal.created(conn, "contact", _created_contacts(writes))
             journal.after(conn, "contact", [i for i, _ in _updated_contacts(writes)])
+
+
+def _insert_primary_contacts(conn: Connection, writes: Sequence[AccountWrite]) -> None:
+    """The primary contacts the writes create. When every one belongs to an account this
+    batch created with its id already given (the journal names new rows), by that id: a
+    look-up of each account by number was a quarter of the contacts' insert (a million
+    accounts: 1.1 s). Otherwise by account number, which also finds an account that
+    another connection deleted since it was looked up (it is then not found)."""
+    contacts = [(w, c) for w in writes if (c := w.contact_insert)]
+    if all(w.account_id is None and "id" in w.columns for w, _ in contacts):
+        rows = [{**c, "account_id": w.columns["id"]} for w, c in contacts]
+        repository.insert_contacts_of_new_accounts(conn, rows)
+        return
+    by_number = [{**c, "account_number": w.number} for w, c in contacts]
+    if repository.insert_contacts_of(conn, by_number) < len(by_number):
+        raise RowFailure("account_number", "the account vanished while it was being imported")
 
 
 def _differing(

@@ -468,6 +468,13 @@ def insert_contacts_of(conn: Connection, rows: list[dict[str, Any]]) -> int:
     return _executemany(conn, sql, params)
 
 
+def insert_contacts_of_new_accounts(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Contacts, with their `account_id`, of accounts inserted by this very transaction:
+    no account can be missing, and a refused row (a constraint added by hand, a trigger)
+    reaches the batch writer as an error, as in `insert_contacts_of`."""
+    return _insert_dicts(conn, "contact", rows, on_conflict=False, copy=True)
+
+
 def _copy_contacts_of(conn: Connection, columns: list[str], rows: list[dict[str, Any]]) -> int:
     """COPY cannot look the account up per row: one query for the batch's ids first.
 
