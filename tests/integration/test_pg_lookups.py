@@ -67,3 +67,24 @@ def _plan(engine: Engine, numbers: list[str]) -> str:
     sql = "EXPLAIN " + repository.ACCOUNT_SELECT.format(keys="= ANY(%b)")
     with engine.connect() as conn:
         return "\n".join(row[0] for row in pg_copy.fetch_planned_now(conn, sql, (numbers,)))
+
+
+@pytest.mark.parametrize("table", ["account", "contact"])
+def test_new_ids_look_the_sequence_up_once_not_once_per_id(
+    tmp_path: Path, postgres_url: str, table: str
+) -> None:
+    """The journal names new rows with ids drawn from their table's sequence, an array at a
+    time. The planner pulled the look-up of the sequence's name into the aggregate, where
+    it ran once per id: 2,000 ids took 6 ms instead of 2 (a million accounts: 2.6 s)."""
+    seed_groups(tmp_path, postgres_url)
+    engine = db.make_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            statement = repository.next_ids_sql(conn, table).replace("%s", "2000")
+            plan = conn.exec_driver_sql("EXPLAIN VERBOSE " + statement).scalars().all()
+            ids = repository.next_ids(conn, table, 2000)
+    finally:
+        engine.dispose()
+    assert any(f"nextval('{table}_id_seq'::regclass)" in line for line in plan), plan
+    assert not any("pg_get_serial_sequence" in line for line in plan), plan
+    assert len(set(ids)) == 2000 and ids == sorted(ids)

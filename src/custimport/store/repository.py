@@ -529,17 +529,25 @@ def next_ids(conn: Connection, table: str, count: int) -> list[int]:
     if count <= 0:
         return []
     if conn.dialect.name == "postgresql":
-        # one array, and the sequence's name looked up once: a row per id, each naming
-        # the sequence, cost 5.5 µs an id against 0.8
-        sql = (
-            "SELECT array_agg(nextval(s.seq::regclass)) FROM "
-            f"(SELECT pg_get_serial_sequence('{table}', 'id') AS seq) AS s, generate_series(1, %s)"
-        )
-        return list(conn.exec_driver_sql(sql, (count,)).scalar_one())
+        # one array: a row per id cost 5.5 µs an id against 0.8
+        return list(conn.exec_driver_sql(next_ids_sql(conn, table), (count,)).scalar_one())
     if not conn.in_transaction():
         conn.begin()
     largest = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one()
     return list(range(int(largest) + 1, int(largest) + 1 + count))
+
+
+def next_ids_sql(conn: Connection, table: str) -> str:
+    """PostgreSQL: `next_ids`' statement, whose parameter is how many ids. The sequence is
+    named in it as a constant, looked up once per connection: looked up in the statement,
+    the planner ran the look-up once per id (2,000 ids: 6 ms against 2; a million
+    accounts: 2.6 s)."""
+    key = ("id_sequence", table)
+    if key not in conn.info:
+        found = conn.exec_driver_sql(f"SELECT pg_get_serial_sequence('{table}', 'id')")
+        conn.info[key] = found.scalar_one()
+    sequence = str(conn.info[key]).replace("'", "''")
+    return f"SELECT array_agg(nextval('{sequence}'::regclass)) FROM generate_series(1, %s)"
 
 
 def name_new_rows(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
