@@ -593,6 +593,53 @@ def test_csv_and_json_together_give_the_same_changes(tmp_path: Path, db_url: str
     assert "w\\r\\nx" in from_json[0]["after"]
 
 
+def test_images_edited_by_hand_are_shown_as_text_or_refused_never_misread(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A journal edited behind custimport's back: a number where a text column's value was
+    is shown as text, in every form; images whose texts are no JSON each (one running on
+    into the next) are refused with one line, never read as other values (a reading that
+    decoded a chunk's images in one go showed a name the database never held)."""
+    seed_groups(tmp_path, db_url)
+    imported(
+        write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, [account_row("A-1")]), "Account", db_url
+    )
+    rows = [account_row("A-1", name="Renamed")]
+    run = imported(write_csv(tmp_path / "b.csv", ACCOUNTS_HEADER, rows), "Account", db_url)
+    where = f"WHERE run_id = {run} AND table_name = 'account'"
+    ((before, after),) = fetch(db_url, f"SELECT before, after FROM import_change {where}")
+    numbered = json.loads(after)
+    numbered[1] = 5  # name
+    execute(db_url, f"UPDATE import_change SET after = :a {where}", a=json.dumps(numbered))
+    assert ("account", "A-1", 2, "updated", "name", "Account A-1", "5") in changes(db_url, run)
+    out = tmp_path / "c.csv"
+    assert cli("runs", "show", str(run), "--changes", "-o", out, "--db", db_url).exit_code == 0
+    assert "2,Account,A-1,updated,name,Account A-1,5\n" in out.read_text(encoding="utf-8")
+    on_screen = cli("runs", "show", str(run), "--changes", "--db", db_url)
+    assert on_screen.exit_code == 0 and "Renamed" not in on_screen.stdout
+    spread = {"b": before + ',[null,"NEW"', "a": after[after.index(",") + 1 :]}
+    execute(db_url, f"UPDATE import_change SET before = :b, after = :a {where}", **spread)
+    refused = tmp_path / "refused.csv"
+    for form in (("--json",), ("-o", refused), ()):
+        done = cli("runs", "show", str(run), "--changes", *form, "--db", db_url)
+        assert done.exit_code == 2 and "NEW" not in done.stdout, (form, done.stdout)
+        assert "holds a value that is not JSON" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not refused.exists()
+
+
+def test_an_image_stored_as_a_blob_reads_as_its_text(tmp_path: Path, sqlite_url: str) -> None:
+    seed_groups(tmp_path, sqlite_url)
+    rows = [account_row("A-1")]
+    imported(write_csv(tmp_path / "a.csv", ACCOUNTS_HEADER, rows), "Account", sqlite_url)
+    rows = [account_row("A-1", name="Renamed")]
+    run = imported(write_csv(tmp_path / "b.csv", ACCOUNTS_HEADER, rows), "Account", sqlite_url)
+    execute(sqlite_url, "UPDATE import_change SET after = CAST(after AS BLOB)")
+    assert ("account", "A-1", 2, "updated", "name", "Account A-1", "Renamed") in changes(
+        sqlite_url, run
+    )
+
+
 # --- pruning ------------------------------------------------------------------------------
 
 

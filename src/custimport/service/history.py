@@ -73,6 +73,17 @@ class UnknownRunError(UsageError):
         super().__init__(f"there is no run {number} in this database; `custimport runs` lists them")
 
 
+class DamagedJournalError(UsageError):
+    """A record of the run's journal holds an image that is not JSON: written by hand, since
+    custimport writes them with the database's own JSON functions."""
+
+    def __init__(self, run: int, table: str, key: str | None) -> None:
+        super().__init__(
+            f"run {run}'s changes cannot be read: the journal's record of {table} {key!r} "
+            "holds a value that is not JSON (was the import_change table edited by hand?)"
+        )
+
+
 def check_run_number(number: int) -> None:
     """UnknownRunError for a number no run can have, before any database is asked."""
     if not 1 <= number <= MAX_RUN:
@@ -385,7 +396,7 @@ class _Column:
     field: str  # its name for people
     names: str | None  # the table whose row it refers to (its id shown as that row's name)
     flag: bool  # a boolean: true/false (SQLite's images hold 0/1)
-    plain: bool  # text in the table, so in the image: shown as it is (no `_text`)
+    plain: bool  # text in the table: its image values are shown as they are when text
 
 
 @cache
@@ -447,8 +458,7 @@ def _chunk(
         statement = statement.where(c.row_id > after_id)
     records = conn.execute(statement).all()
     columns = _columns(table)
-    decoded = _decoded([image for record in records for image in record[5:]])
-    images = list(zip(decoded[::2], decoded[1::2], strict=True))
+    images = [_images(run, record) for record in records]
     names = _names(conn, columns, [image for pair in images for image in pair if image])
     changes: list[ChangeValues] = []
     for record, (before, after) in zip(records, images, strict=True):
@@ -457,19 +467,17 @@ def _chunk(
     return _Chunk(changes, last_id)
 
 
-def _decoded(images: Sequence[str | None]) -> list[list[Any] | None]:
-    """The images (JSON arrays, or None), decoded by one `json.loads` of them all: one call
-    a record side cost more than the rest of a change file (about 5 µs against 3). Images
-    are the database's own `json_array` texts; one edited into something else, which could
-    make the joined text mean another number of values, is decoded on its own."""
-    joined = ",".join("null" if image is None else image for image in images)
+def _images(run: int, record: tuple[Any, ...]) -> tuple[list[Any] | None, list[Any] | None]:
+    """The before- and after-image of a record (`_chunk`'s columns), decoded; an image that
+    is not JSON (the journal was edited by hand) stops the reading with one line."""
     try:
-        values = json.loads(f"[{joined}]")
+        return _decoded(record[5]), _decoded(record[6])
     except ValueError:
-        values = None
-    if isinstance(values, list) and len(values) == len(images):
-        return values
-    return [None if image is None else json.loads(image) for image in images]
+        raise DamagedJournalError(run, record[0], record[1]) from None
+
+
+def _decoded(image: str | bytes | None) -> list[Any] | None:
+    return None if image is None else json.loads(image)
 
 
 Names = dict[str, dict[int, str]]  # looked-up table -> id -> name
@@ -513,10 +521,16 @@ def _record_changes(
     pick = _values_of(table)
     for c, old, new in zip(columns, pick(before), pick(after), strict=True):
         if old != new:
-            if not c.plain:
+            if not (c.plain and _text_or_null(old) and _text_or_null(new)):
                 old, new = _text(c, old, names), _text(c, new, names)
             changes.append((table, key, line, action, c.field, old, new, row_id))
     return changes
+
+
+def _text_or_null(value: Any) -> bool:
+    """Shown as it is (`_text` would return it): a text column's images hold text or null,
+    unless edited by hand, and then `_text` turns what they hold into text."""
+    return value is None or type(value) is str
 
 
 def _whole_row(columns: Sequence[_Column], image: list[Any], names: Names) -> str:
