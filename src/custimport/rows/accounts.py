@@ -646,9 +646,9 @@ class AccountHandler:
 
 def _insert_primary_contacts(conn: Connection, writes: Sequence[AccountWrite]) -> None:
     """The primary contacts the writes create. When every one belongs to an account this
-    batch created with its id already given (the journal names new rows), by that id: a
-    look-up of each account by number was a quarter of the contacts' insert (a million
-    accounts: 1.1 s). Otherwise by account number, which also finds an account that
+    batch created with its id already given (the journal names new rows), by that id: with
+    a look-up of each account by number, the insert took 4.6 s instead of 1.7 for a
+    million accounts. Otherwise by account number, which also finds an account that
     another connection deleted since it was looked up (it is then not found)."""
     contacts = [(w, c) for w in writes if (c := w.contact_insert)]
     if all(w.account_id is None and "id" in w.columns for w, _ in contacts):
