@@ -623,9 +623,15 @@ def test_images_edited_by_hand_are_shown_as_text_or_refused_never_misread(
     for form in (("--json",), ("-o", refused), ()):
         done = cli("runs", "show", str(run), "--changes", *form, "--db", db_url)
         assert done.exit_code == 2 and "NEW" not in done.stdout, (form, done.stdout)
-        assert "holds a value that is not JSON" in done.stderr
+        assert "holds an image that is not a JSON array" in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not refused.exists()
+    for edited in ("5", '"text"', '{"name": "x"}'):  # JSON, but no image
+        execute(
+            db_url, f"UPDATE import_change SET before = :b, after = :a {where}", b=None, a=edited
+        )
+        done = cli("runs", "show", str(run), "--changes", "--db", db_url)
+        assert done.exit_code == 2 and "not a JSON array" in done.stderr, (edited, done.stderr)
 
 
 def test_an_image_stored_as_a_blob_reads_as_its_text(tmp_path: Path, sqlite_url: str) -> None:

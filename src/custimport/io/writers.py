@@ -151,11 +151,11 @@ def _chunks(rows: Iterable[Row], size: int = 1000) -> Iterator[list[Row]]:
 
 
 def _write_csv(text: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> Written:
-    return _write_delimited(text, columns, rows, ",")
+    return _write_delimited(text, columns, rows, _DELIMITERS["csv"])
 
 
 def _write_tsv(text: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> Written:
-    return _write_delimited(text, columns, rows, "\t")
+    return _write_delimited(text, columns, rows, _DELIMITERS["tsv"])
 
 
 def _write_json(text: TextIO, columns: Sequence[str], rows: Iterable[Row]) -> Written:

@@ -80,7 +80,7 @@ class DamagedJournalError(UsageError):
     def __init__(self, run: int, table: str, key: str | None) -> None:
         super().__init__(
             f"run {run}'s changes cannot be read: the journal's record of {table} {key!r} "
-            "holds a value that is not JSON (was the import_change table edited by hand?)"
+            "holds an image that is not a JSON array (was import_change edited by hand?)"
         )
 
 
@@ -469,15 +469,18 @@ def _chunk(
 
 def _images(run: int, record: tuple[Any, ...]) -> tuple[list[Any] | None, list[Any] | None]:
     """The before- and after-image of a record (`_chunk`'s columns), decoded; an image that
-    is not JSON (the journal was edited by hand) stops the reading with one line."""
+    is not a JSON array (the journal was edited by hand) stops the reading with one line."""
+    before, after = record[5], record[6]
     try:
-        return _decoded(record[5]), _decoded(record[6])
-    except ValueError:
+        before = None if before is None else json.loads(before)
+        after = None if after is None else json.loads(after)
+    except (ValueError, TypeError):  # not JSON; not even text (SQLite stores any type)
         raise DamagedJournalError(run, record[0], record[1]) from None
-
-
-def _decoded(image: str | bytes | None) -> list[Any] | None:
-    return None if image is None else json.loads(image)
+    if (before is not None and type(before) is not list) or (
+        after is not None and type(after) is not list
+    ):
+        raise DamagedJournalError(run, record[0], record[1])
+    return before, after
 
 
 Names = dict[str, dict[int, str]]  # looked-up table -> id -> name

@@ -540,8 +540,8 @@ def next_ids(conn: Connection, table: str, count: int) -> list[int]:
 def next_ids_sql(conn: Connection, table: str) -> str:
     """PostgreSQL: `next_ids`' statement, whose parameter is how many ids. The sequence is
     named in it as a constant, looked up once per connection: looked up in the statement,
-    the planner ran the look-up once per id (2,000 ids: 6 ms against 2; a million
-    accounts: 2.6 s)."""
+    the planner ran the look-up once per id (2,000 ids: 6 ms against 2; the ids of
+    300,000 accounts and their 100,000 contacts: 2.1 s against 0.9)."""
     key = ("id_sequence", table)
     if key not in conn.info:
         found = conn.exec_driver_sql(f"SELECT pg_get_serial_sequence('{table}', 'id')")
