@@ -193,14 +193,15 @@ def _key_tables(request: ImportRequest) -> dict[str, Any]:
     }
 
 
-def _fill_match_keys(engine: Engine, request: ImportRequest) -> None:
+def _fill_match_keys(engine: Engine, request: ImportRequest, stop: StopFlag) -> None:
     """Before rows are looked up by key: compute the stored keys still NULL (written since
     by imports matching on account_number, or by other programs; store/match_store.py),
     in a transaction of their own. A --dry-run does it too: the keys are derived data,
-    no field of any record changes."""
+    no field of any record changes. A signal stops it between chunks; the import then
+    reads no row and reports (SPEC §12.5)."""
     if tables := _key_tables(request):
         with engine.begin() as conn:
-            match_store.fill_keys(conn, tables)
+            match_store.fill_keys(conn, tables, lambda: stop.exit_code is not None)
         # its connection closed: the import's own starts with an empty page cache (a full
         # one, kept from filling 100,000 keys, put the import 35 MiB over its budget)
         engine.pool.dispose()
@@ -221,14 +222,10 @@ def _recorded(engine: Any, report: ImportReport, run: Callable[[], None]) -> Non
 
 def _import_rows(job: StartedImport, observer: Observer) -> None:
     try:
-        _fill_match_keys(job.engine, job.report.request)  # once the run is recorded: part of it
-        with (
-            trapped_signals() as stop,
-            trapped_hangup(stop),
-            _closing(job.engine.connect()) as conn,
-            bulk_gc(),
-        ):
-            import_rows_on(conn, job, observer, stop)
+        with trapped_signals() as stop, trapped_hangup(stop):
+            _fill_match_keys(job.engine, job.report.request, stop)  # the run is recorded: its part
+            with _closing(job.engine.connect()) as conn, bulk_gc():
+                import_rows_on(conn, job, observer, stop)
     except SQLAlchemyError as exc:
         raise DatabaseError(db.describe_db_error(exc, job.report.request.database_url)) from None
 
@@ -241,7 +238,7 @@ def import_rows_on(
     caller to count once it commits or rolls back."""
     report, rules, journal = job.report, job.rules, job.journal
     if shared and (tables := _key_tables(report.request)):  # in the one transaction
-        match_store.fill_keys(conn, tables)
+        match_store.fill_keys(conn, tables, lambda: stop.exit_code is not None)
     present = job.column_map.present_fields | rules.no_column
     handler = HANDLERS[report.request.spec.name](conn, job.mode, present)
     handler.journal = journal

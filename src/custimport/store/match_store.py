@@ -40,14 +40,20 @@ def _ph(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
-def fill_keys(conn: Connection, keys: Mapping[str, TableKeys]) -> int:
+def fill_keys(
+    conn: Connection, keys: Mapping[str, TableKeys], stopped: Callable[[], bool] = lambda: False
+) -> int:
     """Compute the keys of every row of these tables that has a key NULL (rows written
     since by a path that does not compute them); returns how many rows were filled.
-    Used by migration 0005 too."""
-    return sum(_fill_table(conn, table, columns) for table, columns in keys.items())
+    `stopped` is asked between chunks: a signal ends the filling within a chunk (a
+    million accounts take some seconds), leaving the keys of the chunks done, which are
+    derived data and right. Used by migration 0005 too."""
+    return sum(_fill_table(conn, table, columns, stopped) for table, columns in keys.items())
 
 
-def _fill_table(conn: Connection, table: str, columns: TableKeys) -> int:
+def _fill_table(
+    conn: Connection, table: str, columns: TableKeys, stopped: Callable[[], bool]
+) -> int:
     """Rows with a key NULL, found in one pass over the table by id (the key indexes
     hold only keys computed: an index entry for every NULL slowed every create of the
     imports that do not match), every key of a row written at once."""
@@ -62,7 +68,7 @@ def _fill_table(conn: Connection, table: str, columns: TableKeys) -> int:
     )
     filled, last = 0, 0
     keys_of = _keys_getter(columns, sources)
-    while rows := conn.exec_driver_sql(select, (last,)).all():
+    while not stopped() and (rows := conn.exec_driver_sql(select, (last,)).all()):
         conn.exec_driver_sql(update, list(map(keys_of, rows)))
         filled += len(rows)
         last = rows[-1][0]
