@@ -19,14 +19,22 @@ from typing_extensions import TypedDict
 
 from custimport.errors import FieldError
 
+# Non-ASCII characters a host name may hold as it is typed (bücher.de, пример.рф, 例え.jp;
+# match_keys compares hosts by their IDNA form): every code point but controls, spaces,
+# bidirectional and invisible format characters, surrogates, private use and noncharacters.
+_HOST_UNICODE = (
+    "\u00a1-\u167f\u1681-\u1fff\u200c\u200d\u2010-\u2027\u2030-\u205e\u2070-\u2fff"
+    "\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufefe\uff00-\ufffd\U00010000-\U0010fffd"
+)
+_LETTER = f"[A-Za-z0-9{_HOST_UNICODE}]"
+_LABEL = f"{_LETTER}(?:[A-Za-z0-9{_HOST_UNICODE}-]{{0,61}}{_LETTER})?"
+_TOP_LABEL = f"(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}}|[{_HOST_UNICODE}]{{2,63}})"
+_HOST = f"(?:{_LABEL}\\.)+{_TOP_LABEL}"
 _EMAIL_PATTERN = (
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@" + _HOST + "$"
 )
 _WEBSITE_PATTERN = (
-    r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?"
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-    r"(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$"
+    r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?" + _HOST + r"(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$"
 )
 
 

@@ -136,6 +136,41 @@ def test_website_forms_match_by_host_and_name_website_needs_both(
     ]
 
 
+def test_internationalised_websites_are_stored_as_typed_and_match_their_ascii_form(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A CRM export's bücher.de is a website (it was refused as "not a valid website"),
+    kept as typed, found by its punycode form, and exported so it reads back unchanged."""
+    seed_accounts(
+        tmp_path,
+        db_url,
+        [
+            ["I-1", "Bücher GmbH", "Enterprise", "https://bücher.de/kontakt", ""],
+            ["I-2", "Пример", "Enterprise", "пример.рф", ""],
+            ["I-3", "例え", "Enterprise", "例え.jp", ""],
+        ],
+    )
+    assert fetch(db_url, "SELECT website FROM account ORDER BY id") == [
+        ("https://bücher.de/kontakt",),
+        ("пример.рф",),
+        ("例え.jp",),
+    ]
+    by_ascii = write_csv(
+        tmp_path / "ascii.csv",
+        ["name", "website", "industry"],
+        [
+            ["Bücher GmbH", "http://XN--BCHER-KVA.DE/", "Books"],
+            ["Пример", "xn--e1afmkfd.xn--p1ai", "Ru"],
+        ],
+    )
+    run = run_import(by_ascii, "Account", db_url, "--match-on", "website", "--mode", "update_only")
+    assert run.rows == {**run.rows, "updated": 2, "failed": 0}, run.stdout
+    exported = tmp_path / "accounts.csv"
+    assert cli("export", "--model", "Account", "-o", exported, "--db", db_url).exit_code == 0
+    again = run_import(exported, "Account", db_url)
+    assert again.rows == {**again.rows, "read": 3, "unchanged": 3}, again.stdout
+
+
 def test_references_by_name_reach_accounts_stored_and_earlier_in_the_file(
     db_url: str, tmp_path: Path
 ) -> None:

@@ -112,6 +112,13 @@ def test_email_longer_than_254_characters_fails() -> None:
         "www.example.co.uk",
         "https://example.com/path?q=1",
         "http://a-b.example.org:8080",
+        # internationalised host names as typed, and in their ASCII (punycode) form
+        "bücher.de",
+        "https://www.münchen.example/kontakt?x=ä",
+        "пример.рф",
+        "例え.jp",
+        "xn--bcher-kva.de",
+        "http://xn--e1afmkfd.xn--p1ai",
     ],
 )
 def test_websites_may_be_bare_domains_or_urls(website: str) -> None:
@@ -121,7 +128,19 @@ def test_websites_may_be_bare_domains_or_urls(website: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "website", ["not a website", "example", "http://exa mple.com", "www.example .com"]
+    "website",
+    [
+        "not a website",
+        "example",
+        "http://exa mple.com",
+        "www.example .com",
+        "bücher",  # no dot: not a domain in any script
+        "exa\u00a0mple.com",  # a no-break space is a space
+        "exa\u3000mple.com",  # so is an ideographic one
+        "exa\u202emple.com",  # a bidirectional override would show another name
+        "exa\u200bmple.com",  # an invisible zero-width space too
+        "exa\x85mple.com",  # a C1 control
+    ],
 )
 def test_text_with_spaces_or_without_a_domain_is_not_a_website(website: str) -> None:
     assert errors_of(ACCOUNT, {"name": "n", "customer_group": "g", "website": website}) == [
@@ -203,3 +222,17 @@ def test_an_account_cannot_be_its_own_parent() -> None:
     assert errors_of(ACCOUNT, {"account_number": "A-1", "name": "n", "parent_account": "A-1"}) == [
         ("parent_account", "an account cannot be its own parent")
     ]
+
+
+@pytest.mark.parametrize("email", ["info@bücher.de", "a.b@пример.рф", "x@xn--bcher-kva.de"])
+def test_emails_may_be_at_internationalised_domains(email: str) -> None:
+    record = {"account": "A", "first_name": "f", "last_name": "l", "email": email}
+    clean, errors = validate_row(CONTACT, record)
+    assert errors == []
+    assert clean["email"] == email.lower()
+
+
+@pytest.mark.parametrize("email", ["a@exa\u00a0mple.com", "a@b\u202ec.com", "a@bücher"])
+def test_emails_at_hosts_with_spaces_controls_or_no_dot_still_fail(email: str) -> None:
+    record = {"account": "A", "first_name": "f", "last_name": "l", "email": email}
+    assert errors_of(CONTACT, record) == [("email", "is not a valid email address")]
