@@ -15,6 +15,7 @@ from helpers import (
     CONTACT_COLUMNS,
     GROUPS_HEADER,
     cli,
+    execute,
     fetch,
     run_import,
     write_csv,
@@ -339,3 +340,33 @@ def test_a_file_that_is_not_there_given_alone_says_so(tmp_path: Path, sqlite_url
     run = cli(tmp_path / "nope.csv", "--db", sqlite_url)
     assert run.exit_code == 2
     assert run.stderr == f"Error: {tmp_path / 'nope.csv'}: no such file\n"
+
+
+def test_a_bundle_imported_again_after_an_interruption_names_the_file_to_resume(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """--resume takes one file, so the hint of a bundle's file says how to resume that file
+    alone (taken out of its zip first); imported again whole, the bundle's rows the run
+    had committed are `unchanged`. The interruption is written into the run record here;
+    tests/e2e/faults/test_bundle_kill.py kills a bundle's import for real."""
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    _fill(tmp_path, source)
+    bundle = tmp_path / "backup.zip"
+    _export(source, bundle)
+    first = _import(bundle, sqlite_url)
+    assert first["created"] > 0
+    execute(
+        sqlite_url,
+        "UPDATE import_run SET status = 'interrupted', rows_read = 2, last_line = 4 "
+        "WHERE model = 'Account'",
+    )
+    again = cli(bundle, "--db", sqlite_url, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.report["total"] == {**again.report["total"], "created": 0, "updated": 0}
+    hint = " ".join(again.stderr.split())
+    assert (
+        "ended interrupted after committing 2 rows, every row up to line 4: to go on from "
+        f"there instead of importing it again, stop, take accounts.csv out of {bundle} and "
+        "import it alone with --resume, then the files after it"
+    ) in hint
+    assert hint.count("--resume") == 1  # the groups and contacts were not interrupted

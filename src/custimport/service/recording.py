@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from custimport.errors import UsageError
+from custimport.errors import UsageError, visible
 from custimport.models import ImportChange
 from custimport.rows.matching import DEFAULT_MATCH, in_effect
 from custimport.rows.outcomes import Counts
@@ -116,7 +116,7 @@ def begin(
                 raise UsageError(_nothing_to_resume(previous))
             report.resumed = _resume_point(conn, previous)
         elif resumable and previous is not None and previous.rows_read:
-            hint = _resume_hint(previous)  # (a run that committed nothing has none)
+            hint = _resume_hint(previous, request)  # (a run that committed nothing has none)
             report.warnings.append(hint)
             warn(hint)  # before the rows go in: the user may want to stop and resume
     if request.dry_run:
@@ -151,15 +151,28 @@ def _nothing_to_resume(previous: Any | None) -> str:
     return f"nothing to resume: the last import of this file (run {previous.id}) is {status}"
 
 
-def _resume_hint(previous: Any) -> str:
+def _resume_hint(previous: Any, request: ImportRequest) -> str:
     """For a run whose counts say it committed rows (an --atomic run that was rolled
-    back, interrupted or not, records none: `finish`)."""
+    back, interrupted or not, records none: `finish`). --resume takes one file, so for
+    one of several files (a bundle's, say) the hint names it alone."""
     status = runs.shown_status(previous)
     line = previous.last_line or 0
-    return (
+    said = (
         f"run {previous.id} of this file ended {status} after committing "
         f"{previous.rows_read:,} rows, every row up to line {line}: "
-        "stop and add --resume to go on from there instead of importing the file again"
+    )
+    if request.alone:
+        return (
+            said + "stop and add --resume to go on from there instead of importing the file again"
+        )
+    if request.shown_as is not None:  # taken out of a zip bundle
+        bundle = visible(str(request.shown_as.parent))
+        where = f"take {visible(request.path.name)} out of {bundle} and import it"
+    else:
+        where = f"import {visible(str(request.path))}"
+    return (
+        said + f"to go on from there instead of importing it again, stop, {where} alone "
+        "with --resume, then the files after it"
     )
 
 

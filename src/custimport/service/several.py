@@ -53,7 +53,9 @@ def plan(given: Sequence[GivenFile], options: ImportRequest) -> list[ImportReque
         try:
             header = _header(file, options)
             spec = file.spec or _guessed(header)
-            request = replace(options, path=file.path, spec=spec, shown_as=file.shown_as)
+            request = replace(
+                options, path=file.path, spec=spec, shown_as=file.shown_as, alone=False
+            )
             _check_header(request, header, guessed=file.spec is None, bundle=file.in_bundle)
         except UsageError as exc:
             raise UsageError(_naming(shown, str(exc))) from None
