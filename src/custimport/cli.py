@@ -259,8 +259,6 @@ def _check_several(paths: list[Path], options: ImportRequest) -> None:
     """What one command does not do with several files, or not yet."""
     if any(str(path) == "-" for path in paths) and len(paths) > 1:
         raise UsageError("standard input (-) cannot be one of several files: save it to a file")
-    if options.resume:
-        raise UsageError("--resume goes on with one file: name that file alone")
     if options.changes_path is not None:
         raise UsageError("--changes writes one file's changes: import the files one by one")
 
@@ -346,7 +344,9 @@ def import_command(
     resume: Annotated[
         bool,
         typer.Option(
-            "--resume", help="Go on after the last line an interrupted run of this file committed."
+            "--resume",
+            help="Go on after the last line an interrupted run of this file (of each file, "
+            "with several) committed.",
         ),
     ] = False,
     changes_file: Annotated[

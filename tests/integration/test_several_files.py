@@ -337,7 +337,7 @@ def test_options_that_take_one_file_are_refused_with_several(
 ) -> None:
     groups, accounts, _ = _files(tmp_path)
     cases = [
-        (["--resume"], "--resume goes on with one file"),
+        (["--resume"], "nothing to resume: no file of these has an earlier import"),
         (["--changes", tmp_path / "changes.csv"], "--changes writes one file's changes"),
     ]
     for extra, fragment in cases:

@@ -29,7 +29,9 @@ class ImportRequest:
     parallel: bool | None = None  # prepare batches in a second process; None: by file size
     journal: bool = True  # record the run's changes, so it can be undone (not --no-undo)
     resume: bool = False  # go on after the line the last interrupted run of the file committed
-    alone: bool = True  # False: one of several files of one command, where --resume is refused
+    # False: one of several files, which under --resume starts from its first row when it
+    # has no run to go on from (recording.begin)
+    alone: bool = True
     version: str | None = None  # custimport's, recorded with the run
     changes_path: Path | None = None  # --changes: the change file (SPEC §9), checked already
     policies: tuple[str, ...] = ()  # --policy FIELD=POLICY, as given (SPEC §9)

@@ -9,21 +9,22 @@ Here too: the hint that an earlier run of the same file stopped part-way, and wh
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import inspect as sqlalchemy_inspect
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from custimport.errors import UsageError, visible
-from custimport.models import ImportChange
+from custimport.errors import UsageError
+from custimport.models import ImportChange, ImportRun
 from custimport.rows.matching import DEFAULT_MATCH, in_effect
 from custimport.rows.outcomes import Counts
 from custimport.run.job import ImportReport, ImportRequest, ResumePoint
-from custimport.store import runs
+from custimport.store import db, runs
 from custimport.store.journal import Journal
 
 HASH_CHUNK = 1 << 20
@@ -106,17 +107,15 @@ def begin(
         previous = runs.previous_run(
             conn, sha256, request.spec.name, request.mode, mapping, _same_matching(request)
         )
-        resumable = (
-            previous is not None
-            and runs.shown_status(previous) in runs.RESUMABLE
-            and previous.undone_by_run_id is None  # undone (partly): its lines are not in
-        )
-        if request.resume:
+        resumable = _resumable(previous)
+        if request.resume and not resumable and not request.alone:
+            _check_not_resumable_otherwise(conn, request, sha256)  # imported from its start
+        elif request.resume:
             if not resumable:
                 raise UsageError(_nothing_to_resume(previous))
             report.resumed = _resume_point(conn, previous)
         elif resumable and previous is not None and previous.rows_read:
-            hint = _resume_hint(previous, request)  # (a run that committed nothing has none)
+            hint = _resume_hint(previous)  # (a run that committed nothing has none)
             report.warnings.append(hint)
             warn(hint)  # before the rows go in: the user may want to stop and resume
     if request.dry_run:
@@ -138,6 +137,61 @@ def begin(
     return Journal.preview() if request.changes_path is not None else None
 
 
+def _resumable(run: Any | None) -> bool:
+    """A run --resume goes on from: interrupted, aborted or killed, and not undone (undone
+    even in part, its lines are not in the database)."""
+    return (
+        run is not None
+        and runs.shown_status(run) in runs.RESUMABLE
+        and run.undone_by_run_id is None
+    )
+
+
+def _check_not_resumable_otherwise(conn: Connection, request: ImportRequest, sha256: str) -> None:
+    """One of several files under --resume, with no run to go on from under these options,
+    is imported from its start; unless its latest import, made with other options (mode,
+    mapping, matching), could be resumed: importing it again from its start would then
+    create twice the accounts that run gave generated numbers, as resuming it alone with
+    those options would not."""
+    latest = runs.latest_run_of(conn, sha256, request.spec.name)
+    if latest is not None and _resumable(latest):
+        status = runs.shown_status(latest)
+        raise UsageError(
+            f"run {latest.id} of this file ended {status}, but was made with other options "
+            "(mode, mapping or --match-on): resume it with the options it had, or import "
+            "the files again without --resume"
+        )
+
+
+def check_something_to_resume(requests: Sequence[ImportRequest]) -> None:
+    """--resume with several files (SPEC §8, §11): at least one file has a run to go on
+    from (the same file and model, ended interrupted, aborted or killed), or this is exit
+    2 before anything is written, as for one file."""
+    url = requests[0].database_url
+    if not db.missing_sqlite_file(url):
+        engine = db.make_engine(url)
+        try:
+            with db.translated_errors(url), engine.connect() as conn:
+                if _any_resumable(conn, requests):
+                    return
+        finally:
+            engine.dispose()
+    raise UsageError(
+        "nothing to resume: no file of these has an earlier import that ended "
+        "interrupted, aborted or killed"
+    )
+
+
+def _any_resumable(conn: Connection, requests: Sequence[ImportRequest]) -> bool:
+    if not sqlalchemy_inspect(conn).has_table(ImportRun.__tablename__):
+        return False  # a database no import has recorded a run in
+    for request in requests:
+        _size, sha256 = file_digest(request.path)
+        if _resumable(runs.latest_run_of(conn, sha256, request.spec.name)):
+            return True
+    return False
+
+
 def _start_line(resumed: ResumePoint | None) -> int | None:
     return resumed.after_line if resumed is not None else None
 
@@ -151,28 +205,15 @@ def _nothing_to_resume(previous: Any | None) -> str:
     return f"nothing to resume: the last import of this file (run {previous.id}) is {status}"
 
 
-def _resume_hint(previous: Any, request: ImportRequest) -> str:
+def _resume_hint(previous: Any) -> str:
     """For a run whose counts say it committed rows (an --atomic run that was rolled
-    back, interrupted or not, records none: `finish`). --resume takes one file, so for
-    one of several files (a bundle's, say) the hint names it alone."""
+    back, interrupted or not, records none: `finish`)."""
     status = runs.shown_status(previous)
     line = previous.last_line or 0
-    said = (
+    return (
         f"run {previous.id} of this file ended {status} after committing "
         f"{previous.rows_read:,} rows, every row up to line {line}: "
-    )
-    if request.alone:
-        return (
-            said + "stop and add --resume to go on from there instead of importing the file again"
-        )
-    if request.shown_as is not None:  # taken out of a zip bundle
-        bundle = visible(str(request.shown_as.parent))
-        where = f"take {visible(request.path.name)} out of {bundle} and import it"
-    else:
-        where = f"import {visible(str(request.path))}"
-    return (
-        said + f"to go on from there instead of importing it again, stop, {where} alone "
-        "with --resume, then the files after it"
+        "stop and add --resume to go on from there instead of importing the file again"
     )
 
 

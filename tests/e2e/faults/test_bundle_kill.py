@@ -2,10 +2,10 @@
 
 A bundle is imported file by file, each file a run of its own. Killed while its accounts
 are being written, it leaves the groups' run completed, the accounts' run `killed` with
-whole batches committed, and no contact run. Imported again, the bundle names the file to
-go on with under --resume (which takes one file); doing so completes it, and the database
-then exports exactly the bundle it was given. (Imported again whole instead, the rows it
-had committed are `unchanged`: tests/integration/test_bundles.py.)
+whole batches committed, and no contact run. Imported again, it says so and that --resume
+goes on; with --resume the accounts go on after the last line committed, the other files
+are imported from their start, and the database then exports exactly the bundle it was
+given.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def kill(process: subprocess.Popen[bytes]) -> None:
     process.kill()
 
 
-def test_a_bundle_killed_mid_accounts_keeps_whole_runs_and_importing_it_again_completes_it(
+def test_a_bundle_killed_mid_accounts_keeps_whole_runs_and_resume_completes_it(
     tmp_path: Path,
 ) -> None:
     bundle = exported_bundle(tmp_path, tmp_path / "bundle")
@@ -68,21 +68,20 @@ def test_a_bundle_killed_mid_accounts_keeps_whole_runs_and_importing_it_again_co
     assert fetch(target, "SELECT count(*) FROM contact") == [(0,)]
     assert consistency_problems(target) == []
 
-    # run again, the bundle says how to go on: --resume takes one file
+    # run again, the bundle says how to go on; --resume goes on with that file
     told = cli(bundle, "--db", target, "--dry-run")
     assert told.exit_code == 0, told.stderr
-    accounts = bundle / "accounts.csv"
     assert (
-        f"ended killed after committing {committed:,} rows, every row up to line "
-        f"{committed + 1}: to go on from there instead of importing it again, stop, import "
-        f"{accounts} alone with --resume, then the files after it"
+        f"run 2 of this file ended killed after committing {committed:,} rows, every row up "
+        f"to line {committed + 1}: stop and add --resume to go on from there"
     ) in " ".join(told.stderr.split())
-    resumed = cli(accounts, "--model", "Account", "--db", target, "--resume", "--json")
+    resumed = cli(bundle, "--db", target, "--resume", "--json")
     assert resumed.exit_code == 0, resumed.stderr
-    assert resumed.report["rows"]["read"] == resumed.report["rows"]["created"]
-    assert resumed.report["rows"]["created"] == ACCOUNTS - committed
-    contacts = cli(bundle / "contacts.csv", "--model", "Contact", "--db", target, "--json")
-    assert contacts.report["rows"]["created"] == ACCOUNTS // 4, contacts.stderr
+    groups, accounts, contacts = resumed.report["files"]
+    assert groups["rows"]["unchanged"] == groups["rows"]["read"] > 0  # from its start
+    assert accounts["resumed"] == {"run": 2, "after_line": committed + 1}
+    assert accounts["rows"]["read"] == accounts["rows"]["created"] == ACCOUNTS - committed
+    assert contacts["rows"]["created"] == ACCOUNTS // 4
 
     exported = tmp_path / "again"
     assert cli("export", "--all", "-o", exported, "--db", target).exit_code == 0
