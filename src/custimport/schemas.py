@@ -9,33 +9,73 @@ holds for one row: a JSON object without a key leaves that field out of its reco
 account) fail it here, because no mode can do without them.
 """
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, get_args
 
-from pydantic import BeforeValidator, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 from typing_extensions import TypedDict
 
 from custimport.errors import FieldError
 
-# Non-ASCII characters a host name may hold as it is typed (bücher.de, пример.рф, 例え.jp;
-# match_keys compares hosts by their IDNA form): every code point but controls, spaces,
-# bidirectional and invisible format characters, surrogates, private use and noncharacters.
-_HOST_UNICODE = (
-    "\u00a1-\u167f\u1681-\u1fff\u200c\u200d\u2010-\u2027\u2030-\u205e\u2070-\u2fff"
-    "\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufefe\uff00-\ufffd\U00010000-\U0010fffd"
-)
+# A host name is ASCII labels, or Unicode labels as typed (bücher.de, пример.рф, 例え.jp). The
+# patterns take the shape of a host with labels of letters of any script; a non-ASCII host
+# is then checked by IDNA 2008 (`_unicode_host_ok`), which refuses what the class lets by:
+# symbols, invisible, ignored or bidirectional characters, a leading combining mark.
+_HOST_UNICODE = "\u00a1-\ud7ff\uf900-\ufffd\U00010000-\U0010fffd"
 _LETTER = f"[A-Za-z0-9{_HOST_UNICODE}]"
 _LABEL = f"{_LETTER}(?:[A-Za-z0-9{_HOST_UNICODE}-]{{0,61}}{_LETTER})?"
-_TOP_LABEL = f"(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}}|[{_HOST_UNICODE}]{{2,63}})"
-_HOST = f"(?:{_LABEL}\\.)+{_TOP_LABEL}"
+_ASCII_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TOP_LABEL = "(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9](?:[A-Za-z0-9-]{0,57}[A-Za-z0-9])?)"
+_HOST = f"(?:{_LABEL}\\.)+(?:{_TOP_LABEL}|[{_HOST_UNICODE}]{{2,63}})"
+_ASCII_HOST = re.compile(f"(?:{_ASCII_LABEL}\\.)+{_TOP_LABEL}")
 _EMAIL_PATTERN = (
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@" + _HOST + "$"
 )
 _WEBSITE_PATTERN = (
     r"^(?:[A-Za-z][A-Za-z0-9+.-]*://)?" + _HOST + r"(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$"
 )
+_WEBSITE_HOST = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://)?([^:/?#]+)")
+NOT_A_WEBSITE = "is not a valid website (a domain or URL without spaces)"
+NOT_AN_EMAIL = "is not a valid email address"
+
+
+def _unicode_host_ok(host: str) -> bool:
+    """An internationalised host name is one when IDNA 2008 (RFC 5891, with UTS #46's
+    mapping) takes it as typed: no character mapped or ignored but for case (a soft
+    hyphen, a full-width at sign or full stop, a joiner out of place), and an ASCII form that is a
+    host. Python's own codec is IDNA 2003 without these checks."""
+    import idna  # loaded only for the rare non-ASCII host
+
+    try:
+        if idna.uts46_remap(host, std3_rules=True, transitional=False) != host.lower():
+            return False
+        ascii_form = idna.encode(host.lower()).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return False
+    return _ASCII_HOST.fullmatch(ascii_form) is not None
+
+
+def _website(value: str) -> str:
+    if not value.isascii():
+        found = _WEBSITE_HOST.match(value)
+        if found is None or not _unicode_host_ok(found.group(1)):
+            raise ValueError(NOT_A_WEBSITE)
+    return value
+
+
+def _email(value: str) -> str:
+    if not value.isascii() and not _unicode_host_ok(value.rpartition("@")[2]):
+        raise ValueError(NOT_AN_EMAIL)
+    return value
 
 
 class GroupType(StrEnum):
@@ -68,8 +108,14 @@ Text100 = Annotated[str, StringConstraints(max_length=100)] | None
 Text128 = Annotated[str, StringConstraints(max_length=128)] | None
 Text255 = Annotated[str, StringConstraints(max_length=255)] | None
 Text10k = Annotated[str, StringConstraints(max_length=10_000)] | None
-Email = Annotated[str, StringConstraints(max_length=254, pattern=_EMAIL_PATTERN, to_lower=True)]
-Website = Annotated[str, StringConstraints(max_length=255, pattern=_WEBSITE_PATTERN)]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254, pattern=_EMAIL_PATTERN, to_lower=True),
+    AfterValidator(_email),
+]
+Website = Annotated[
+    str, StringConstraints(max_length=255, pattern=_WEBSITE_PATTERN), AfterValidator(_website)
+]
 GroupTypeText = Annotated[
     str,
     StringConstraints(pattern=f"^(?:{'|'.join(GroupType)})$"),
@@ -268,9 +314,9 @@ def _message(field: str, error: Any) -> str:
         return f"must be at most {error['ctx']['max_length']} characters"
     if kind == "string_pattern_mismatch":
         if "email" in field:
-            return "is not a valid email address"
+            return NOT_AN_EMAIL
         if field == "website":
-            return "is not a valid website (a domain or URL without spaces)"
+            return NOT_A_WEBSITE
         if field == "group_type":
             return f"must be {' or '.join(GroupType)}"
     if kind == "value_error":

@@ -119,6 +119,10 @@ def test_email_longer_than_254_characters_fails() -> None:
         "例え.jp",
         "xn--bcher-kva.de",
         "http://xn--e1afmkfd.xn--p1ai",
+        "BÜCHER.de",  # case is not a change
+        "straße.de",  # IDNA 2008 keeps ß (xn--strae-oqa.de)
+        "ελλάδα.gr",
+        "مثال.إختبار",
     ],
 )
 def test_websites_may_be_bare_domains_or_urls(website: str) -> None:
@@ -140,6 +144,23 @@ def test_websites_may_be_bare_domains_or_urls(website: str) -> None:
         "exa\u202emple.com",  # a bidirectional override would show another name
         "exa\u200bmple.com",  # an invisible zero-width space too
         "exa\x85mple.com",  # a C1 control
+        # found by the outside review: characters IDNA ignores or maps, which made a
+        # stored website look like, and match, another host
+        "exa\u00admple.com",  # a soft hyphen
+        "exa\u200cmple.com",  # a zero-width non-joiner out of place
+        "evil.example\uff20bank.example",  # a full-width @ (NFKC: evil.example@bank…)
+        "example.com\uff0fevil.org",  # a full-width /
+        "exa\u061cmple.com",  # the Arabic letter mark, a bidirectional control
+        "x\u3164y.com",  # a Hangul filler
+        "a\u2800b.com",  # the braille blank
+        "a\U000e0041b.com",  # a tag character
+        "a\U000f0000b.com",  # private use
+        "\u0301abc.com",  # a label that starts with a combining mark
+        "a\u3002b.com",  # an ideographic full stop
+        "\u00fc" * 63 + ".de",  # 63 characters, too long as an ASCII label
+        "\U0001f600.com",  # an emoji
+        "example.xn--p1ai-",  # a punycode label ending in a hyphen
+        "example.123",  # a top-level domain of digits
     ],
 )
 def test_text_with_spaces_or_without_a_domain_is_not_a_website(website: str) -> None:
@@ -232,7 +253,10 @@ def test_emails_may_be_at_internationalised_domains(email: str) -> None:
     assert clean["email"] == email.lower()
 
 
-@pytest.mark.parametrize("email", ["a@exa\u00a0mple.com", "a@b\u202ec.com", "a@bücher"])
+@pytest.mark.parametrize(
+    "email",
+    ["a@exa\u00a0mple.com", "a@b\u202ec.com", "a@bücher", "a@exa\u00admple.com", "a@x\uff20y.com"],
+)
 def test_emails_at_hosts_with_spaces_controls_or_no_dot_still_fail(email: str) -> None:
     record = {"account": "A", "first_name": "f", "last_name": "l", "email": email}
     assert errors_of(CONTACT, record) == [("email", "is not a valid email address")]

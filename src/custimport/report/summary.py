@@ -138,11 +138,7 @@ def _status_lines(report: ImportReport, sinks: FileSinks) -> list[str]:
             else "The database failed during the import: nothing was committed."
         )
     if report.interrupted_exit is not None:
-        lines.append(
-            "Interrupted: the batches before the interruption were committed."
-            if report.committed
-            else "Interrupted: nothing was committed."
-        )
+        lines.append(_interrupted(report))
     if report.counts.fields_changed:
         changed = ", ".join(f"{name} {n:,}" for name, n in _fields_changed(report).items())
         label = "Fields it would change" if report.request.dry_run else "Fields changed"
@@ -212,3 +208,11 @@ def print_export_done(result: ExportResult) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _interrupted(report: ImportReport) -> str:
+    if not report.committed:
+        return "Interrupted: nothing was committed."
+    if not report.counts.read:  # before the first row (filling the match keys, say)
+        return "Interrupted before the first row: no row was read or written."
+    return "Interrupted: the batches before the interruption were committed."

@@ -25,7 +25,7 @@ from custimport.io.formats import open_source
 from custimport.rows.mapping import load_mapping_file
 from custimport.run.job import ImportRequest, Observer
 from custimport.schemas import MODELS, ModelSpec, model_spec
-from custimport.service import recording
+from custimport.service import resuming
 from custimport.service.importing import check_header, run_import
 from custimport.service.inspecting import ModelFit, fits_of_models, guess_model
 from custimport.service.several_job import FileOutcome, GivenFile, SeveralReport
@@ -64,7 +64,7 @@ def plan(given: Sequence[GivenFile], options: ImportRequest) -> list[ImportReque
             raise UsageError(_naming(shown, str(exc))) from None
         requests.append(request)
     if options.resume:
-        recording.check_something_to_resume(requests)
+        resuming.check_something_to_resume(requests)
     return sorted(requests, key=lambda r: MODEL_ORDER.index(r.spec.name))
 
 

@@ -23,7 +23,6 @@ import pytest
 from fault_support import (
     assert_no_traceback,
     dump,
-    import_args,
     parsed_report,
     run_command,
 )
@@ -87,10 +86,17 @@ def interrupted_fill(tmp_path: Path, db_url: str, signum: int, code: int) -> Non
         ACCOUNTS_HEADER,
         [[f"N-{i}", f"New {i}", "Enterprise", "", "", "", "", "", ""] for i in (1, 2)],
     )
-    args = import_args(path, "Account", db_url, "--match-on", "name", "--error-log", tmp_path)
+    args = [path, "--model", "Account", "--db", db_url, "--error-log", tmp_path]
+    args += ["--match-on", "name", "--json"]
 
     def send(process: subprocess.Popen[bytes]) -> None:
         process.send_signal(signum)
+
+    human = run_command(*args[:-1], when=(lambda: filling(db_url), send))  # no --json
+    assert human.exit_code == code, (human.stdout, human.stderr)
+    assert_no_traceback(human)
+    assert "Interrupted before the first row: no row was read or written." in human.stdout
+    execute(db_url, "UPDATE account SET name_match = NULL, website_match = NULL")
 
     run = run_command(*args, when=(lambda: filling(db_url), send))
     assert run.exit_code == code, (run.stdout, run.stderr)
