@@ -259,6 +259,8 @@ def _check_several(paths: list[Path], options: ImportRequest) -> None:
     """What one command does not do with several files, or not yet."""
     if any(str(path) == "-" for path in paths) and len(paths) > 1:
         raise UsageError("standard input (-) cannot be one of several files: save it to a file")
+    if options.resume:
+        raise UsageError("--resume goes on with one file: name that file alone (with --model)")
     if options.changes_path is not None:
         raise UsageError("--changes writes one file's changes: import the files one by one")
 
@@ -345,8 +347,7 @@ def import_command(
         bool,
         typer.Option(
             "--resume",
-            help="Go on after the last line an interrupted run of this file (of each file, "
-            "with several) committed.",
+            help="Go on after the last line an interrupted run of this file committed.",
         ),
     ] = False,
     changes_file: Annotated[

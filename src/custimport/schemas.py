@@ -10,6 +10,7 @@ account) fail it here, because no mode can do without them.
 """
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -55,6 +56,8 @@ def _unicode_host_ok(host: str) -> bool:
     host. Python's own codec is IDNA 2003 without these checks."""
     import idna  # loaded only for the rare non-ASCII host
 
+    if unicodedata.normalize("NFC", host) != host:  # the Kelvin sign K, a look-alike of K
+        return False
     try:
         if idna.uts46_remap(host, std3_rules=True, transitional=False) != host.lower():
             return False

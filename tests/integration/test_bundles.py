@@ -342,12 +342,15 @@ def test_a_file_that_is_not_there_given_alone_says_so(tmp_path: Path, sqlite_url
     assert run.stderr == f"Error: {tmp_path / 'nope.csv'}: no such file\n"
 
 
-def test_resume_goes_on_with_the_interrupted_file_of_a_bundle_and_imports_the_rest(
+def test_a_bundle_imported_again_after_an_interruption_names_the_file_to_resume(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    """--resume with a bundle: its file whose run was interrupted goes on after that run's
-    last line, the others are imported from their start. The interruption is written into
-    the run record here; tests/e2e/faults/test_bundle_kill.py kills a bundle's import."""
+    """--resume takes one file (with several, a file whose run completed would be imported
+    again from its start, creating again the accounts it gave generated numbers), so the
+    hint of a bundle's file gives the command that resumes it alone, taken out of its zip;
+    imported again whole, the bundle's rows the run committed are `unchanged`. The
+    interruption is written into the run record here; tests/e2e/faults/test_bundle_kill.py
+    kills a bundle's import for real and follows the hint."""
     source = f"sqlite:///{tmp_path / 'source.db'}"
     _fill(tmp_path, source)
     bundle = tmp_path / "backup.zip"
@@ -358,64 +361,17 @@ def test_resume_goes_on_with_the_interrupted_file_of_a_bundle_and_imports_the_re
         "UPDATE import_run SET status = 'interrupted', rows_read = 2, last_line = 4 "
         "WHERE model = 'Account'",
     )
-    told = cli(bundle, "--db", sqlite_url, "--dry-run")
-    assert "ended interrupted after committing 2 rows, every row up to line 4: stop and add " in (
-        " ".join(told.stderr.split())
-    )
-    run = cli(bundle, "--db", sqlite_url, "--json", "--resume")
-    assert run.exit_code == 0, run.stderr
-    groups, accounts, contacts = run.report["files"]
-    assert "resumed" not in groups and "resumed" not in contacts
-    assert accounts["resumed"]["after_line"] == 4
-    assert accounts["rows"]["read"] == 0  # that run's changes say it wrote every later line
-    assert run.report["total"] == {**run.report["total"], "created": 0, "updated": 0}
-    assert _data(bundle) == {name: data for name, data in _exported(tmp_path, sqlite_url).items()}
-
-
-def _exported(tmp_path: Path, url: str) -> dict[str, bytes]:
-    folder = tmp_path / "exported"
-    _export(url, folder)
-    return _data(folder)
-
-
-def test_resume_with_files_none_of_which_was_interrupted_is_refused_with_nothing_written(
-    tmp_path: Path, sqlite_url: str
-) -> None:
-    source = f"sqlite:///{tmp_path / 'source.db'}"
-    _fill(tmp_path, source)
-    bundle = tmp_path / "backup"
-    _export(source, bundle)
-    missing = tmp_path / "never.db"
-    run = cli(bundle, "--db", f"sqlite:///{missing}", "--resume")
-    assert run.exit_code == 2
-    assert run.stderr.strip() == (
-        "Error: nothing to resume: no file of these has an earlier import that ended "
-        "interrupted, aborted or killed"
-    )
-    assert not missing.exists()  # not created by looking
-    _import(bundle, sqlite_url)
-    runs = fetch(sqlite_url, "SELECT count(*) FROM import_run")
-    again = cli(bundle, "--db", sqlite_url, "--resume")  # every run completed
-    assert again.exit_code == 2 and "nothing to resume" in again.stderr
-    assert fetch(sqlite_url, "SELECT count(*) FROM import_run") == runs
-
-
-def test_resume_refuses_a_file_of_several_whose_interrupted_run_had_other_options(
-    tmp_path: Path, sqlite_url: str
-) -> None:
-    """Imported from its start instead, the accounts that run gave generated numbers
-    would be created twice."""
-    source = f"sqlite:///{tmp_path / 'source.db'}"
-    _fill(tmp_path, source)
-    bundle = tmp_path / "backup"
-    _export(source, bundle)
-    _import(bundle, sqlite_url)
-    execute(
-        sqlite_url,
-        "UPDATE import_run SET status = 'interrupted', rows_read = 2, last_line = 4 "
-        "WHERE model = 'Account'",
-    )
-    run = cli(bundle, "--db", sqlite_url, "--resume", "--mode", "update_only", "--json")
-    assert run.exit_code == 2, run.stderr
-    assert "ended interrupted, but was made with other options" in run.stderr
-    assert fetch(sqlite_url, "SELECT count(*) FROM import_run WHERE model = 'Account'") == [(1,)]
+    refused = cli(bundle, "--db", sqlite_url, "--resume")
+    assert refused.exit_code == 2
+    assert "--resume goes on with one file" in refused.stderr
+    again = cli(bundle, "--db", sqlite_url, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.report["total"] == {**again.report["total"], "created": 0, "updated": 0}
+    hint = " ".join(again.stderr.split())
+    assert (
+        "ended interrupted after committing 2 rows, every row up to line 4: to go on from "
+        f"there instead of importing it again, stop, take accounts.csv out of {bundle}, then "
+        "run `custimport accounts.csv --model Account --resume` with the options you gave, "
+        "then import the files after it"
+    ) in hint
+    assert hint.count("--resume") == 1  # the groups and contacts were not interrupted

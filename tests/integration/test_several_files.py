@@ -2,6 +2,7 @@
 report per file with a total, the worst exit status, and nothing written when a file cannot
 be imported. Results are read back with SQL."""
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -337,7 +338,7 @@ def test_options_that_take_one_file_are_refused_with_several(
 ) -> None:
     groups, accounts, _ = _files(tmp_path)
     cases = [
-        (["--resume"], "nothing to resume: no file of these has an earlier import"),
+        (["--resume"], "--resume goes on with one file: name that file alone (with --model)"),
         (["--changes", tmp_path / "changes.csv"], "--changes writes one file's changes"),
     ]
     for extra, fragment in cases:
@@ -368,3 +369,26 @@ def test_match_on_must_suit_every_file_and_matches_across_one_transaction(
         assert run.exit_code == 0, run.stderr
         assert run.report["files"][1]["rows"]["updated"] == 1, run.report
     assert fetch(db_url, "SELECT account_number, industry FROM account") == [("A1", "Tools")]
+
+
+def test_the_resume_hint_of_one_of_several_files_is_a_command_that_runs_as_written(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file name with a space, a leading `-` and a non-ASCII letter, quoted so that the
+    hint's command, pasted into a shell, resumes it. The interruption is written into the
+    run record (tests/e2e/faults/test_bundle_kill.py kills an import for real)."""
+    groups, accounts, _ = _files(tmp_path)
+    odd = accounts.rename(tmp_path / "-acc ü.csv")
+    monkeypatch.chdir(tmp_path)
+    assert cli(groups.name, f"./{odd.name}", "--db", sqlite_url).exit_code == 0
+    execute(
+        sqlite_url,
+        "UPDATE import_run SET status = 'interrupted', rows_read = 1, last_line = 2 "
+        "WHERE model = 'Account'",
+    )
+    again = cli(groups.name, f"./{odd.name}", "--db", sqlite_url, "--dry-run")
+    command = " ".join(again.stderr.split()).split("`")[1]
+    assert command == "custimport './-acc ü.csv' --model Account --resume"
+    resumed = cli(*shlex.split(command)[1:], "--db", sqlite_url, "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert resumed.report["resumed"]["after_line"] == 2

@@ -161,6 +161,8 @@ def test_websites_may_be_bare_domains_or_urls(website: str) -> None:
         "\U0001f600.com",  # an emoji
         "example.xn--p1ai-",  # a punycode label ending in a hyphen
         "example.123",  # a top-level domain of digits
+        "ex\u212aample.com",  # the Kelvin sign, which reads and matches as exkample.com
+        "\u212bngstr\u00f6m.se",  # the Angstrom sign, not the letter Å
     ],
 )
 def test_text_with_spaces_or_without_a_domain_is_not_a_website(website: str) -> None:

@@ -29,9 +29,7 @@ class ImportRequest:
     parallel: bool | None = None  # prepare batches in a second process; None: by file size
     journal: bool = True  # record the run's changes, so it can be undone (not --no-undo)
     resume: bool = False  # go on after the line the last interrupted run of the file committed
-    # False: one of several files, which under --resume starts from its first row when it
-    # has no run to go on from (recording.begin)
-    alone: bool = True
+    alone: bool = True  # False: one of several files (--resume is then refused; the hint says why)
     version: str | None = None  # custimport's, recorded with the run
     changes_path: Path | None = None  # --changes: the change file (SPEC §9), checked already
     policies: tuple[str, ...] = ()  # --policy FIELD=POLICY, as given (SPEC §9)

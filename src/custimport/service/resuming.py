@@ -4,24 +4,25 @@ on from, the line after which it does, and the hint when an import does not.
 A file is the same file by its SHA-256 (of the file as given), model, mode, mapping and
 matching options. A run can be gone on from when it ended interrupted, aborted or killed
 and was not undone. With several files (a bundle, say), each file that has such a run
-goes on from it and the others start from their first row (SPEC §11).
+is imported on its own: --resume takes one file, and the hint for one of several says how
+to resume it alone.
 """
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+import shlex
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect as sqlalchemy_inspect
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from custimport.errors import UsageError
-from custimport.models import ImportChange, ImportRun
+from custimport.errors import UsageError, visible
+from custimport.models import ImportChange
 from custimport.rows.matching import DEFAULT_MATCH, in_effect
 from custimport.run.job import ImportReport, ImportRequest, ResumePoint
-from custimport.store import db, runs
+from custimport.store import runs
 
 HASH_CHUNK = 1 << 20
 RESUME_CHAIN = 100  # runs followed back through --resume (each names the one it resumed)
@@ -52,14 +53,12 @@ def settle(
         conn, sha256, request.spec.name, request.mode, mapping, _same_matching(request)
     )
     resumable = _resumable(previous)
-    if request.resume and not resumable and not request.alone:
-        _check_not_resumable_otherwise(conn, request, sha256)  # imported from its start
-    elif request.resume:
+    if request.resume:
         if not resumable:
             raise UsageError(_nothing_to_resume(previous))
         report.resumed = _resume_point(conn, previous)
     elif resumable and previous is not None and previous.rows_read:
-        hint = _resume_hint(previous)  # (a run that committed nothing has none)
+        hint = _resume_hint(previous, request)  # (a run that committed nothing has none)
         report.warnings.append(hint)
         warn(hint)  # before the rows go in: the user may want to stop and resume
 
@@ -101,51 +100,6 @@ def _resumable(run: Any | None) -> bool:
     )
 
 
-def _check_not_resumable_otherwise(conn: Connection, request: ImportRequest, sha256: str) -> None:
-    """One of several files under --resume, with no run to go on from under these options,
-    is imported from its start; unless its latest import, made with other options (mode,
-    mapping, matching), could be resumed: importing it again from its start would then
-    create twice the accounts that run gave generated numbers, as resuming it alone with
-    those options would not."""
-    latest = runs.latest_run_of(conn, sha256, request.spec.name)
-    if latest is not None and _resumable(latest):
-        status = runs.shown_status(latest)
-        raise UsageError(
-            f"run {latest.id} of this file ended {status}, but was made with other options "
-            "(mode, mapping or --match-on): resume it with the options it had, or import "
-            "the files again without --resume"
-        )
-
-
-def check_something_to_resume(requests: Sequence[ImportRequest]) -> None:
-    """--resume with several files (SPEC §8, §11): at least one file has a run to go on
-    from (the same file and model, ended interrupted, aborted or killed), or this is exit
-    2 before anything is written, as for one file."""
-    url = requests[0].database_url
-    if not db.missing_sqlite_file(url):
-        engine = db.make_engine(url)
-        try:
-            with db.translated_errors(url), engine.connect() as conn:
-                if _any_resumable(conn, requests):
-                    return
-        finally:
-            engine.dispose()
-    raise UsageError(
-        "nothing to resume: no file of these has an earlier import that ended "
-        "interrupted, aborted or killed"
-    )
-
-
-def _any_resumable(conn: Connection, requests: Sequence[ImportRequest]) -> bool:
-    if not sqlalchemy_inspect(conn).has_table(ImportRun.__tablename__):
-        return False  # a database no import has recorded a run in
-    for request in requests:
-        _size, sha256 = file_digest(request.path)
-        if _resumable(runs.latest_run_of(conn, sha256, request.spec.name)):
-            return True
-    return False
-
-
 def _nothing_to_resume(previous: Any | None) -> str:
     if previous is None:
         return "nothing to resume: no earlier import of this file with this model, mode and mapping"
@@ -155,16 +109,41 @@ def _nothing_to_resume(previous: Any | None) -> str:
     return f"nothing to resume: the last import of this file (run {previous.id}) is {status}"
 
 
-def _resume_hint(previous: Any) -> str:
+def _resume_hint(previous: Any, request: ImportRequest) -> str:
     """For a run whose counts say it committed rows (an --atomic run that was rolled
-    back, interrupted or not, records none: `finish`)."""
+    back, interrupted or not, records none: `finish`). --resume takes one file: for one of
+    several (a bundle's, say) the hint gives the command that resumes it alone.
+
+    Several files under --resume are refused rather than resumed file by file: a file
+    whose run completed would be imported again from its start, and an outside review
+    showed that this creates again every account that run gave a generated number."""
     status = runs.shown_status(previous)
     line = previous.last_line or 0
-    return (
+    said = (
         f"run {previous.id} of this file ended {status} after committing "
         f"{previous.rows_read:,} rows, every row up to line {line}: "
-        "stop and add --resume to go on from there instead of importing the file again"
     )
+    if request.alone:
+        return (
+            said + "stop and add --resume to go on from there instead of importing the file again"
+        )
+    name = request.spec.name
+    if request.shown_as is not None:  # taken out of a zip bundle
+        file = _argument(request.path.name)
+        where = f"take {file} out of {_argument(str(request.shown_as.parent))}, then run"
+    else:
+        file = _argument(str(request.path))
+        where = "run"
+    return visible(
+        said + f"to go on from there instead of importing it again, stop, {where} "
+        f"`custimport {file} --model {name} --resume` with the options you gave, then import "
+        "the files after it"
+    )
+
+
+def _argument(path: str) -> str:
+    """A path as a shell argument the command takes as a file, not an option."""
+    return shlex.quote(f"./{path}" if path.startswith("-") else path)
 
 
 def _resume_point(conn: Connection, previous: Any) -> ResumePoint:

@@ -5,9 +5,7 @@ Every file's header is read, its model guessed as `inspect` guesses it
 it, all before the first file is imported: a file whose model cannot be told apart, or that
 lacks required columns, is exit 2 with nothing written. The files are then imported one by
 one, CustomerGroup, then Account, then Contact (files of one model in the order given),
-each as its own run (SPEC §8) with its own report. Under --resume, each file goes on
-from its run that ended interrupted, aborted or killed, and a file without one is
-imported from its start; with no such run for any file, it is exit 2 (nothing to resume).
+each as its own run (SPEC §8) with its own report.
 
 A file that ends with nothing imported for a usage problem, or that was aborted (the
 database failed) or interrupted, stops the rest: later files refer to its records (an
@@ -25,7 +23,6 @@ from custimport.io.formats import open_source
 from custimport.rows.mapping import load_mapping_file
 from custimport.run.job import ImportRequest, Observer
 from custimport.schemas import MODELS, ModelSpec, model_spec
-from custimport.service import resuming
 from custimport.service.importing import check_header, run_import
 from custimport.service.inspecting import ModelFit, fits_of_models, guess_model
 from custimport.service.several_job import FileOutcome, GivenFile, SeveralReport
@@ -63,8 +60,6 @@ def plan(given: Sequence[GivenFile], options: ImportRequest) -> list[ImportReque
         except UsageError as exc:
             raise UsageError(_naming(shown, str(exc))) from None
         requests.append(request)
-    if options.resume:
-        resuming.check_something_to_resume(requests)
     return sorted(requests, key=lambda r: MODEL_ORDER.index(r.spec.name))
 
 

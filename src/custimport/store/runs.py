@@ -140,17 +140,6 @@ def shown_status(run: Any) -> str:
     return KILLED if is_killed(run) else str(run.status)
 
 
-def latest_run_of(conn: Connection, sha256: str, model: str) -> Any | None:
-    """The latest import of the same file as the same model, whatever its options."""
-    statement = (
-        select(*ImportRun.__table__.c)
-        .where(ImportRun.file_sha256 == sha256, ImportRun.model == model)
-        .order_by(ImportRun.id.desc())
-        .limit(1)
-    )
-    return conn.execute(statement).first()
-
-
 def previous_run(
     conn: Connection,
     sha256: str,

@@ -2,10 +2,9 @@
 
 A bundle is imported file by file, each file a run of its own. Killed while its accounts
 are being written, it leaves the groups' run completed, the accounts' run `killed` with
-whole batches committed, and no contact run. Imported again, it says so and that --resume
-goes on; with --resume the accounts go on after the last line committed, the other files
-are imported from their start, and the database then exports exactly the bundle it was
-given.
+whole batches committed, and no contact run. Imported again, the bundle gives the command
+that resumes that file alone (--resume takes one file); following it, then importing the
+contacts, completes it, and the database then exports exactly the bundle it was given.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ def kill(process: subprocess.Popen[bytes]) -> None:
     process.kill()
 
 
-def test_a_bundle_killed_mid_accounts_keeps_whole_runs_and_resume_completes_it(
+def test_a_bundle_killed_mid_accounts_keeps_whole_runs_and_its_hint_completes_it(
     tmp_path: Path,
 ) -> None:
     bundle = exported_bundle(tmp_path, tmp_path / "bundle")
@@ -68,20 +67,23 @@ def test_a_bundle_killed_mid_accounts_keeps_whole_runs_and_resume_completes_it(
     assert fetch(target, "SELECT count(*) FROM contact") == [(0,)]
     assert consistency_problems(target) == []
 
-    # run again, the bundle says how to go on; --resume goes on with that file
+    # run again, the bundle says how to go on: --resume takes one file, so that one alone
     told = cli(bundle, "--db", target, "--dry-run")
     assert told.exit_code == 0, told.stderr
+    accounts = bundle / "accounts.csv"
     assert (
         f"run 2 of this file ended killed after committing {committed:,} rows, every row up "
-        f"to line {committed + 1}: stop and add --resume to go on from there"
+        f"to line {committed + 1}: to go on from there instead of importing it again, stop, "
+        f"run `custimport {accounts} --model Account --resume` with the options you gave, "
+        "then import the files after it"
     ) in " ".join(told.stderr.split())
-    resumed = cli(bundle, "--db", target, "--resume", "--json")
+    resumed = cli(accounts, "--model", "Account", "--db", target, "--resume", "--json")
     assert resumed.exit_code == 0, resumed.stderr
-    groups, accounts, contacts = resumed.report["files"]
-    assert groups["rows"]["unchanged"] == groups["rows"]["read"] > 0  # from its start
-    assert accounts["resumed"] == {"run": 2, "after_line": committed + 1}
-    assert accounts["rows"]["read"] == accounts["rows"]["created"] == ACCOUNTS - committed
-    assert contacts["rows"]["created"] == ACCOUNTS // 4
+    assert resumed.report["resumed"] == {"run": 2, "after_line": committed + 1}
+    assert resumed.report["rows"]["read"] == resumed.report["rows"]["created"]
+    assert resumed.report["rows"]["created"] == ACCOUNTS - committed
+    contacts = cli(bundle / "contacts.csv", "--model", "Contact", "--db", target, "--json")
+    assert contacts.report["rows"]["created"] == ACCOUNTS // 4, contacts.stderr
 
     exported = tmp_path / "again"
     assert cli("export", "--all", "-o", exported, "--db", target).exit_code == 0
