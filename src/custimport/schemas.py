@@ -56,7 +56,7 @@ def _unicode_host_ok(host: str) -> bool:
     host. Python's own codec is IDNA 2003 without these checks."""
     import idna  # loaded only for the rare non-ASCII host
 
-    if unicodedata.normalize("NFC", host) != host:  # the Kelvin sign K, a look-alike of K
+    if unicodedata.normalize("NFC", host) != host:  # the Kelvin sign U+212A, say: a k
         return False
     try:
         if idna.uts46_remap(host, std3_rules=True, transitional=False) != host.lower():
