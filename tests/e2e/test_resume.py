@@ -19,7 +19,7 @@ from test_interruption import freeze_mid_import
 from helpers import ACCOUNTS_HEADER, COMMAND, fetch
 from hostile_support import seed
 
-ROWS = 120_000  # several seconds: commits come about once a second
+ROWS = 80_000  # commits come about once a second, each of 35,000 to 45,000 rows on SQLite
 BATCH = 500
 
 

@@ -28,8 +28,13 @@ from helpers import ACCOUNTS_HEADER, COMMAND, Run, fetch, run_import
 from hostile_support import full_dump, seed
 
 Dump = dict[str, list[tuple[Any, ...]]]
-ROWS = 20_000
-POLL_S = 0.05
+# An undo of these rows writes for about 0.2 s on SQLite (0.5 s on PostgreSQL): 20 looks at
+# POLL_S and more. Not a multiple of 3, so a third INDIVIDUAL is ROWS // 3 + 1 accounts.
+ROWS = 10_000
+# An import goes on after its first commit (a second into its rows) for 0.3 s at 10,000 rows
+# on SQLite: the import an undo meets has twice as many, so that its end is never near.
+IMPORT_ROWS = 20_000
+POLL_S = 0.01
 TIMEOUT_S = 120.0
 
 
@@ -80,12 +85,12 @@ def finished(process: subprocess.Popen[str]) -> Run:
     return Run(process.returncode, texts[0], texts[1])
 
 
-def created_run(tmp_path: Path, db_url: str) -> tuple[int, Dump]:
-    """Groups, then ROWS accounts: the accounts' run, and the database before it. SQLite gets
-    a rollback journal, whose file shows a transaction's first write."""
+def created_run(tmp_path: Path, db_url: str, rows: int = ROWS) -> tuple[int, Dump]:
+    """Groups, then `rows` accounts: the accounts' run, and the database before it. SQLite
+    gets a rollback journal, whose file shows a transaction's first write."""
     seed(tmp_path, db_url)
     before = full_dump(db_url)
-    run = run_import(write_accounts(tmp_path / "old.csv", "Old"), "Account", db_url)
+    run = run_import(write_accounts(tmp_path / "old.csv", "Old", rows), "Account", db_url)
     assert run.exit_code == 0, run.stderr
     if db_url.startswith("sqlite"):
         with sqlite3.connect(db_url.removeprefix("sqlite:///")) as connection:
@@ -275,8 +280,8 @@ def test_an_import_that_waits_for_an_undo_writes_its_values_after_it(
 
 
 def test_an_undo_that_meets_an_import_s_values_changes_nothing(tmp_path: Path, db_url: str) -> None:
-    run, _ = created_run(tmp_path, db_url)
-    newer = write_accounts(tmp_path / "new.csv", "New")
+    run, _ = created_run(tmp_path, db_url, IMPORT_ROWS)
+    newer = write_accounts(tmp_path / "new.csv", "New", IMPORT_ROWS)
     load = start(newer, "--model", "Account", "--db", db_url, "--json", "--batch-size", "500")
     undo: subprocess.Popen[str] | None = None
     try:
@@ -298,5 +303,5 @@ def test_an_undo_that_meets_an_import_s_values_changes_nothing(tmp_path: Path, d
     assert reasons == {"changed since: field name", "its account is left in place"}
     assert undone.report["run"] is None
     assert names(db_url) == {"New"}
-    assert fetch(db_url, "SELECT count(*) FROM account") == [(ROWS,)]
+    assert fetch(db_url, "SELECT count(*) FROM account") == [(IMPORT_ROWS,)]
     assert fetch(db_url, "SELECT status FROM import_run WHERE id = :r", r=run) == [("completed",)]
