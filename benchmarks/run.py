@@ -61,7 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenarios = _scenarios(args)
     tools = Tools(sys.executable, _custimport_command())
     inputs = _inputs(
-        DataCache(args.data_dir, args.seed), args.rows, args.invalid_fraction, scenarios
+        # absolute: the runs it hands the files to work in folders of their own
+        DataCache(args.data_dir.resolve(), args.seed),
+        args.rows,
+        args.invalid_fraction,
+        scenarios,
     )
     results = Results()
     try:

@@ -291,11 +291,15 @@ def prepared(cwd: Path, url: str, files: FileSet) -> None:
 def test_the_benchmark_runs_the_history_scenarios_and_checks_every_run(
     tmp_path: Path,
 ) -> None:
-    """Exit 2 would mean a run failed or miscounted (an undo with conflicts included)."""
+    """Exit 2 would mean a run failed or miscounted (an undo with conflicts included). The
+    data folder is given relative to the folder it runs in (a relative one used to stop it:
+    "data/groups.csv: no such file")."""
     out = tmp_path / "results.json"
     command = [sys.executable, str(BENCHMARKS / "run.py"), "--rows", 300, "--repeat", 1,
-               "--scenarios", HISTORY_SCENARIOS, "--data-dir", tmp_path / "data", "--json-out", out]  # fmt: skip
-    result = subprocess.run(list(map(str, command)), capture_output=True, text=True, timeout=600)
+               "--scenarios", HISTORY_SCENARIOS, "--data-dir", "data", "--json-out", out]  # fmt: skip
+    result = subprocess.run(
+        list(map(str, command)), capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
     assert result.returncode in (0, 1), result.stderr
     document = json.loads(out.read_text(encoding="utf-8"))
     rows = {row["scenario"]: row for row in document["table"]}
