@@ -29,7 +29,7 @@ class ImportRequest:
     parallel: bool | None = None  # prepare batches in a second process; None: by file size
     journal: bool = True  # record the run's changes, so it can be undone (not --no-undo)
     resume: bool = False  # go on after the line the last interrupted run of the file committed
-    alone: bool = True  # False: one of several files (--resume is then refused; the hint says why)
+    alone: bool = True  # False: one of several files (the resume hint then gives its own command)
     version: str | None = None  # custimport's, recorded with the run
     changes_path: Path | None = None  # --changes: the change file (SPEC §9), checked already
     policies: tuple[str, ...] = ()  # --policy FIELD=POLICY, as given (SPEC §9)
